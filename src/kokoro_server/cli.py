@@ -1,0 +1,166 @@
+"""The ``kokoro-server`` command: say, voices, models, serve (and more subcommands as they land)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kokoro_server import __version__
+from kokoro_server.errors import KokoroError
+from kokoro_server.settings import Settings
+
+PROGRESS_MIN_CHARS = 600  # show a progress bar for input longer than this
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    return Settings(**overrides)
+
+
+def _read_text(value: str) -> str:
+    return sys.stdin.read() if value == "-" else value
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from kokoro_server.audio.encoders import StreamingEncoder, format_for_path, get_format, wav_header
+    from kokoro_server.service import SpeechRequest, SpeechService
+
+    fmt = get_format(args.format) if args.format else format_for_path(args.output) if args.output != "-" \
+        else get_format("wav")
+    text = _read_text(args.text)
+    service = SpeechService(_settings(args))
+    prepared = service.prepare(SpeechRequest(text=text, voice=args.voice, model=args.model,
+                                             speed=args.speed, lang=args.lang))
+    encoder = StreamingEncoder(fmt, volume=args.volume)
+    show = len(prepared.text) >= PROGRESS_MIN_CHARS and not args.quiet
+    bar = tqdm(total=len(prepared.text), unit="char", disable=not show, file=sys.stderr,
+               desc=f"{prepared.build.version} {prepared.voice.canonical}")
+    seconds = 0.0
+
+    def write_all(out: Callable[[bytes], object]) -> None:
+        nonlocal seconds
+        for piece in service.stream(prepared):
+            out(encoder.encode(piece.audio))
+            seconds += piece.seconds
+            bar.update(len(piece.chunk.text) + 1)
+        out(encoder.finish())
+
+    try:
+        if args.output == "-":
+            write_all(sys.stdout.buffer.write)
+            sys.stdout.buffer.flush()
+        else:
+            target = Path(args.output)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    write_all(handle.write)
+                    if fmt.name == "wav":  # streamed with an open-ended header: set the real sizes
+                        size = handle.tell() - len(wav_header(0))
+                        handle.seek(0)
+                        handle.write(wav_header(size))
+                os.replace(tmp_name, target)
+            finally:
+                if os.path.exists(tmp_name):
+                    os.unlink(tmp_name)
+    finally:
+        bar.close()
+        service.close()
+    if not args.quiet and args.output != "-":
+        print(f"wrote {args.output}: {seconds:.2f} s of audio ({prepared.build.version}, "
+              f"{prepared.voice.canonical})", file=sys.stderr)
+    return 0
+
+
+def cmd_voices(args: argparse.Namespace) -> int:
+    from kokoro_server.builds import BUILDS, get_build
+    from kokoro_server.service import SpeechService
+
+    service = SpeechService(_settings(args))
+    builds = [get_build(args.model)] if args.model else list(BUILDS.values())
+    for build in builds:
+        voices = service.voices.list(build)
+        print(f"{build.version} ({build.title}): {len(voices)} voices in {service.data_dir.voices_dir(build)}")
+        for v in voices:
+            note = "" if v.supported else "  (no offline text front end)"
+            print(f"  {v.name:<16} {v.language_name:<22} {v.gender:<8} {v.file}{note}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from kokoro_server.builds import BUILDS
+    from kokoro_server.service import SpeechService
+
+    service = SpeechService(_settings(args))
+    for build in BUILDS.values():
+        status = service.models.status(build)
+        print(f"{build.version} ({build.title}): {'ready' if status.ready else 'NOT READY'}")
+        print(f"  weights folder: {service.data_dir.models_dir(build)}")
+        for wf in build.weight_files:
+            path = service.data_dir.models_dir(build) / wf.name
+            print(f"    {wf.name:<26} {'present' if path.is_file() else 'missing'}")
+        if build.embedded is not None:
+            print(f"    embedded default (PyPI): {build.embedded.file_name}"
+                  f"{' (in use)' if status.embedded else ''}")
+        if status.ready:
+            print(f"  runs on: {status.backend} ({status.weights})")
+        else:
+            print(f"  problem: {status.problem}")
+        voices = service.voices.list(build)
+        print(f"  voices: {len(voices)} in {service.data_dir.voices_dir(build)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kokoro-server", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"kokoro-server {__version__}")
+    parser.add_argument("--data-dir", help="data directory (default: $KOKORO_DATA_DIR or per-user)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    say = sub.add_parser("say", help="synthesize text to an audio file")
+    say.add_argument("text", help="text to speak, or - to read standard input")
+    say.add_argument("-o", "--output", required=True, help="output file (format from its extension), or -")
+    say.add_argument("-v", "--voice", help="voice or mix, e.g. af_heart or af_bella(2)+af_sky(1)")
+    say.add_argument("-m", "--model", help="model version or name (v1_0, v0_19, kokoro-v1_0, ...)")
+    say.add_argument("--speed", type=float, default=1.0, help="0.25 to 4.0")
+    say.add_argument("--lang", help="language code (a, b, e, f, h, i, p); default from the voice")
+    say.add_argument("--format", help="mp3, opus, aac, flac, wav or pcm (default: from -o)")
+    say.add_argument("--volume", type=float, default=1.0, help="volume multiplier")
+    say.add_argument("-q", "--quiet", action="store_true")
+    say.set_defaults(func=cmd_say)
+
+    voices = sub.add_parser("voices", help="list installed voices per model version")
+    voices.add_argument("-m", "--model", help="only this version")
+    voices.set_defaults(func=cmd_voices)
+
+    models = sub.add_parser("models", help="list model builds, their files and backend")
+    models.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KokoroError as exc:
+        print(f"kokoro-server: error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kokoro-server: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

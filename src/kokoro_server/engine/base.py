@@ -1,0 +1,25 @@
+"""The backend interface: token ids + style vector + speed -> float32 audio at 24 kHz."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SynthesisOutput:
+    audio: np.ndarray  # float32, mono, 24 kHz
+    durations: np.ndarray | None = None  # predicted frames per input token (pads included), if known
+
+
+class Backend(Protocol):
+    name: str  # "onnx" | "torch"
+    description: str  # e.g. "onnxruntime 1.32 CPU, 2 threads, kokoro-v1_0-int8.onnx"
+
+    def synthesize(self, tokens: Sequence[int], style: np.ndarray, speed: float) -> SynthesisOutput:
+        """``tokens`` without pads (1..510 ids); ``style`` is ``[1, 256]`` float32."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,139 @@
+"""Text in, audio out: the one place that turns a speech request into audio chunks.
+
+Used by the CLI and the HTTP API alike. ``prepare`` validates everything that can fail before any
+audio is produced (model, voice, language, speed, text), so a server can answer 4xx instead of
+breaking a stream; ``stream`` then yields audio chunk by chunk as the engine produces it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kokoro_server import SAMPLE_RATE
+from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name
+from kokoro_server.builds.base import MAX_TOKENS, Phonemizer
+from kokoro_server.datadir import DataDir
+from kokoro_server.engine.models import ModelManager
+from kokoro_server.errors import InputTooLongError, InvalidInputError
+from kokoro_server.settings import Settings
+from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker, split_sentences
+from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize_text
+from kokoro_server.voices.library import VoiceLibrary
+from kokoro_server.voices.mix import VoiceMix, parse_mix
+
+MIN_SPEED, MAX_SPEED = 0.25, 4.0
+ENGLISH = ("a", "b")
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    text: str
+    voice: str | None = None
+    model: str | None = None  # a model name or version; None = the default (or routed by voice)
+    speed: float = 1.0
+    lang: str | None = None  # one-letter Kokoro language code; None = from the voice name
+    normalization: NormalizationOptions = DEFAULT_OPTIONS
+    chunk_plan: ChunkPlan = field(default_factory=ChunkPlan)
+
+
+@dataclass(frozen=True)
+class PreparedSpeech:
+    build: Build
+    voice: VoiceMix
+    pack: np.ndarray
+    lang: str
+    speed: float
+    text: str  # normalized
+    chunk_plan: ChunkPlan
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    audio: np.ndarray  # float32 mono 24 kHz, with the pause that follows this chunk
+    chunk: Chunk
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+
+class SpeechService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = DataDir(settings.data_dir)
+        self.models = ModelManager(settings, self.data_dir)
+        self.voices = VoiceLibrary(self.data_dir)
+
+    # -- routing ---------------------------------------------------------------------------
+    def route(self, model: str | None, voice: VoiceMix) -> Build:
+        """The build for a request: the named model, or the default unless only another version has the voice."""
+        if model:
+            return resolve_model_name(model, self.settings.default_model)
+        default = get_build(self.settings.default_model)
+        names = [name for name, _ in voice.parts]
+        if all(self.voices.has(default, n) for n in names):
+            return default
+        for build in BUILDS.values():
+            if build is not default and all(self.voices.has(build, n) for n in names):
+                return build
+        missing = next(n for n in names if not self.voices.has(default, n))
+        raise self.voices.not_found(default, missing)
+
+    def prepare(self, request: SpeechRequest) -> PreparedSpeech:
+        if not (MIN_SPEED <= request.speed <= MAX_SPEED):
+            raise InvalidInputError(f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {request.speed}",
+                                    param="speed")
+        if not request.text or not request.text.strip():
+            raise InvalidInputError("input text is empty", param="input")
+        if len(request.text) > self.settings.max_input_chars:
+            raise InputTooLongError(f"input is {len(request.text)} characters; the limit is "
+                                    f"{self.settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", param="input")
+        mix = parse_mix(request.voice or self.settings.default_voice)
+        build = self.route(request.model, mix)
+        pack = self.voices.resolve(build, mix)
+        lang = (request.lang or mix.parts[0][0][:1]).lower()
+        language = build.languages.get(lang)
+        if language is None or not language.supported:
+            supported = ", ".join(f"{code} ({l.name})" for code, l in build.languages.items() if l.supported)
+            raise InvalidInputError(f"language {lang!r} is not supported offline by {build.version}; "
+                                    f"supported: {supported}", param="lang_code")
+        self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
+        options = request.normalization if lang in ENGLISH else NormalizationOptions(normalize=False)
+        text = normalize_text(request.text, options)
+        if not text:
+            raise InvalidInputError("input has nothing to speak after normalization", param="input")
+        return PreparedSpeech(build, mix, pack, lang, request.speed, text, request.chunk_plan)
+
+    def phonemizer(self, prepared: PreparedSpeech) -> Phonemizer:
+        return prepared.build.make_phonemizer(prepared.lang)
+
+    # -- synthesis -------------------------------------------------------------------------
+    def stream(self, prepared: PreparedSpeech) -> Iterator[AudioChunk]:
+        """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks."""
+        model = self.models.get(prepared.build.version)
+        chunker = Chunker(self.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan)
+        produced = False
+        for chunk in chunker.chunks(split_sentences(prepared.text)):
+            tokens = chunk.tokens[:MAX_TOKENS]
+            style = prepared.pack[len(tokens) - 1]
+            output = model.backend.synthesize(tokens, style, prepared.speed)
+            audio = output.audio
+            pause = int(round(chunk.pause_seconds * SAMPLE_RATE / prepared.speed))
+            if pause:
+                audio = np.concatenate([audio, np.zeros(pause, dtype=np.float32)])
+            produced = True
+            yield AudioChunk(audio, chunk)
+        if not produced:
+            raise InvalidInputError("input has no speakable text (no phonemes)", param="input")
+
+    def synthesize(self, request: SpeechRequest) -> np.ndarray:
+        prepared = self.prepare(request)
+        parts = [chunk.audio for chunk in self.stream(prepared)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+    def close(self) -> None:
+        self.models.close()
+

@@ -1,0 +1,61 @@
+"""All settings in one place: ``KOKORO_*`` environment variables or a ``.env`` file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory: ``$XDG_DATA_HOME/kokoro-server`` (``~/.local/share/kokoro-server``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kokoro-server"
+
+
+BackendChoice = Literal["auto", "onnx", "torch"]
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KOKORO_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir,
+                           description="Holds models/<version>/ and voices/<version>/.")
+    default_model: str = Field("v1_0", description="Model version used when a request names none.")
+    default_voice: str = Field("af_heart", description="Voice used when a request names none.")
+    backend: BackendChoice = Field("auto", description="auto | onnx | torch.")
+    device: str = Field("auto", description="Torch device: auto | cpu | cuda | mps.")
+    threads: int = Field(0, ge=0, description="Intra-op threads per inference session (0 = all cores).")
+    embedded_model: bool = Field(True, description="Use the int8 v1.0 model shipped on PyPI when "
+                                                   "models/v1_0 holds no model file.")
+    # serving
+    host: str = "127.0.0.1"
+    port: int = 8880
+    max_input_chars: int = Field(100_000, ge=1)
+    concurrency: int = Field(1, ge=1, description="Syntheses running at once.")
+    queue_size: int = Field(16, ge=0, description="Requests waiting for a synthesis slot before 429.")
+    api_keys: CommaList = Field(default_factory=list, description="Comma-separated bearer tokens.")
+    cors_origins: CommaList = Field(default_factory=list, description="Comma-separated origins; * for any.")
+    web_ui: bool = True
+    preload: CommaList = Field(default_factory=list, description="Model versions loaded at start-up.")
+    download_ttl_s: int = Field(3600, ge=1)
+    download_max_bytes: int = Field(512 * 1024 * 1024, ge=0)
+
+    @field_validator("api_keys", "cors_origins", "preload", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def voices_dir(self) -> Path:
+        return self.data_dir / "voices"

