@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kokoro_server import __version__
 from kokoro_server.errors import KokoroError
+from kokoro_server.serve import add_serve_arguments
 from kokoro_server.settings import Settings
 
 PROGRESS_MIN_CHARS = 600  # show a progress bar for input longer than this
@@ -144,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list model builds, their files and backend")
     models.set_defaults(func=cmd_models)
+
+    add_serve_arguments(sub.add_parser("serve", help="run the OpenAI-compatible HTTP API (README: HTTP API)"))
     return parser
 
 

@@ -60,6 +60,28 @@ class UnsupportedFormatError(KokoroError):
     code = "unsupported_format"
 
 
+class NotFoundError(KokoroError):
+    """A download, route or other named resource that does not exist (or has expired)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(KokoroError):
+    """The request clashes with the current state: a name already taken, a model in use."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class VoiceExistsError(ConflictError):
+    code = "voice_exists"
+
+
+class ModelInUseError(ConflictError):
+    code = "model_in_use"
+
+
 class BusyError(KokoroError):
     """The synthesis queue is full."""
 

@@ -1,0 +1,100 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+Its lifespan builds the serving objects once (one :class:`SpeechService`, the synthesis runner, the
+download store), keeps them on ``app.state.serving``, preloads ``KOKORO_PRELOAD`` versions in a
+thread (``/health`` answers at once; ``/ready`` turns 200 when preloading is done) and sweeps expired
+downloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from kokoro_server import __version__
+from kokoro_server.api.errors import install_error_handler
+from kokoro_server.api.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
+from kokoro_server.api.routes import downloads, health, models, speech, voices
+from kokoro_server.api.state import Serving
+from kokoro_server.builds import get_build, resolve_model_name
+from kokoro_server.downloads import DownloadStore
+from kokoro_server.errors import KokoroError
+from kokoro_server.runner import SynthesisRunner
+from kokoro_server.service import SpeechService
+from kokoro_server.settings import Settings
+
+log = logging.getLogger("kokoro_server.api")
+
+JSON_OVERHEAD_PER_CHAR = 6  # a character may take up to 6 bytes in JSON (\uXXXX)
+BODY_SLACK_BYTES = 64 * 1024
+SWEEP_EVERY_S = 60.0
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    get_build(settings.default_model)  # a wrong KOKORO_DEFAULT_MODEL fails here, not on each request
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = SpeechService(settings)
+        state = Serving(
+            settings=settings, service=service,
+            runner=SynthesisRunner(service, concurrency=settings.concurrency, queue_size=settings.queue_size),
+            downloads=DownloadStore.temporary(ttl_s=settings.download_ttl_s, max_bytes=settings.download_max_bytes))
+        app.state.serving = state
+        tasks = [asyncio.create_task(preload(state)), asyncio.create_task(sweep_downloads(state.downloads))]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            state.runner.close()
+            state.downloads.close()
+            service.close()
+
+    app = FastAPI(title="kokoro-server", version=__version__, lifespan=lifespan,
+                  description="OpenAI-compatible text-to-speech with Kokoro-82M (v1.0 and v0.19).")
+    install_error_handler(app)
+    for module in (speech, voices, models, downloads, health):
+        app.include_router(module.router)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=[REQUEST_ID_HEADER, "X-Download-Path",
+                                                                "Retry-After", "Content-Disposition"])
+    app.add_middleware(RequestContextMiddleware,
+                       max_body_bytes=settings.max_input_chars * JSON_OVERHEAD_PER_CHAR + BODY_SLACK_BYTES)
+    return app
+
+
+async def preload(state: Serving) -> None:
+    try:
+        await asyncio.to_thread(load_versions, state)
+    finally:
+        state.preload.done = True
+
+
+def load_versions(state: Serving) -> None:
+    """Load each ``KOKORO_PRELOAD`` version and warm its default voice's text front end."""
+    for name in state.settings.preload:
+        try:
+            build = resolve_model_name(name, state.settings.default_model)
+            state.service.models.get(build.version)
+        except KokoroError as exc:
+            state.preload.problems[name] = exc.message
+            log.error("preloading %s failed: %s", name, exc.message)
+            continue
+        lang = build.default_voice[:1]
+        if lang in build.languages and build.languages[lang].supported:
+            build.make_phonemizer(lang)("Ready.")
+        log.info("preloaded %s", build.version)
+
+
+async def sweep_downloads(store: DownloadStore) -> None:
+    while True:
+        await asyncio.sleep(min(SWEEP_EVERY_S, store.ttl_s))
+        await asyncio.to_thread(store.purge)

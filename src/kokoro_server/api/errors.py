@@ -1,0 +1,58 @@
+"""One exception handler: every error leaves the server as OpenAI's ``{"error": {...}}`` body."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from kokoro_server.api.protocol import ErrorBody, ErrorDetail
+from kokoro_server.errors import BusyError, KokoroError
+
+log = logging.getLogger("kokoro_server.api")
+
+_HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+def error_response(status: int, message: str, *, type_: str = "invalid_request_error", param: str | None = None,
+                   code: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = ErrorBody(error=ErrorDetail(message=message, type=type_, param=param, code=code))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {"msg": "invalid request", "loc": (), "type": "invalid"}
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    if first.get("type") == "json_invalid":
+        return error_response(400, f"the request body is not valid JSON ({first.get('ctx', {}).get('error', '')})",
+                              code="invalid_json")
+    param = ".".join(loc) or None
+    where = f"'{param}'" if param else "the request body"
+    return error_response(400, f"invalid value for {where}: {first.get('msg', 'invalid')}", param=param,
+                          code=str(first.get("type", "invalid_value")))
+
+
+async def handle_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, KokoroError):
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+        if isinstance(exc, BusyError) or exc.status_code >= 500:
+            log.warning("%s %s -> %d: %s", request.method, request.url.path, exc.status_code, exc.message)
+        return error_response(exc.status_code, exc.message, type_=exc.error_type, param=exc.param,
+                              code=exc.code, headers=headers)
+    if isinstance(exc, RequestValidationError):
+        return _validation_response(exc)
+    if isinstance(exc, HTTPException):
+        return error_response(exc.status_code, str(exc.detail), code=_HTTP_CODES.get(exc.status_code),
+                              type_="authentication_error" if exc.status_code == 401 else "invalid_request_error",
+                              headers=exc.headers)
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal server error (logged on the server)", type_="server_error",
+                          code="internal_error")
+
+
+def install_error_handler(app: FastAPI) -> None:
+    for kind in (KokoroError, RequestValidationError, HTTPException, Exception):
+        app.add_exception_handler(kind, handle_error)

@@ -1,0 +1,151 @@
+"""Wire schemas of the HTTP API (OpenAI's shapes plus Kokoro extras) and the OpenAI voice names."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kokoro_server.service import MAX_SPEED, MIN_SPEED, SpeechRequest
+from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions
+
+ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+
+OPENAI_VOICES: dict[str, str] = {
+    "alloy": "af_alloy",
+    "ash": "am_adam",
+    "ballad": "bm_lewis",
+    "coral": "af_heart",
+    "echo": "am_echo",
+    "fable": "bm_fable",
+    "onyx": "am_onyx",
+    "nova": "af_nova",
+    "sage": "af_sarah",
+    "shimmer": "af_bella",
+    "verse": "am_michael",
+    "marin": "af_kore",
+    "cedar": "am_fenrir",
+}
+"""OpenAI voice name -> the Kokoro v1.0 voice it stands for (the README shows this table)."""
+
+
+def kokoro_voice(name: str) -> str:
+    """An OpenAI voice name becomes its Kokoro voice; anything else (a Kokoro voice or mix) stays."""
+    return OPENAI_VOICES.get(name.strip().lower(), name)
+
+
+class VoiceId(BaseModel):
+    """OpenAI's custom-voice object form: ``{"id": "af_heart"}``."""
+
+    id: str
+
+
+class SpeechBody(BaseModel):
+    """``POST /v1/audio/speech``: every OpenAI field, plus Kokoro's extras."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field("kokoro", description="kokoro, tts-1, tts-1-hd (the default version), "
+                                             "kokoro-v1_0 or kokoro-v0_19.")
+    input: str = Field(..., description="The text to speak (at most KOKORO_MAX_INPUT_CHARS characters).")
+    voice: str | VoiceId | None = Field(None, description="A Kokoro voice (af_heart), a mix "
+                                                          "(af_bella(2)+af_sky(1)) or an OpenAI voice name "
+                                                          "(alloy, echo, ...); default KOKORO_DEFAULT_VOICE.")
+    response_format: ResponseFormat = "mp3"
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
+    stream_format: Literal["audio", "sse"] = Field(
+        "audio", description="audio: the audio bytes; sse: server-sent events speech.audio.delta "
+                             "(base64 audio in response_format) and a final speech.audio.done.")
+    instructions: str | None = Field(None, description="Accepted for compatibility and ignored: Kokoro "
+                                                       "has no instruction following.")
+    # Kokoro extras
+    lang_code: str | None = Field(None, description="One-letter Kokoro language code (a, b, e, f, h, i, p); "
+                                                    "default: the voice's first letter.")
+    volume_multiplier: float = Field(1.0, ge=0.0, le=10.0)
+    normalization_options: NormalizationOptions = DEFAULT_OPTIONS
+    stream: bool = Field(True, description="true: audio is sent as it is synthesized; false: the whole "
+                                           "file at once (with Content-Length). Ignored for sse.")
+    return_download_link: bool = Field(False, description="Also keep the complete file for a while; its "
+                                                          "path is in the X-Download-Path header.")
+
+    def voice_name(self) -> str | None:
+        voice = self.voice.id if isinstance(self.voice, VoiceId) else self.voice
+        return kokoro_voice(voice) if voice else None
+
+    def to_request(self) -> SpeechRequest:
+        return SpeechRequest(text=self.input, voice=self.voice_name(), model=self.model, speed=self.speed,
+                             lang=self.lang_code or None, normalization=self.normalization_options)
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class Usage(BaseModel):
+    input_tokens: int = Field(description="Phoneme tokens synthesized.")
+    output_tokens: int = Field(description="Audio frames of 25 ms produced.")
+    total_tokens: int
+
+
+class VoiceObject(BaseModel):
+    id: str
+    name: str
+    language: str = Field(description="Language tag, e.g. en-us.")
+    language_code: str = Field(description="Kokoro's one-letter code.")
+    language_name: str
+    gender: str
+    version: str
+    model: str = Field(description="The model name that selects this voice's version.")
+    supported: bool = Field(description="False: no offline text front end for its language yet.")
+    openai_names: list[str] = Field(default_factory=list, description="OpenAI voice names mapped to it.")
+
+
+class VoiceList(BaseModel):
+    voices: list[VoiceObject]
+
+
+class CombineBody(BaseModel):
+    voices: str | list[str] = Field(..., description="A mix like af_bella(2)+af_sky(1), or a list of voices "
+                                                     "(each may carry a weight) mixed equally.")
+    model: str | None = Field(None, description="Which version's packs to mix; default: routed by voice.")
+    name: str | None = Field(None, description="Also save the mix as voices/<version>/<name>.pt, e.g. af_mine.")
+
+    def spec(self) -> str:
+        return self.voices if isinstance(self.voices, str) else "+".join(self.voices)
+
+
+class ModelObject(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "kokoro-server"
+    version: str
+    title: str
+    status: Literal["loaded", "ready", "unavailable"]
+    backend: str | None = None
+    weights: str | None = None
+    problem: str | None = Field(None, description="Why it is unavailable: the missing file and the fix.")
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelObject]
+
+
+class AudioModelList(BaseModel):
+    """The shape Open WebUI reads from ``GET /v1/audio/models``."""
+
+    models: list[ModelObject]
+
+
+def sse_event(payload: dict[str, Any]) -> bytes:
+    """One server-sent event carrying ``payload`` as JSON, named after its ``type``."""
+    return f"event: {payload['type']}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()

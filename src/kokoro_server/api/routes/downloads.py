@@ -1,0 +1,18 @@
+"""``GET /v1/download/{name}``: files kept for ``return_download_link`` (the random name is the key)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse
+
+from kokoro_server.api.protocol import ErrorBody
+from kokoro_server.api.state import Serving, serving
+from kokoro_server.downloads import ROUTE
+
+router = APIRouter(tags=["speech"])
+
+
+@router.get(ROUTE + "/{name}", response_class=FileResponse, responses={404: {"model": ErrorBody}})
+async def download(name: str, state: Serving = Depends(serving)) -> FileResponse:
+    found = state.downloads.get(name)
+    return FileResponse(found.path, media_type=found.content_type, filename=found.name)

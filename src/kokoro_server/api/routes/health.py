@@ -1,0 +1,33 @@
+"""``GET /health`` (the process answers) and ``GET /ready`` (preloading done, default model runnable)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from kokoro_server import __version__
+from kokoro_server.api.state import Serving, serving
+from kokoro_server.builds import BUILDS
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/ready", responses={503: {"description": "Not ready (yet): see problems."}})
+async def ready(state: Serving = Depends(serving)) -> JSONResponse:
+    """200 once preloading has finished and the default model can run; 503 otherwise, with why."""
+    statuses = await run_in_threadpool(lambda: {v: state.service.models.status(b) for v, b in BUILDS.items()})
+    default = statuses[state.settings.default_model]
+    problems = dict(state.preload.problems)
+    if not default.ready:
+        problems[default.version] = default.problem or "not ready"
+    ok = state.preload.done and not problems
+    body = {"status": "ready" if ok else "not_ready", "default_model": default.version,
+            "loaded": [v for v, s in statuses.items() if s.loaded], "preloading": not state.preload.done,
+            "problems": problems, "queue": state.runner.snapshot()}
+    return JSONResponse(body, status_code=200 if ok else 503)

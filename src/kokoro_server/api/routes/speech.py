@@ -1,0 +1,109 @@
+"""``POST /v1/audio/speech``: raw audio (streamed or whole) or server-sent events."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
+
+from kokoro_server.api.protocol import ErrorBody, SpeechBody, Usage, sse_event
+from kokoro_server.api.security import require_api_key
+from kokoro_server.api.state import Serving, request_id, serving
+from kokoro_server.audio.encoders import AudioFormat, StreamingEncoder, get_format, wav_header
+from kokoro_server.downloads import WAV_HEADER_BYTES
+from kokoro_server.errors import InvalidInputError, KokoroError
+from kokoro_server.runner import AudioStream
+
+router = APIRouter(prefix="/v1", tags=["speech"], dependencies=[Depends(require_api_key)])
+log = logging.getLogger("kokoro_server.api")
+
+FRAME_SAMPLES = 600  # 25 ms at 24 kHz: the unit of usage.output_tokens
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class AudioStreamResponse(StreamingResponse):
+    """A streaming response that always closes its :class:`AudioStream`, however the send ends."""
+
+    def __init__(self, content: AsyncIterator[bytes], stream: AudioStream, **kwargs: object) -> None:
+        super().__init__(content, **kwargs)  # type: ignore[arg-type]
+        self.stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.stream.close()
+
+
+@router.post("/audio/speech", response_class=Response, responses={
+    200: {"content": {"audio/mpeg": {}, "text/event-stream": {}}, "description": "The audio."},
+    400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody},
+    413: {"model": ErrorBody}, 424: {"model": ErrorBody}, 429: {"model": ErrorBody}})
+async def create_speech(body: SpeechBody, request: Request, state: Serving = Depends(serving)) -> Response:
+    """Text to speech, as OpenAI's endpoint; errors before any audio is sent are proper 4xx answers."""
+    fmt = get_format(body.response_format)
+    if body.return_download_link and not state.downloads.enabled:
+        raise InvalidInputError("download links are disabled (KOKORO_DOWNLOAD_MAX_BYTES=0)",
+                                param="return_download_link")
+    prepared = await run_in_threadpool(state.service.prepare, body.to_request())
+    sink = state.downloads.open(fmt) if body.return_download_link else None
+    stream = await state.runner.start(prepared, StreamingEncoder(fmt, volume=body.volume_multiplier),
+                                      request_id=request_id(request), sink=sink)
+    headers = dict(STREAM_HEADERS)
+    if sink is not None:
+        headers["X-Download-Path"] = sink.url_path
+    if body.stream_format == "sse":
+        return AudioStreamResponse(sse_events(stream), stream, media_type="text/event-stream", headers=headers)
+    headers["Content-Disposition"] = f'inline; filename="speech.{fmt.extension}"'
+    if not body.stream:
+        return await whole_file(stream, fmt, request, headers)
+    return AudioStreamResponse(audio_bytes(stream), stream, media_type=fmt.content_type, headers=headers)
+
+
+async def audio_bytes(stream: AudioStream) -> AsyncIterator[bytes]:
+    async for piece in stream.pieces():
+        if piece.data:
+            yield piece.data
+
+
+async def sse_events(stream: AudioStream) -> AsyncIterator[bytes]:
+    samples = tokens = 0
+    async for piece in stream.pieces():
+        samples += piece.samples
+        tokens += piece.tokens
+        if piece.data:
+            yield sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(piece.data).decode()})
+        if piece.error is not None:
+            error = piece.error
+            known = isinstance(error, KokoroError)
+            yield sse_event({"type": "error", "error": {
+                "message": error.message if known else "synthesis failed (logged on the server)",
+                "type": error.error_type if known else "server_error",
+                "param": error.param if known else None, "code": error.code if known else "internal_error"}})
+            return
+    frames = -(-samples // FRAME_SAMPLES)
+    usage = Usage(input_tokens=tokens, output_tokens=frames, total_tokens=tokens + frames)
+    yield sse_event({"type": "speech.audio.done", "usage": usage.model_dump()})
+
+
+async def whole_file(stream: AudioStream, fmt: AudioFormat, request: Request, headers: dict[str, str]) -> Response:
+    """``stream: false``: collect everything, then answer with one body (errors are still 4xx/5xx)."""
+    parts: list[bytes] = []
+    async with aclosing(stream.pieces()) as pieces:
+        async for piece in pieces:
+            if piece.error is not None:
+                raise piece.error
+            parts.append(piece.data)
+            if not piece.final and await request.is_disconnected():
+                return Response(status_code=499)  # nobody is listening: the stream closes, nothing is sent
+    data = b"".join(parts)
+    if fmt.name == "wav":
+        data = wav_header(len(data) - WAV_HEADER_BYTES) + data[WAV_HEADER_BYTES:]
+    headers.pop("X-Accel-Buffering")
+    return Response(data, media_type=fmt.content_type, headers=headers)

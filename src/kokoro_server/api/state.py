@@ -1,0 +1,36 @@
+"""The one app state object: the serving objects the lifespan builds, shared by all routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from kokoro_server.downloads import DownloadStore
+from kokoro_server.runner import SynthesisRunner
+from kokoro_server.service import SpeechService
+from kokoro_server.settings import Settings
+
+
+@dataclass
+class Preload:
+    done: bool = False
+    problems: dict[str, str] = field(default_factory=dict)  # version -> why it did not load
+
+
+@dataclass
+class Serving:
+    settings: Settings
+    service: SpeechService
+    runner: SynthesisRunner
+    downloads: DownloadStore
+    preload: Preload = field(default_factory=Preload)
+
+
+def serving(request: Request) -> Serving:
+    """FastAPI dependency: the app's serving objects."""
+    return request.app.state.serving
+
+
+def request_id(request: Request) -> str:
+    return getattr(request.state, "request_id", "-")

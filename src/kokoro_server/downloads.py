@@ -1,0 +1,178 @@
+"""Files kept for ``return_download_link``: a private folder bounded in time and in total size.
+
+A :class:`DownloadWriter` is fed the encoded bytes of one response as they are produced (from a
+worker thread) and publishes the complete file when the response ends; a file larger than the
+whole budget is dropped, and publishing evicts the oldest files until the total fits. Files expire
+``ttl_s`` seconds after they were published. Names are random (128 bits), so a link is the key.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from kokoro_server.audio.encoders import AudioFormat, wav_header
+from kokoro_server.errors import NotFoundError
+
+log = logging.getLogger("kokoro_server.downloads")
+
+ROUTE = "/v1/download"
+WAV_HEADER_BYTES = len(wav_header(0))
+
+
+@dataclass(frozen=True)
+class Download:
+    name: str
+    path: Path
+    size: int
+    content_type: str
+    expires: float  # on the store's clock
+
+
+class DownloadStore:
+    def __init__(self, folder: Path, *, ttl_s: float, max_bytes: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.folder = folder
+        self.ttl_s = ttl_s
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._files: OrderedDict[str, Download] = OrderedDict()  # oldest first
+        self._writing: set[str] = set()
+        self._lock = threading.Lock()
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def temporary(cls, *, ttl_s: float, max_bytes: int) -> DownloadStore:
+        return cls(Path(tempfile.mkdtemp(prefix="kokoro-downloads-")), ttl_s=ttl_s, max_bytes=max_bytes)
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_bytes > 0
+
+    @property
+    def total_bytes(self) -> int:
+        with self._lock:
+            return sum(d.size for d in self._files.values())
+
+    def open(self, fmt: AudioFormat) -> DownloadWriter:
+        return DownloadWriter(self, f"{secrets.token_urlsafe(16)}.{fmt.extension}", fmt)
+
+    def get(self, name: str) -> Download:
+        self.purge()
+        with self._lock:
+            found = self._files.get(name)
+            writing = name in self._writing
+        if found is None:
+            detail = "is still being written; fetch it when the speech response has ended" if writing else \
+                f"does not exist or has expired (files are kept {self.ttl_s:g} s)"
+            raise NotFoundError(f"download {name!r} {detail}", param="name")
+        return found
+
+    def purge(self) -> int:
+        """Delete expired files; returns how many."""
+        now = self._clock()
+        with self._lock:
+            expired = [d for d in self._files.values() if d.expires <= now]
+            for d in expired:
+                del self._files[d.name]
+        for d in expired:
+            d.path.unlink(missing_ok=True)
+        return len(expired)
+
+    def close(self) -> None:
+        with self._lock:
+            self._files.clear()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    # -- used by writers -------------------------------------------------------------------
+    def _begin(self, name: str) -> None:
+        with self._lock:
+            self._writing.add(name)
+
+    def _publish(self, name: str, path: Path, size: int, content_type: str) -> None:
+        evicted: list[Download] = []
+        with self._lock:
+            self._writing.discard(name)
+            self._files[name] = Download(name, path, size, content_type, self._clock() + self.ttl_s)
+            total = sum(d.size for d in self._files.values())
+            while total > self.max_bytes and len(self._files) > 1:
+                _, oldest = self._files.popitem(last=False)
+                total -= oldest.size
+                evicted.append(oldest)
+        for d in evicted:
+            d.path.unlink(missing_ok=True)
+
+    def _drop(self, name: str) -> None:
+        with self._lock:
+            self._writing.discard(name)
+
+
+class DownloadWriter:
+    """Receives one response's bytes in order; never raises (a failed write drops the download)."""
+
+    def __init__(self, store: DownloadStore, name: str, fmt: AudioFormat) -> None:
+        self.name = name
+        self.url_path = f"{ROUTE}/{name}"
+        self._store = store
+        self._format = fmt
+        self._path = store.folder / name
+        self._partial = store.folder / f".{name}.part"
+        self._handle: BinaryIO | None = None
+        self._size = 0
+        self._state = "new"  # new | writing | published | dropped
+
+    def write(self, data: bytes) -> None:
+        try:
+            if self._state == "new":
+                self._store._begin(self.name)
+                self._state = "writing"
+                self._handle = self._partial.open("wb")
+            if self._state != "writing" or self._handle is None or not data:
+                return
+            self._size += len(data)
+            if self._size > self._store.max_bytes:
+                log.warning("download %s dropped: larger than KOKORO_DOWNLOAD_MAX_BYTES (%d)",
+                            self.name, self._store.max_bytes)
+                self.abort()
+                return
+            self._handle.write(data)
+        except OSError as exc:
+            self._fail(exc)
+
+    def finish(self) -> None:
+        self.write(b"")  # opens the file if nothing was written yet
+        if self._state != "writing" or self._handle is None:
+            return
+        try:
+            if self._format.name == "wav":  # streamed with an open-ended header: set the real sizes
+                self._handle.seek(0)
+                self._handle.write(wav_header(self._size - WAV_HEADER_BYTES))
+            self._handle.close()
+            self._partial.replace(self._path)
+        except OSError as exc:
+            self._fail(exc)
+            return
+        self._state = "published"
+        self._store._publish(self.name, self._path, self._size, self._format.content_type)
+
+    def abort(self) -> None:
+        if self._state in ("published", "dropped"):
+            return
+        self._state = "dropped"
+        if self._handle is not None:
+            self._handle.close()
+        self._partial.unlink(missing_ok=True)
+        self._store._drop(self.name)
+
+    def _fail(self, exc: OSError) -> None:
+        log.error("download %s dropped: %s", self.name, exc)
+        self.abort()

@@ -1,0 +1,299 @@
+"""Runs syntheses for the server: a bounded admission queue in front of the engine.
+
+At most ``concurrency`` streams synthesize at once and ``queue_size`` more wait for a slot; beyond
+that :class:`BusyError` (HTTP 429 with ``Retry-After``). Each stream pulls the synchronous
+:meth:`SpeechService.stream` generator one chunk at a time in a worker thread, encodes it there, and
+hands the bytes to async code, so the event loop never runs inference. One chunk is synthesized
+ahead of the one being sent; when the consumer goes away (client disconnect) nothing more is
+pulled: the chunk in progress cannot be interrupted, but no later chunk is synthesized. A stream
+holds its slot until its last piece of work has really ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Literal, Protocol
+
+from kokoro_server import SAMPLE_RATE
+from kokoro_server.audio.encoders import StreamingEncoder
+from kokoro_server.errors import BusyError
+from kokoro_server.service import PreparedSpeech, SpeechService
+
+log = logging.getLogger("kokoro_server.synthesis")
+
+StreamStatus = Literal["queued", "running", "finished", "cancelled", "failed"]
+RECORDS_KEPT = 256
+
+
+class Sink(Protocol):
+    """Also receives every encoded byte (e.g. a download file); must not raise."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Piece:
+    data: bytes  # encoded audio, ready to send
+    samples: int = 0  # audio samples (24 kHz) in this piece
+    tokens: int = 0  # phoneme tokens synthesized for it
+    final: bool = False  # the encoder's tail: nothing follows
+    error: Exception | None = None  # on the final piece when synthesis failed after the stream began
+
+
+@dataclass
+class StreamRecord:
+    """What one request's synthesis did; kept for the last few hundred requests."""
+
+    request_id: str
+    version: str
+    voice: str
+    chars: int
+    status: StreamStatus = "queued"
+    chunks: int = 0
+    samples: int = 0
+    tokens: int = 0
+    error: str | None = None
+    queued_at: float = field(default_factory=time.monotonic)
+    first_audio_s: float | None = None  # from admission to the first encoded chunk
+    seconds: float | None = None  # from admission to the end
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+
+@dataclass
+class RunnerTotals:
+    admitted: int = 0
+    rejected: int = 0
+    finished: int = 0
+    cancelled: int = 0
+    failed: int = 0
+    chunks: int = 0
+
+
+class SynthesisRunner:
+    def __init__(self, service: SpeechService, *, concurrency: int, queue_size: int) -> None:
+        self.service = service
+        self.concurrency = concurrency
+        self.queue_size = queue_size
+        self.totals = RunnerTotals()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._admitted = 0  # running + waiting
+        self._running = 0
+        self._versions: Counter[str] = Counter()
+        self._records: OrderedDict[str, StreamRecord] = OrderedDict()
+        self._lock = threading.Lock()
+        self._typical_seconds = 2.0  # moving average of stream lengths, for Retry-After
+        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="kokoro-synth")
+
+    # -- state -----------------------------------------------------------------------------
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        return self._admitted - self._running
+
+    def in_use(self, version: str) -> bool:
+        return self._versions[version] > 0
+
+    def record(self, request_id: str) -> StreamRecord | None:
+        return self._records.get(request_id)
+
+    def snapshot(self) -> dict[str, object]:
+        return {"running": self.running, "waiting": self.waiting, "concurrency": self.concurrency,
+                "queue_size": self.queue_size, "totals": asdict(self.totals)}
+
+    def retry_after(self) -> int:
+        """Seconds until a slot is likely free: the queue ahead, at the typical stream length."""
+        ahead = (self.waiting + 1) / self.concurrency
+        return max(1, min(120, math.ceil(self._typical_seconds * ahead)))
+
+    # -- admission -------------------------------------------------------------------------
+    async def start(self, prepared: PreparedSpeech, encoder: StreamingEncoder, *, request_id: str,
+                    sink: Sink | None = None) -> AudioStream:
+        """Wait for a slot and synthesize the first chunk; errors before any audio propagate."""
+        if self._admitted >= self.concurrency + self.queue_size:
+            self.totals.rejected += 1
+            if sink is not None:
+                sink.abort()
+            raise BusyError(f"the server is busy: {self.running} syntheses running and {self.waiting} "
+                            f"waiting (KOKORO_CONCURRENCY={self.concurrency}, KOKORO_QUEUE_SIZE="
+                            f"{self.queue_size}); retry later", retry_after=self.retry_after())
+        record = StreamRecord(request_id, prepared.build.version, prepared.voice.canonical, len(prepared.text))
+        self._remember(record)
+        self._admitted += 1
+        self.totals.admitted += 1
+        try:
+            await self._slots.acquire()
+        except BaseException:
+            self._admitted -= 1
+            record.status = "cancelled"
+            self.totals.cancelled += 1
+            if sink is not None:
+                sink.abort()
+            raise
+        self._running += 1
+        self._versions[prepared.build.version] += 1
+        record.status = "running"
+        stream = AudioStream(self, prepared, encoder, record, sink, asyncio.get_running_loop())
+        try:
+            stream.first = await stream.next_piece(first=True)
+        except BaseException as exc:
+            stream.close(exc)
+            raise
+        return stream
+
+    def _remember(self, record: StreamRecord) -> None:
+        with self._lock:
+            self._records[record.request_id] = record
+            while len(self._records) > RECORDS_KEPT:
+                self._records.popitem(last=False)
+
+    def _count_chunk(self, record: StreamRecord, samples: int, tokens: int) -> None:
+        with self._lock:
+            self.totals.chunks += 1
+            record.chunks += 1
+            record.samples += samples
+            record.tokens += tokens
+            if record.first_audio_s is None:
+                record.first_audio_s = time.monotonic() - record.queued_at
+
+    def _release(self, stream: AudioStream) -> None:
+        """Called on the event loop once a stream's last piece of work has ended."""
+        record = stream.record
+        record.seconds = time.monotonic() - record.queued_at
+        self._running -= 1
+        self._admitted -= 1
+        self._versions[record.version] -= 1
+        self._slots.release()
+        setattr(self.totals, record.status, getattr(self.totals, record.status) + 1)
+        self._typical_seconds = 0.8 * self._typical_seconds + 0.2 * record.seconds
+        level = logging.WARNING if record.status == "failed" else logging.INFO
+        log.log(level, json.dumps({
+            "event": "synthesis", "request_id": record.request_id, "status": record.status,
+            "version": record.version, "voice": record.voice, "chars": record.chars,
+            "chunks": record.chunks, "audio_s": round(record.audio_seconds, 3),
+            "first_audio_s": None if record.first_audio_s is None else round(record.first_audio_s, 3),
+            "seconds": round(record.seconds, 3), "error": record.error}))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class AudioStream:
+    """One admitted request's audio: ``first`` is ready; iterate :meth:`pieces` for all of it."""
+
+    first: Piece
+
+    def __init__(self, runner: SynthesisRunner, prepared: PreparedSpeech, encoder: StreamingEncoder,
+                 record: StreamRecord, sink: Sink | None, loop: asyncio.AbstractEventLoop) -> None:
+        self.record = record
+        self._runner = runner
+        self._chunks = runner.service.stream(prepared)  # lazy: nothing runs until pulled
+        self._encoder = encoder
+        self._sink = sink
+        self._loop = loop
+        self._pending: Future[Piece] | None = None
+        self._ended = False  # the final piece was produced
+        self._closed = False
+
+    # -- worker side (one call at a time, in a worker thread) ------------------------------
+    def _produce(self, first: bool) -> Piece:
+        try:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return self._end()
+            data = self._encoder.encode(chunk.audio)
+        except Exception as exc:
+            if first:
+                raise
+            return self._end(exc)
+        if self._sink is not None:
+            self._sink.write(data)
+        self._runner._count_chunk(self.record, len(chunk.audio), len(chunk.chunk.tokens))
+        return Piece(data, len(chunk.audio), len(chunk.chunk.tokens))
+
+    def _end(self, error: Exception | None = None) -> Piece:
+        """The final piece: the encoder's tail, so even a failed stream ends as a valid file."""
+        self._ended = True
+        try:
+            tail = self._encoder.finish()
+        except Exception as exc:  # pragma: no cover - encoder failures are not expected
+            error, tail = error or exc, b""
+        if error is not None:
+            self._fail(error)
+            if self._sink is not None:
+                self._sink.abort()
+        elif self._sink is not None:
+            self._sink.write(tail)
+            self._sink.finish()
+        return Piece(tail, final=True, error=error)
+
+    def _fail(self, error: BaseException) -> None:
+        self.record.status = "failed"
+        self.record.error = f"{type(error).__name__}: {error}"
+        log.error("synthesis failed for request %s after %d chunks: %s", self.record.request_id,
+                  self.record.chunks, self.record.error, exc_info=error)
+
+    # -- async side ------------------------------------------------------------------------
+    def _submit(self, first: bool = False) -> Future[Piece]:
+        self._pending = self._runner._executor.submit(self._produce, first)
+        return self._pending
+
+    async def next_piece(self, *, first: bool = False) -> Piece:
+        return await asyncio.wrap_future(self._submit(first))
+
+    async def pieces(self) -> AsyncIterator[Piece]:
+        """``first`` and every later piece; the next chunk is synthesized while one is being sent."""
+        piece = self.first
+        try:
+            while not piece.final:
+                upcoming = self._submit()
+                yield piece
+                piece = await asyncio.wrap_future(upcoming)
+            yield piece
+        finally:
+            self.close()
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Stop pulling chunks; the slot is released once the chunk in progress (if any) is done."""
+        if self._closed:
+            return
+        self._closed = True
+        if error is not None and self.record.status != "failed":
+            self._fail(error)
+        pending = self._pending
+        if pending is not None and not pending.done() and not pending.cancel():
+            pending.add_done_callback(lambda _: self._finalize_soon())
+        else:
+            self._finalize()
+
+    def _finalize_soon(self) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._finalize)
+        except RuntimeError:  # the loop is gone (server shut down)
+            pass
+
+    def _finalize(self) -> None:
+        self._chunks.close()
+        if self.record.status == "running":
+            self.record.status = "finished" if self._ended else "cancelled"
+        if self._sink is not None and not self._ended:
+            self._sink.abort()
+        self._runner._release(self)
