@@ -45,7 +45,10 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RequestValidationError):
         return _validation_response(exc)
     if isinstance(exc, HTTPException):
-        return error_response(exc.status_code, str(exc.detail), code=_HTTP_CODES.get(exc.status_code),
+        message = str(exc.detail)
+        if exc.status_code in (404, 405):
+            message += f": {request.method} {request.url.path} (the API is described at /docs)"
+        return error_response(exc.status_code, message, code=_HTTP_CODES.get(exc.status_code),
                               type_="authentication_error" if exc.status_code == 401 else "invalid_request_error",
                               headers=exc.headers)
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)

@@ -15,4 +15,5 @@ router = APIRouter(tags=["speech"])
 @router.get(ROUTE + "/{name}", response_class=FileResponse, responses={404: {"model": ErrorBody}})
 async def download(name: str, state: Serving = Depends(serving)) -> FileResponse:
     found = state.downloads.get(name)
-    return FileResponse(found.path, media_type=found.content_type, filename=found.name)
+    return FileResponse(found.path, media_type=found.content_type, filename=found.name,
+                        content_disposition_type="inline")

@@ -15,11 +15,6 @@ from kokoro_server.voices.library import VoiceInfo
 
 router = APIRouter(prefix="/v1/audio/voices", tags=["voices"], dependencies=[Depends(require_api_key)])
 
-_OPENAI_NAMES: dict[str, list[str]] = {}
-for _openai, _kokoro in OPENAI_VOICES.items():
-    _OPENAI_NAMES.setdefault(_kokoro, []).append(_openai)
-
-
 def voice_object(build: Build, info: VoiceInfo, default_version: str) -> VoiceObject:
     language = build.languages.get(info.language)
     stem = info.name[3:] if info.name[2:3] == "_" else info.name
@@ -28,7 +23,8 @@ def voice_object(build: Build, info: VoiceInfo, default_version: str) -> VoiceOb
         language=language.tag if language else "und", language_code=info.language,
         language_name=info.language_name, gender=info.gender, version=build.version,
         model=build.model_names[0], supported=info.supported,
-        openai_names=_OPENAI_NAMES.get(info.name, []) if build.version == default_version else [])
+        openai_names=[o for o, k in OPENAI_VOICES.items() if k == info.name]
+        if build.version == default_version else [])
 
 
 @router.get("", response_model=VoiceList, responses={404: {"model": ErrorBody}})
