@@ -25,7 +25,7 @@ from typing import Literal, Protocol
 
 from kokoro_server import SAMPLE_RATE
 from kokoro_server.audio.encoders import StreamingEncoder
-from kokoro_server.errors import BusyError
+from kokoro_server.errors import BusyError, KokoroError
 from kokoro_server.service import PreparedSpeech, SpeechService
 
 log = logging.getLogger("kokoro_server.synthesis")
@@ -248,8 +248,10 @@ class AudioStream:
     def _fail(self, error: BaseException) -> None:
         self.record.status = "failed"
         self.record.error = f"{type(error).__name__}: {error}"
-        log.error("synthesis failed for request %s after %d chunks: %s", self.record.request_id,
-                  self.record.chunks, self.record.error, exc_info=error)
+        expected = isinstance(error, KokoroError)  # a user-facing problem: no traceback needed
+        log.log(logging.WARNING if expected else logging.ERROR, "synthesis failed for request %s after %d "
+                "chunks: %s", self.record.request_id, self.record.chunks, self.record.error,
+                exc_info=None if expected else error)
 
     # -- async side ------------------------------------------------------------------------
     def _submit(self, first: bool = False) -> Future[Piece]:
@@ -276,7 +278,7 @@ class AudioStream:
         if self._closed:
             return
         self._closed = True
-        if error is not None and self.record.status != "failed":
+        if error is not None and not isinstance(error, asyncio.CancelledError) and self.record.status != "failed":
             self._fail(error)
         pending = self._pending
         if pending is not None and not pending.done() and not pending.cancel():
