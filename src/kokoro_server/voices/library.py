@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from kokoro_server.builds import BUILDS, Build
-from kokoro_server.datadir import DataDir
+from kokoro_server.datadir import DataDir, download_hint
 from kokoro_server.errors import FileProblemError, VoiceNotFoundError
 from kokoro_server.voices.mix import VoiceMix, parse_mix
 from kokoro_server.voices.packs import (BUNDLE_SUFFIXES, PACK_SUFFIXES, read_bundle, read_pack_file,
@@ -118,7 +118,8 @@ class VoiceLibrary:
         folder = self._data_dir.voices_dir(build)
         known = sorted(self._files(build))
         hint = f"; installed: {', '.join(known[:12])}{' …' if len(known) > 12 else ''}" if known else \
-            f"; no voices are installed in {folder} (run `kokoro-server download -m {build.version} --voices {name}`)"
+            f"; no voices are installed in {folder}"
+        hint += f" (to fetch it: {download_hint(build, f'--voices {name}')})"
         return VoiceNotFoundError(f"voice {name!r} is not installed for model {build.version}{hint}",
                                   param="voice")
 
