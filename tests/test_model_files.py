@@ -9,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kokoro_server.builds import get_build
@@ -115,3 +116,16 @@ def test_models_status_lists_both_versions(tmp_path: Path, assets: Path) -> None
     assert not (root / "models/v1_0/kokoro-v1_0-int8.onnx").exists()  # status never writes
 
 
+
+
+def test_fresh_install_speaks_with_the_embedded_voice(tmp_path: Path, transcriber) -> None:
+    """Nothing in the data dir: the PyPI model and the PyPI-shipped voices still speak English."""
+    service = SpeechService(Settings(data_dir=tmp_path / "fresh", threads=2))
+    prepared = service.prepare(SpeechRequest(text="Hello from Kokoro. The weather is lovely today."))
+    assert prepared.voice.canonical == "jf_alpha" and prepared.lang == "a"
+    assert "af_heart" in prepared.notice and "kokoro-server download" in prepared.notice
+    audio = np.concatenate([piece.audio for piece in service.stream(prepared)])
+    heard = transcriber(audio).lower()
+    assert "hello from" in heard and "weather is lovely today" in heard, heard
+    with pytest.raises(VoiceNotFoundError):  # a voice asked for by name is never silently replaced
+        service.prepare(SpeechRequest(text="Hello.", voice="af_heart"))

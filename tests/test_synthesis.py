@@ -59,6 +59,8 @@ def test_mixing_changes_the_voice_between_its_parts(service: SpeechService) -> N
     ("if_sara", "Buongiorno, oggi è una bella giornata."),
     ("pf_dora", "Olá, tudo bem? Hoje o dia está bonito."),
     ("hf_alpha", "नमस्ते, आप कैसे हैं?"),
+    ("jf_alpha", "こんにちは、今日はいい天気ですね。"),
+    ("zf_xiaobei", "你好，今天天气很好。"),
 ])
 def test_other_languages_speak(service: SpeechService, voice: str, text: str) -> None:
     audio = service.synthesize(SpeechRequest(text=text, voice=voice))
@@ -66,8 +68,10 @@ def test_other_languages_speak(service: SpeechService, voice: str, text: str) ->
 
 
 def test_unsupported_language_is_a_clear_error(service: SpeechService) -> None:
-    with pytest.raises(InvalidInputError, match="language 'j' is not supported offline"):
-        service.prepare(SpeechRequest(text="こんにちは", voice="jf_alpha"))
+    with pytest.raises(InvalidInputError, match="language 'x' is not supported offline"):
+        service.prepare(SpeechRequest(text="Hello", voice="af_heart", lang="x"))
+    with pytest.raises(InvalidInputError, match="language 'j' is not supported offline by v0_19"):
+        service.prepare(SpeechRequest(text="Hello", voice="af", lang="j", model="v0_19"))
 
 
 def test_language_override(service: SpeechService) -> None:

@@ -39,6 +39,8 @@ def cmd_say(args: argparse.Namespace) -> int:
     service = SpeechService(_settings(args))
     prepared = service.prepare(SpeechRequest(text=text, voice=args.voice, model=args.model,
                                              speed=args.speed, lang=args.lang))
+    if prepared.notice and not args.quiet:
+        print(f"kokoro-server: note: {prepared.notice}", file=sys.stderr)
     encoder = StreamingEncoder(fmt, volume=args.volume)
     show = len(prepared.text) >= PROGRESS_MIN_CHARS and not args.quiet
     bar = tqdm(total=len(prepared.text), unit="char", disable=not show, file=sys.stderr,

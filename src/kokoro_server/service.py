@@ -17,7 +17,7 @@ from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name
 from kokoro_server.builds.base import MAX_TOKENS, Phonemizer
 from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
-from kokoro_server.errors import InputTooLongError, InvalidInputError
+from kokoro_server.errors import InputTooLongError, InvalidInputError, VoiceNotFoundError
 from kokoro_server.settings import Settings
 from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker, split_sentences
 from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize_text
@@ -48,6 +48,7 @@ class PreparedSpeech:
     speed: float
     text: str  # normalized
     chunk_plan: ChunkPlan
+    notice: str | None = None  # something the user should know (e.g. a fallback voice was used)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,22 @@ class SpeechService:
         missing = next(n for n in names if not self.voices.has(default, n))
         raise self.voices.not_found(default, missing)
 
+    def _default_voice(self, model: str | None) -> tuple[VoiceMix, Build, str | None]:
+        """The default voice; on a fresh install without it, the voice the build embeds from PyPI."""
+        default = parse_mix(self.settings.default_voice)
+        try:
+            return default, self.route(model, default), None
+        except VoiceNotFoundError:
+            build = resolve_model_name(model, self.settings.default_model) if model else \
+                get_build(self.settings.default_model)
+            embedded = build.embedded_voices
+            if embedded is None or not self.voices.has(build, embedded.fallback):
+                raise
+            notice = (f"default voice {self.settings.default_voice!r} is not installed; speaking with the "
+                      f"embedded voice {embedded.fallback!r} (install more: "
+                      f"kokoro-server download -m {build.version} --voices {self.settings.default_voice})")
+            return parse_mix(embedded.fallback), build, notice
+
     def prepare(self, request: SpeechRequest) -> PreparedSpeech:
         if not (MIN_SPEED <= request.speed <= MAX_SPEED):
             raise InvalidInputError(f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {request.speed}",
@@ -91,10 +108,15 @@ class SpeechService:
         if len(request.text) > self.settings.max_input_chars:
             raise InputTooLongError(f"input is {len(request.text)} characters; the limit is "
                                     f"{self.settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", param="input")
-        mix = parse_mix(request.voice or self.settings.default_voice)
-        build = self.route(request.model, mix)
+        notice = None
+        if request.voice:
+            mix = parse_mix(request.voice)
+            build = self.route(request.model, mix)
+            lang = (request.lang or mix.parts[0][0][:1]).lower()
+        else:
+            mix, build, notice = self._default_voice(request.model)
+            lang = (request.lang or self.settings.default_voice[:1]).lower()
         pack = self.voices.resolve(build, mix)
-        lang = (request.lang or mix.parts[0][0][:1]).lower()
         language = build.languages.get(lang)
         if language is None or not language.supported:
             supported = ", ".join(f"{code} ({l.name})" for code, l in build.languages.items() if l.supported)
@@ -105,7 +127,7 @@ class SpeechService:
         text = normalize_text(request.text, options)
         if not text:
             raise InvalidInputError("input has nothing to speak after normalization", param="input")
-        return PreparedSpeech(build, mix, pack, lang, request.speed, text, request.chunk_plan)
+        return PreparedSpeech(build, mix, pack, lang, request.speed, text, request.chunk_plan, notice)
 
     def phonemizer(self, prepared: PreparedSpeech) -> Phonemizer:
         return prepared.build.make_phonemizer(prepared.lang)
