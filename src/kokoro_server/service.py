@@ -17,7 +17,7 @@ from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name
 from kokoro_server.builds.base import MAX_TOKENS, Phonemizer
 from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
-from kokoro_server.errors import InputTooLongError, InvalidInputError
+from kokoro_server.errors import InputTooLongError, InvalidInputError, VoiceNotFoundError
 from kokoro_server.settings import Settings
 from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker, split_sentences
 from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize_text
@@ -69,18 +69,53 @@ class SpeechService:
 
     # -- routing ---------------------------------------------------------------------------
     def route(self, model: str | None, voice: VoiceMix) -> Build:
-        """The build for a request: the named model, or the default unless only another version has the voice."""
+        """The build for a request: the named model; else the default, unless only another version
+        has the voice(s) and that version is usable (weights present), e.g. v0.19's ``af_irulan``."""
         if model:
             return resolve_model_name(model, self.settings.default_model)
         default = get_build(self.settings.default_model)
         names = [name for name, _ in voice.parts]
         if all(self.voices.has(default, n) for n in names):
             return default
-        for build in BUILDS.values():
-            if build is not default and all(self.voices.has(build, n) for n in names):
+        holders = [b for b in BUILDS.values() if b is not default and all(self.voices.has(b, n) for n in names)]
+        for build in holders:
+            if self.models.usable(build):
                 return build
         missing = next(n for n in names if not self.voices.has(default, n))
-        raise self.voices.not_found(default, missing)
+        if holders:
+            build = holders[0]
+            problem = self.models.status(build).problem
+            message = (f"voice {voice.canonical!r} is a {build.title} voice, but {build.version} cannot run "
+                       f"here: {problem}")
+            raise VoiceNotFoundError(message + self._equivalents(default, voice), param="voice")
+        error = self.voices.not_found(default, missing)
+        raise VoiceNotFoundError(error.message + self._equivalents(default, voice), param="voice")
+
+    def _equivalents(self, build: Build, voice: VoiceMix) -> str:
+        """A hint naming ``build``'s copies of other versions' voices (v1.0 ships ``af_v0irulan``)."""
+        renamed = {}
+        for name, _ in voice.parts:
+            if self.voices.has(build, name):
+                continue
+            for other in BUILDS.values():
+                later = other.later_voice_name(name) if other.later_voice_name and other is not build else None
+                if later and self.voices.has(build, later):
+                    renamed[name] = later
+                    break
+        if not renamed:
+            return ""
+        spec = VoiceMix(tuple((renamed.get(name, name), weight) for name, weight in voice.parts)).canonical
+        pairs = ", ".join(f"{old} -> {new}" for old, new in renamed.items())
+        return f". {build.title} has it as {pairs}: use voice={spec!r} (model {build.version})"
+
+    def _voice(self, request: SpeechRequest) -> tuple[Build, VoiceMix]:
+        """The request's build and voice; with a model but no voice, that model's default voice."""
+        if request.voice or not request.model:
+            mix = parse_mix(request.voice or self.settings.default_voice)
+            return self.route(request.model, mix), mix
+        build = self.route(request.model, parse_mix(self.settings.default_voice))
+        default = self.settings.default_voice if build.version == self.settings.default_model else build.default_voice
+        return build, parse_mix(default)
 
     def prepare(self, request: SpeechRequest) -> PreparedSpeech:
         if not (MIN_SPEED <= request.speed <= MAX_SPEED):
@@ -91,9 +126,11 @@ class SpeechService:
         if len(request.text) > self.settings.max_input_chars:
             raise InputTooLongError(f"input is {len(request.text)} characters; the limit is "
                                     f"{self.settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", param="input")
-        mix = parse_mix(request.voice or self.settings.default_voice)
-        build = self.route(request.model, mix)
-        pack = self.voices.resolve(build, mix)
+        build, mix = self._voice(request)
+        try:
+            pack = self.voices.resolve(build, mix)
+        except VoiceNotFoundError as exc:
+            raise VoiceNotFoundError(exc.message + self._equivalents(build, mix), param="voice") from None
         lang = (request.lang or mix.parts[0][0][:1]).lower()
         language = build.languages.get(lang)
         if language is None or not language.supported:
@@ -118,7 +155,7 @@ class SpeechService:
         produced = False
         for chunk in chunker.chunks(split_sentences(prepared.text)):
             tokens = chunk.tokens[:MAX_TOKENS]
-            style = prepared.pack[len(tokens) - 1]
+            style = prepared.pack[prepared.build.style_row(len(tokens))]
             output = model.backend.synthesize(tokens, style, prepared.speed)
             audio = output.audio
             pause = int(round(chunk.pause_seconds * SAMPLE_RATE / prepared.speed))
