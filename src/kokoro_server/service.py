@@ -106,7 +106,7 @@ class SpeechService:
             return ""
         spec = VoiceMix(tuple((renamed.get(name, name), weight) for name, weight in voice.parts)).canonical
         pairs = ", ".join(f"{old} -> {new}" for old, new in renamed.items())
-        return f". {build.title} has it as {pairs}: use voice={spec!r} (model {build.version})"
+        return f". {build.title} equivalent: {pairs}; use voice={spec!r} (model {build.version})"
 
     def _voice(self, request: SpeechRequest) -> tuple[Build, VoiceMix]:
         """The request's build and voice; with a model but no voice, that model's default voice."""

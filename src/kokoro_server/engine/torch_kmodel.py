@@ -53,8 +53,10 @@ def _import_torch() -> tuple[Any, Any]:
     return torch, KModel
 
 
-def build_kmodel(build: Build) -> Any:
+def build_kmodel(build: Build, *, disable_complex: bool = False) -> Any:
     """``kokoro.KModel`` for this build's architecture, freshly initialised, with no weights loaded.
+
+    ``disable_complex`` selects KModel's real-valued STFT (what an ONNX export needs).
 
     The config goes in as a dict and the weights as an empty in-memory checkpoint, so KModel has
     nothing to fetch from a hub (it downloads only when either is missing).
@@ -66,7 +68,8 @@ def build_kmodel(build: Build) -> Any:
     with warnings.catch_warnings():  # torch's deprecation notes about KModel's layers
         warnings.simplefilter("ignore", category=UserWarning)
         warnings.simplefilter("ignore", category=FutureWarning)
-        return KModel(repo_id="hexgrad/Kokoro-82M", config=dict(build.architecture), model=empty)
+        return KModel(repo_id="hexgrad/Kokoro-82M", config=dict(build.architecture), model=empty,
+                      disable_complex=disable_complex)
 
 
 def read_state(build: Build, path: Path) -> dict[str, Mapping[str, Any]]:

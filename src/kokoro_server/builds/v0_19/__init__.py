@@ -107,5 +107,6 @@ BUILD = Build(
     style_row_offset=0,  # v0.19's own code indexed the 511-row pack with len(tokens)
     kmodel_config=kmodel_config(CONFIG),
     later_voice_name=v1_voice_name,
-    notes="weights are not distributed with kokoro-server; supply kokoro-v0_19.pth or .onnx",
+    notes="weights are user-supplied (kokoro-server cannot download them): place kokoro-v0_19.pth or an "
+          "ONNX export in models/v0_19/, or move an old install with `kokoro-server migrate`",
 )
