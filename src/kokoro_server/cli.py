@@ -147,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list model builds, their files and backend")
     models.set_defaults(func=cmd_models)
+
+    from kokoro_server.migrate import add_parser as add_migrate_parser
+
+    add_migrate_parser(sub)
     return parser
 
 

@@ -102,6 +102,12 @@ class FileProblemError(KokoroError):
         self.fix = fix
 
 
+class MigrationError(KokoroError):
+    """``kokoro-server migrate`` cannot plan or finish (anything it wrote has been rolled back)."""
+
+    code = "migration_failed"
+
+
 class BackendUnavailableError(KokoroError):
     """The requested backend (onnx / torch) is not installed or cannot run these files."""
 
