@@ -23,7 +23,7 @@ TEXT = "The quick brown fox jumps over the lazy dog."
 
 
 class NetworkBlocked:
-    """HF_HUB_OFFLINE=1 and every socket connect in this process fails (and is counted)."""
+    """HF_HUB_OFFLINE=1, and every name lookup or socket connect in this process fails (and is counted)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.attempts: list[object] = []
@@ -36,6 +36,13 @@ class NetworkBlocked:
         monkeypatch.setattr(socket.socket, "connect", refuse)
         monkeypatch.setattr(socket.socket, "connect_ex", refuse)
         monkeypatch.setattr(socket, "create_connection", lambda address, *a, **k: refuse(None, address))
+        monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: refuse(None, host))
+        try:  # huggingface_hub reads HF_HUB_OFFLINE when first imported
+            import huggingface_hub.constants as hub_constants
+
+            monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+        except ImportError:
+            pass
 
 
 @pytest.fixture(scope="module")
