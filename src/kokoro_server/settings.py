@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     default_voice: str = Field("af_heart", description="Voice used when a request names none.")
     backend: BackendChoice = Field("auto", description="auto | onnx | torch.")
     device: str = Field("auto", description="Torch device: auto | cpu | cuda | mps.")
+    torch_half: bool = Field(False, description="Torch backend on CUDA: run in float16 (autocast).")
     threads: int = Field(0, ge=0, description="Intra-op threads per inference session (0 = all cores).")
     embedded_model: bool = Field(True, description="Use the int8 v1.0 model shipped on PyPI when "
                                                    "models/v1_0 holds no model file.")

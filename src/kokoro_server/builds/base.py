@@ -84,6 +84,18 @@ class Build:
     embedded_voices: EmbeddedVoices | None = None
     notes: str = ""
     style_dim: int = field(default=256)
+    style_row_offset: int = -1  # an n-token utterance uses pack row n + offset (v1.0: n - 1, v0.19: n)
+    kmodel_config: Mapping[str, Any] | None = None  # kokoro.KModel's config, when ``config`` is not one
+    later_voice_name: Callable[[str], str] | None = None  # what a voice of this version is called later
+
+    @property
+    def architecture(self) -> Mapping[str, Any]:
+        """The config that builds this version in the shared ``kokoro.KModel`` architecture."""
+        return self.kmodel_config if self.kmodel_config is not None else self.config
+
+    def style_row(self, n_tokens: int) -> int:
+        """The voice-pack row for an utterance of ``n_tokens`` tokens (pads not counted)."""
+        return min(max(n_tokens + self.style_row_offset, 0), self.voice_rows - 1)
 
     @property
     def model_names(self) -> tuple[str, ...]:
