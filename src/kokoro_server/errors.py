@@ -124,6 +124,27 @@ class FileProblemError(KokoroError):
         self.fix = fix
 
 
+class DownloadError(KokoroError):
+    """Fetching a model file failed: the hub is unreachable, the file is not there, or its bytes
+    did not verify. Nothing is installed under the final name when this is raised."""
+
+    status_code = 502
+    error_type = "download_error"
+    code = "download_failed"
+
+
+class HubUnreachableError(DownloadError):
+    """No network, DNS failure, refused connection or timeout: the whole download stops at once."""
+
+    code = "hub_unreachable"
+
+
+class MigrationError(KokoroError):
+    """``kokoro-server migrate`` cannot plan or finish (anything it wrote has been rolled back)."""
+
+    code = "migration_failed"
+
+
 class BackendUnavailableError(KokoroError):
     """The requested backend (onnx / torch) is not installed or cannot run these files."""
 

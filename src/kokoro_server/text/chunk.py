@@ -143,8 +143,8 @@ class Chunker:
             pieces = self._first_pieces(sentence.text, sentence.boundary) if first else \
                 self._pieces(sentence.text, sentence.boundary)
             for piece in pieces:
-                if not piece[2]:
-                    continue
+                if not piece[2] or not any(ch.isalpha() for ch in piece[1]):
+                    continue  # nothing to say (punctuation or symbols only)
                 if first:
                     buffer.append(piece)
                     yield flush()

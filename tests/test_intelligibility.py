@@ -1,0 +1,55 @@
+"""Synthesize varied English, transcribe it with offline Whisper, bound the word error rate."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from kokoro_server.service import SpeechRequest, SpeechService
+from kokoro_server.text.normalize import normalize_text
+from tests.support.whisper import word_errors, words
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog near the river bank.",
+    "Please remember to bring your umbrella, because it might rain this afternoon.",
+    "The library opens at 9:30am and closes at 6pm on weekdays.",
+    "Our team sold 1,250 tickets for the concert last Saturday.",
+    "The new laptop costs $1,299.99, which is more than I expected.",
+    "She was born on 2001-07-04 in a small town by the sea.",
+    "Dr. Smith and Mr. Brown met the mayor at the city hall.",
+    "The recipe needs 2kg of flour and 500ml of warm milk.",
+    "Prices rose by 3.5% in the first quarter of the year.",
+    "He finished 2nd in the race, just behind his younger sister.",
+    "Children were laughing and playing in the park until sunset.",
+    "Scientists believe the ancient forest is over three thousand years old.",
+]
+
+
+def spoken_words(text: str) -> list[str]:
+    """Words as they are said: Whisper's "9.30 a.m." and our "9:30am" both become "nine thirty am"."""
+    text = re.sub(r"(\d{1,2})\.(\d{2})(?=\s?[ap]\.?\s?m)", r"\1:\2", text)
+    text = re.sub(r"\b([ap])\.\s?m\.", r"\1m", text, flags=re.IGNORECASE)
+    spoken = " ".join(words(normalize_text(text)))
+    return re.sub(r"\b([ap]) m\b", r"\1m", spoken).split()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voice", ["af_heart"])
+def test_word_error_rate(service: SpeechService, transcriber, voice: str) -> None:
+    total_words = 0
+    total_errors = 0
+    report = []
+    for sentence in SENTENCES:
+        audio = service.synthesize(SpeechRequest(text=sentence, voice=voice))
+        heard = transcriber(audio)
+        # Compare words as spoken: numbers, dates and money in the reference are normalized the same way.
+        reference = spoken_words(sentence)
+        hypothesis = spoken_words(heard)
+        errors = word_errors(reference, hypothesis)
+        total_words += len(reference)
+        total_errors += errors
+        report.append(f"{errors}/{len(reference)}  {sentence!r} -> {heard.strip()!r}")
+    wer = total_errors / total_words
+    print(f"\nWER {wer:.3f} ({total_errors}/{total_words} words)\n" + "\n".join(report))
+    assert wer < 0.06, f"WER {wer:.3f}\n" + "\n".join(report)

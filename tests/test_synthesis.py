@@ -1,0 +1,140 @@
+"""Real speech from the real int8 v1.0 model: durations, loudness, mixing, speed, long input."""
+
+from __future__ import annotations
+
+import itertools
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from kokoro_server.errors import InvalidInputError, InvalidVoiceSpecError, VoiceNotFoundError
+from kokoro_server.service import SpeechRequest, SpeechService
+from tests.support.audio import SAMPLE_RATE, assert_speech_like, rms
+
+PARAGRAPH = ("The old lighthouse keeper climbed the stairs every evening at dusk. "
+             "He polished the great lens, trimmed the wick, and watched the ships pass safely by.")  # 29 words
+
+
+@pytest.mark.parametrize("voice", ["af_heart", "am_michael"])
+def test_english_paragraph_is_real_speech(service: SpeechService, voice: str) -> None:
+    audio = service.synthesize(SpeechRequest(text=PARAGRAPH, voice=voice))
+    # 29 words of prose: about 2-3.5 words per second of speech.
+    assert_speech_like(audio, min_seconds=7.0, max_seconds=15.0)
+
+
+def test_speed_changes_duration(service: SpeechService) -> None:
+    text = "Speed changes how long this sentence takes to say."
+    normal = service.synthesize(SpeechRequest(text=text, voice="af_heart"))
+    fast = service.synthesize(SpeechRequest(text=text, voice="af_heart", speed=2.0))
+    slow = service.synthesize(SpeechRequest(text=text, voice="af_heart", speed=0.5))
+    assert 0.4 < len(fast) / len(normal) < 0.65
+    assert 1.6 < len(slow) / len(normal) < 2.4
+    assert_speech_like(fast, min_seconds=0.5, max_seconds=3.0)
+
+
+def test_mixing_changes_the_voice_between_its_parts(service: SpeechService) -> None:
+    text = "Mixing voices blends their character."
+    style_row = 20
+
+    def pack(spec: str) -> np.ndarray:
+        return service.prepare(SpeechRequest(text=text, voice=spec)).pack
+
+    bella, michael = pack("af_bella"), pack("am_michael")
+    mixed = pack("af_bella(1)+am_michael(1)")
+    np.testing.assert_allclose(mixed[style_row], (bella[style_row] + michael[style_row]) / 2, atol=1e-6)
+    a = service.synthesize(SpeechRequest(text=text, voice="af_bella"))
+    m = service.synthesize(SpeechRequest(text=text, voice="af_bella(1)+am_michael(1)"))
+    assert_speech_like(m, min_seconds=1.0, max_seconds=5.0)
+    n = min(len(a), len(m))
+    assert not np.allclose(a[:n], m[:n], atol=1e-3), "a mix must sound different from one of its parts"
+    again = service.synthesize(SpeechRequest(text=text, voice="af_bella"))
+    np.testing.assert_array_equal(a, again)  # deterministic: the difference above is the mix
+
+
+@pytest.mark.parametrize("voice, text", [
+    ("bf_emma", "The weather in London was rather grey today."),
+    ("ef_dora", "Hola, ¿cómo estás? Hoy hace buen tiempo."),
+    ("ff_siwis", "Bonjour, je m'appelle Marie et j'habite à Paris."),
+    ("if_sara", "Buongiorno, oggi è una bella giornata."),
+    ("pf_dora", "Olá, tudo bem? Hoje o dia está bonito."),
+    ("hf_alpha", "नमस्ते, आप कैसे हैं?"),
+    ("jf_alpha", "こんにちは、今日はいい天気ですね。"),
+    ("zf_xiaobei", "你好，今天天气很好。"),
+])
+def test_other_languages_speak(service: SpeechService, voice: str, text: str) -> None:
+    audio = service.synthesize(SpeechRequest(text=text, voice=voice))
+    assert_speech_like(audio, min_seconds=0.8, max_seconds=8.0)
+
+
+def test_unsupported_language_is_a_clear_error(service: SpeechService) -> None:
+    with pytest.raises(InvalidInputError, match="language 'x' is not supported offline"):
+        service.prepare(SpeechRequest(text="Hello", voice="af_heart", lang="x"))
+    with pytest.raises(InvalidInputError, match="language 'j' is not supported offline by v0_19"):
+        service.prepare(SpeechRequest(text="Hello", voice="af", lang="j", model="v0_19"))
+
+
+def test_language_override(service: SpeechService) -> None:
+    prepared = service.prepare(SpeechRequest(text="Bonjour", voice="af_heart", lang="f"))
+    assert prepared.lang == "f"
+
+
+@pytest.mark.parametrize("request_, error, match", [
+    (SpeechRequest(text="", voice="af_heart"), InvalidInputError, "empty"),
+    (SpeechRequest(text="   \n ", voice="af_heart"), InvalidInputError, "empty"),
+    (SpeechRequest(text="Hi", voice="af_nobody"), VoiceNotFoundError, "af_nobody"),
+    (SpeechRequest(text="Hi", voice="af_heart(2"), InvalidVoiceSpecError, "malformed"),
+    (SpeechRequest(text="Hi", voice="af_heart+"), InvalidVoiceSpecError, "malformed"),
+    (SpeechRequest(text="Hi", voice="af_heart", speed=0.1), InvalidInputError, "speed"),
+    (SpeechRequest(text="Hi", voice="af_heart", speed=5), InvalidInputError, "speed"),
+])
+def test_bad_requests_fail_before_any_audio(service: SpeechService, request_: SpeechRequest,
+                                            error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        service.prepare(request_)
+
+
+def test_text_without_phonemes_is_a_clear_error(service: SpeechService) -> None:
+    prepared = service.prepare(SpeechRequest(text="*** ※ ... ---", voice="af_heart"))
+    with pytest.raises(InvalidInputError, match="no speakable text"):
+        list(service.stream(prepared))
+
+
+def test_long_input_streams_in_chunks_with_bounded_memory(service: SpeechService) -> None:
+    """5,000+ characters at 4x speed: chunks arrive one by one; Python memory stays flat."""
+    sentences = [f"This is sentence number {i} of a long chapter that keeps going for a while." for i in range(70)]
+    text = " ".join(sentences)
+    assert len(text) > 5000
+    prepared = service.prepare(SpeechRequest(text=text, voice="af_heart", speed=4.0))
+    stream = service.stream(prepared)
+    first = next(stream)  # the first chunk is short: audio starts before the rest is synthesized
+    assert first.chunk.index == 0 and len(first.chunk.tokens) < 80
+    tracemalloc.start()
+    try:
+        total_samples = first.audio.size
+        count = 1
+        peak_after_warmup = 0
+        for piece in stream:
+            total_samples += piece.audio.size
+            count += 1
+            if count == 3:
+                tracemalloc.reset_peak()
+            if count > 3:
+                peak_after_warmup = max(peak_after_warmup, tracemalloc.get_traced_memory()[1])
+            assert len(piece.chunk.tokens) <= 510
+            assert rms(piece.audio) > 0.01
+    finally:
+        tracemalloc.stop()
+    seconds = total_samples / SAMPLE_RATE
+    assert count >= 8, f"only {count} chunks"
+    assert seconds > 45, f"{seconds:.0f}s of audio for {len(text)} characters at 4x"
+    held = total_samples * 4  # float32 bytes if all audio were kept
+    assert peak_after_warmup < held / 3, f"peak {peak_after_warmup} bytes vs {held} bytes of audio produced"
+
+
+def test_stream_is_lazy(service: SpeechService) -> None:
+    """Nothing past what the consumer takes is synthesized (what lets a server stop on disconnect)."""
+    text = " ".join(["A short sentence."] * 200)
+    prepared = service.prepare(SpeechRequest(text=text, voice="af_heart", speed=4.0))
+    taken = list(itertools.islice(service.stream(prepared), 2))
+    assert len(taken) == 2
