@@ -131,23 +131,28 @@ class BareEngine:
 
         self.service = SpeechService(Settings(data_dir=data_dir, threads=threads))
 
-    def chunks(self, text: str) -> tuple[list[list[int]], object]:
+    def chunks(self, text: str) -> list[tuple[list[int], object]]:
+        """(tokens, style vector) per chunk, as the service would synthesize them."""
         from kokoro_server.builds.base import MAX_TOKENS
         from kokoro_server.service import SpeechRequest
         from kokoro_server.text.chunk import Chunker, split_sentences
 
         prepared = self.service.prepare(SpeechRequest(text=text, voice="af_heart"))
         chunker = Chunker(self.service.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan)
-        return [c.tokens[:MAX_TOKENS] for c in chunker.chunks(split_sentences(prepared.text))], prepared.pack
+        chunks = []
+        for chunk in chunker.chunks(split_sentences(prepared.text)):
+            tokens = chunk.tokens[:MAX_TOKENS]
+            chunks.append((tokens, prepared.pack[prepared.build.style_row(len(tokens))]))
+        return chunks
 
-    def run(self, chunks: list[list[int]], pack: object) -> dict[str, float]:
+    def run(self, chunks: list[tuple[list[int], object]]) -> dict[str, float]:
         from kokoro_server import SAMPLE_RATE
 
         backend = self.service.models.get("v1_0").backend
         start = time.perf_counter()
         first, samples = None, 0
-        for tokens in chunks:
-            samples += backend.synthesize(tokens, pack[len(tokens) - 1], 1.0).audio.size  # type: ignore[index]
+        for tokens, style in chunks:
+            samples += backend.synthesize(tokens, style, 1.0).audio.size  # type: ignore[arg-type]
             first = first or time.perf_counter() - start
         return {"engine_first_s": first or 0.0, "engine_total_s": time.perf_counter() - start,
                 "audio_s": samples / SAMPLE_RATE}
@@ -171,14 +176,14 @@ def main() -> int:
         measure_server(url, "Warming up.", "mp3")
         for words, runs in ((60, args.runs), (600, args.long_runs)):
             text = text_of(words)
-            chunks, pack = engine.chunks(text)
-            engine.run(chunks[:1], pack)  # warm-up
+            chunks = engine.chunks(text)
+            engine.run(chunks[:1])  # warm-up
             served: dict[str, list[dict[str, float]]] = {fmt: [] for fmt in formats}
             bare = []
             for _ in range(runs):  # interleaved, so that both see the same machine load
                 for fmt in formats:
                     served[fmt].append(measure_server(url, text, fmt))
-                bare.append(engine.run(chunks, pack))
+                bare.append(engine.run(chunks))
             for fmt in formats:
                 rows.append({"words": words, "format": fmt, "runs": runs, "chunks": len(chunks),
                              "audio_s": bare[0]["audio_s"],

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from kokoro_server.builds import Build
-from kokoro_server.errors import InvalidInputError, InvalidVoiceSpecError, VoiceExistsError
+from kokoro_server.errors import InvalidInputError, VoiceExistsError
 from kokoro_server.service import SpeechService
-from kokoro_server.voices.export import pack_to_pt, save_voice_file
-from kokoro_server.voices.mix import VoiceMix, parse_mix
+from kokoro_server.voices.export import pack_to_pt
+from kokoro_server.voices.install import add_voice
+from kokoro_server.voices.mix import VoiceMix, is_voice_name, parse_mix
 
 
 @dataclass(frozen=True)
@@ -28,20 +30,22 @@ def combine_voices(service: SpeechService, spec: str, *, model: str | None = Non
     if save_as is not None:
         check_new_voice_name(service, build, save_as)
     data = pack_to_pt(service.voices.resolve(build, mix))
+    saved = None
+    if save_as is not None:  # installed the way `kokoro-server voices add` installs a file
+        with tempfile.TemporaryDirectory(prefix="kokoro-mix-") as folder:
+            source = Path(folder) / f"{save_as}.pt"
+            source.write_bytes(data)
+            saved = add_voice(service.data_dir, source, save_as, version=build.version).path
     stem = save_as or "+".join(name for name, _ in mix.parts)
-    saved = save_voice_file(service.data_dir.voices_dir(build), f"{save_as}.pt", data) if save_as else None
     return CombinedVoice(build, mix, data, f"{stem}.pt", saved)
 
 
 def check_new_voice_name(service: SpeechService, build: Build, name: str) -> None:
-    """A plain voice name (usable in requests), starting with a language code, not taken yet."""
-    try:
-        parsed = parse_mix(name)
-    except InvalidVoiceSpecError as exc:
-        raise InvalidVoiceSpecError(exc.message, param="name") from None
-    if parsed.canonical != name or name.startswith("."):
-        raise InvalidVoiceSpecError(f"{name!r} is not a plain voice name (letters, digits, _ - .), "
-                                    "e.g. af_mymix", param="name")
+    """A plain voice name, starting with a language code (so requests know how to read text with
+    it), not taken yet."""
+    if not is_voice_name(name):
+        raise InvalidInputError(f"{name!r} is not a usable voice name (letters, digits, _ - . only, not "
+                                "starting with a dot), e.g. af_mymix", param="name")
     if build.language_of_voice(name) is None:
         codes = ", ".join(build.languages)
         raise InvalidInputError(f"a voice name starts with its language code ({codes}) so requests know "

@@ -9,7 +9,6 @@ downloads.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,14 +20,11 @@ from kokoro_server.api.errors import install_error_handler
 from kokoro_server.api.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from kokoro_server.api.routes import downloads, health, models, speech, voices
 from kokoro_server.api.state import Serving
-from kokoro_server.builds import get_build, resolve_model_name
+from kokoro_server.builds import BUILDS, get_build
 from kokoro_server.downloads import DownloadStore
-from kokoro_server.errors import KokoroError
 from kokoro_server.runner import SynthesisRunner
 from kokoro_server.service import SpeechService
 from kokoro_server.settings import Settings
-
-log = logging.getLogger("kokoro_server.api")
 
 JSON_OVERHEAD_PER_CHAR = 6  # a character may take up to 6 bytes in JSON (\uXXXX)
 BODY_SLACK_BYTES = 64 * 1024
@@ -80,18 +76,14 @@ async def preload(state: Serving) -> None:
 
 def load_versions(state: Serving) -> None:
     """Load each ``KOKORO_PRELOAD`` version and warm its default voice's text front end."""
-    for name in state.settings.preload:
-        try:
-            build = resolve_model_name(name, state.settings.default_model)
-            state.service.models.get(build.version)
-        except KokoroError as exc:
-            state.preload.problems[name] = exc.message
-            log.error("preloading %s failed: %s", name, exc.message)
+    state.preload.problems.update(state.service.models.preload())
+    for version in state.settings.preload:
+        build = BUILDS.get(version)
+        if build is None or version in state.preload.problems:
             continue
-        lang = build.default_voice[:1]
-        if lang in build.languages and build.languages[lang].supported:
-            build.make_phonemizer(lang)("Ready.")
-        log.info("preloaded %s", build.version)
+        language = build.languages.get(build.default_voice[:1])
+        if language is not None and language.supported:
+            build.make_phonemizer(language.code)("Ready.")
 
 
 async def sweep_downloads(store: DownloadStore) -> None:

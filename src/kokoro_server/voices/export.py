@@ -8,15 +8,10 @@ float32 tensor with ``torch._utils._rebuild_tensor_v2`` from the storage ``data/
 from __future__ import annotations
 
 import io
-import os
 import struct
-import tempfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
-
-from kokoro_server.errors import FileProblemError
 
 ARCHIVE = "archive"
 ALIGNMENT = 64
@@ -69,24 +64,3 @@ def pack_to_pt(pack: np.ndarray) -> bytes:
             info.extra = struct.pack("<HH", _PADDING_FIELD, padding) + b"\0" * padding
             archive.writestr(info, data)
     return buffer.getvalue()
-
-
-def save_voice_file(folder: Path, file_name: str, data: bytes) -> Path:
-    """Write ``folder/file_name`` atomically (a temporary file renamed into place)."""
-    target = folder / file_name
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{file_name}.", suffix=".part", dir=folder)
-    except OSError as exc:
-        raise FileProblemError(f"cannot write the voice pack ({exc.strerror})", file=target,
-                               fix="make the voices folder writable or set KOKORO_DATA_DIR") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-    return target

@@ -56,6 +56,8 @@ async def create_speech(body: SpeechBody, request: Request, state: Serving = Dep
     stream = await state.runner.start(prepared, StreamingEncoder(fmt, volume=body.volume_multiplier),
                                       request_id=request_id(request), sink=sink)
     headers = dict(STREAM_HEADERS)
+    if prepared.notice and prepared.notice.isascii():  # e.g. the default voice is missing: a fallback speaks
+        headers["X-Kokoro-Notice"] = prepared.notice
     if sink is not None:
         headers["X-Download-Path"] = sink.url_path
     if body.stream_format == "sse":
