@@ -38,15 +38,35 @@ def test_split_clauses() -> None:
     assert split_clauses("First, second; third: fourth — fifth") == ["First,", "second;", "third:", "fourth —", "fifth"]
 
 
-def test_first_chunk_is_a_short_clause_and_later_chunks_group_sentences() -> None:
+def test_first_chunk_is_a_short_clause() -> None:
     text = ("When the morning came, the travellers left the inn and walked north. " * 6).strip()
     chunks = list(make().chunks(split_sentences(text)))
     assert chunks[0].text == "When the morning came,"
     assert chunks[0].boundary == "clause"
+    assert chunks[1].text == "the travellers left the inn"  # cut before a function word ("and")
     assert all(len(c.tokens) <= 200 for c in chunks)
-    assert max(len(c.tokens) for c in chunks[1:]) > 100  # later chunks hold several sentences
-    rebuilt = " ".join(c.text for c in chunks)
-    assert rebuilt.split() == text.split()  # nothing lost or reordered
+    assert " ".join(c.text for c in chunks).split() == text.split()  # nothing lost or reordered
+
+
+def test_a_long_sentence_without_commas_is_cut_before_function_words() -> None:
+    text = "The tired old captain finally walked along the harbour wall towards the lighthouse at dusk."
+    chunks = list(make().chunks(split_sentences(text)))
+    assert chunks[0].text == "The tired old captain" and chunks[0].boundary == "clause"
+    assert [c.text.split()[0] for c in chunks[1:]] == ["finally", "towards"]  # a function word starts a phrase
+    assert " ".join(c.text for c in chunks) == text
+
+
+def test_chunks_grow_to_the_target_so_playback_never_waits() -> None:
+    plan = ChunkPlan(first_tokens=20, growth=1.6, target_tokens=120, max_tokens=200)
+    text = " ".join(["The rain fell on the town."] * 40)
+    chunks = list(make(plan).chunks(split_sentences(text)))
+    sizes = [len(c.tokens) for c in chunks]
+    assert sizes[0] <= 26 and max(sizes) > 100  # short first, then several sentences per chunk
+    for i, size in enumerate(sizes):
+        assert size <= max(plan.budget(i), 26), sizes  # a lone sentence may top a small budget
+    grown = sizes[: sizes.index(max(sizes)) + 1]
+    assert grown == sorted(grown), sizes
+    assert " ".join(c.text for c in chunks).split() == text.split()
 
 
 def test_overlong_sentence_is_split_at_clauses_then_words() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 import pytest
 
 from kokoro_server.service import SpeechRequest, SpeechService
@@ -53,3 +55,25 @@ def test_word_error_rate(service: SpeechService, transcriber, voice: str) -> Non
     wer = total_errors / total_words
     print(f"\nWER {wer:.3f} ({total_errors}/{total_words} words)\n" + "\n".join(report))
     assert wer < 0.06, f"WER {wer:.3f}\n" + "\n".join(report)
+
+
+PARAGRAPH = (
+    "The old lighthouse keeper climbed the narrow stairs every evening at dusk to light the lamp for the "
+    "passing ships. He polished the great glass lens, trimmed the wick, and watched the fishing boats come "
+    "home safely across the dark water. Nobody in the village could remember a single night when his light "
+    "had failed them."
+)
+
+
+@pytest.mark.slow
+def test_streamed_paragraph_with_short_first_chunks_stays_intelligible(service: SpeechService, transcriber) -> None:
+    """Cutting the first sentence into short phrases (for fast first audio) must not hurt the words."""
+    prepared = service.prepare(SpeechRequest(text=PARAGRAPH, voice="af_heart"))
+    pieces = list(service.stream(prepared))
+    assert len(pieces) >= 3 and len(pieces[0].chunk.tokens) <= 40
+    audio = np.concatenate([p.audio for p in pieces])
+    heard = transcriber(audio)
+    reference, hypothesis = spoken_words(PARAGRAPH), spoken_words(heard)
+    wer = word_errors(reference, hypothesis) / len(reference)
+    print(f"\nstreamed paragraph: {len(pieces)} chunks {[len(p.chunk.tokens) for p in pieces]}, WER {wer:.3f}: {heard!r}")
+    assert wer < 0.06, heard

@@ -2,8 +2,12 @@
 
 Pure logic over two callables (phonemize, tokenize), so memory stays flat for book-length input:
 text is consumed sentence by sentence and chunks are yielded as soon as they are complete.
-The first chunk is deliberately short (a clause) so streamed audio starts early; later chunks
-group whole sentences up to a larger token budget, well below the model's 510-token limit.
+The first chunk is deliberately short (a clause or phrase) so streamed audio starts early; each
+later chunk may be larger than the one before (``growth``) up to ``target_tokens``, so every chunk is
+synthesized before the audio already sent has finished playing (the engine runs about 1.7 tokens of
+audio per token of compute time on a CPU), and playback does not stall. Chunks never exceed the
+model's limit; long sentences are cut at clause marks, then before a function word ("and", "which",
+"with"...), and only as a last resort between arbitrary words.
 """
 
 from __future__ import annotations
@@ -42,9 +46,22 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ChunkPlan:
-    first_tokens: int = 40  # the first chunk ends at the first clause boundary past ~this size
-    target_tokens: int = 250  # later chunks group sentences up to this size
+    first_tokens: int = 24  # budget of the first chunk: a phrase, about 1.5 s of audio
+    growth: float = 1.6  # each chunk's budget is at most this times the previous one's
+    target_tokens: int = 250  # budget once grown: several sentences per model call
     max_tokens: int = 500  # hard limit per chunk (the model takes 510)
+
+    def budget(self, index: int) -> int:
+        return min(self.target_tokens, int(self.first_tokens * self.growth ** index))
+
+
+PHRASE_STARTERS = frozenset(
+    "and but or nor so yet because that which who whom whose when while where whereas if unless "
+    "although though as since until after before with without for from in on at to of into onto "
+    "about through during like than then along towards toward across over under behind between upon "
+    "around against near beside beyond within".split())
+
+Piece = tuple[str, str, list[int], Boundary]  # text, phonemes, tokens, what follows
 
 
 def split_sentences(text: str) -> Iterator[Sentence]:
@@ -66,13 +83,24 @@ def split_clauses(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
-def split_words(text: str, pieces: int) -> list[str]:
+def split_phrase(text: str, fraction: float) -> tuple[str, str] | None:
+    """Cut ``text`` in two before a function word, as near ``fraction`` of its length as possible;
+    with no such word, between the two words nearest that point. None for a single word."""
     words = text.split()
-    if len(words) <= 1:
-        size = max(1, -(-len(text) // max(pieces, 1)))
-        return [text[i:i + size] for i in range(0, len(text), size)]
-    per_piece = -(-len(words) // pieces)
-    return [" ".join(words[i:i + per_piece]) for i in range(0, len(words), per_piece)]
+    if len(words) < 2:
+        return None
+    goal = fraction * len(text)
+    offsets = []
+    position = 0
+    for word in words:
+        position = text.index(word, position)
+        offsets.append(position)
+        position += len(word)
+    phrases = [i for i in range(2, len(words) - 1) if words[i].lower().strip("\"'(") in PHRASE_STARTERS
+               and goal / 2 <= offsets[i] <= goal * 1.6]
+    candidates = phrases or list(range(1, len(words)))
+    cut = min(candidates, key=lambda i: abs(offsets[i] - goal))
+    return " ".join(words[:cut]), " ".join(words[cut:])
 
 
 class Chunker:
@@ -82,78 +110,79 @@ class Chunker:
         self._tokenize = tokenize
         self._plan = plan
 
-    def _pieces(self, text: str, boundary: Boundary) -> Iterator[tuple[str, str, list[int], Boundary]]:
-        """A sentence as (text, phonemes, tokens, boundary) pieces that each fit ``max_tokens``."""
+    def _piece(self, text: str, boundary: Boundary) -> Piece:
         phonemes = self._phonemize(text)
-        tokens = self._tokenize(phonemes)
-        if len(tokens) <= self._plan.max_tokens:
-            yield text, phonemes, tokens, boundary
-            return
-        clauses = split_clauses(text)
-        if len(clauses) <= 1:
-            halves = split_words(text, 2)
-            if len(halves) <= 1:  # one giant "word": cut phonemes directly
-                for start in range(0, len(tokens), self._plan.max_tokens):
-                    last = start + self._plan.max_tokens >= len(tokens)
-                    yield text, phonemes, tokens[start:start + self._plan.max_tokens], boundary if last else "clause"
-                return
-            clauses = halves
-        for i, clause in enumerate(clauses):
-            yield from self._pieces(clause, boundary if i == len(clauses) - 1 else "clause")
+        return text, phonemes, self._tokenize(phonemes), boundary
 
-    def _first_pieces(self, text: str, boundary: Boundary) -> Iterator[tuple[str, str, list[int], Boundary]]:
-        """Like ``_pieces``, but a long first sentence is cut after its first clause(s)."""
-        clauses = split_clauses(text)
-        if len(clauses) <= 1:
-            yield from self._pieces(text, boundary)
+    def _fit(self, piece: Piece, limit: int) -> Iterator[Piece]:
+        """Cut a piece into pieces of at most ``limit`` tokens where it can be cut naturally.
+
+        Clause marks first; then before a function word. Past ``max_tokens`` anything goes
+        (words, and for one giant word the tokens themselves).
+        """
+        text, _, tokens, boundary = piece
+        if len(tokens) <= limit:
+            yield piece
             return
-        head: list[str] = []
-        for i, clause in enumerate(clauses):
-            head.append(clause)
-            head_text = " ".join(head)
-            if len(self._tokenize(self._phonemize(head_text))) >= self._plan.first_tokens or i == len(clauses) - 1:
-                rest = " ".join(clauses[i + 1:])
-                yield from self._pieces(head_text, "clause" if rest else boundary)
-                if rest:
-                    yield from self._pieces(rest, boundary)
-                return
+        hard = len(tokens) > self._plan.max_tokens
+        clauses = split_clauses(text)
+        if len(clauses) > 1:
+            for i, clause in enumerate(clauses):
+                yield from self._fit(self._piece(clause, boundary if i == len(clauses) - 1 else "clause"), limit)
+            return
+        halves = split_phrase(text, limit / len(tokens))
+        if halves is not None and (hard or len(tokens) > 1.5 * limit):
+            head, tail = halves
+            yield from self._fit(self._piece(head, "clause"), limit)
+            # the rest goes into later chunks, whose budgets are larger
+            yield from self._fit(self._piece(tail, boundary), min(int(limit * self._plan.growth), self._plan.max_tokens))
+            return
+        if not hard:
+            yield piece  # a little over a soft budget beats an unnatural cut
+            return
+        if halves is None:  # one giant "word": cut the tokens
+            step = self._plan.max_tokens
+            for start in range(0, len(tokens), step):
+                last = start + step >= len(tokens)
+                part = text[start * len(text) // len(tokens):(start + step) * len(text) // len(tokens)]
+                yield part, piece[1], tokens[start:start + step], boundary if last else "clause"
+            return
+        for i, half in enumerate(halves):
+            yield from self._fit(self._piece(half, "clause" if i == 0 else boundary), limit)
 
     def chunks(self, sentences: Iterable[Sentence]) -> Iterator[Chunk]:
+        plan = self._plan
         index = 0
-        buffer: list[tuple[str, str, list[int], Boundary]] = []
+        buffer: list[Piece] = []
         size = 0
-        first = True
+        space = self._tokenize(" ")
 
         def flush() -> Chunk:
             nonlocal index, buffer, size
-            text = " ".join(p[0] for p in buffer)
-            phonemes = " ".join(p[1] for p in buffer)
             tokens: list[int] = []
-            space = self._tokenize(" ")
             for i, piece in enumerate(buffer):
                 if i:
                     tokens.extend(space)
                 tokens.extend(piece[2])
-            chunk = Chunk(text, phonemes, tokens, buffer[-1][3], index)
+            chunk = Chunk(" ".join(p[0] for p in buffer), " ".join(p[1] for p in buffer), tokens,
+                          buffer[-1][3], index)
             index += 1
             buffer, size = [], 0
             return chunk
 
         for sentence in sentences:
-            pieces = self._first_pieces(sentence.text, sentence.boundary) if first else \
-                self._pieces(sentence.text, sentence.boundary)
-            for piece in pieces:
+            budget = plan.budget(index)
+            limit = budget if budget < plan.target_tokens else plan.max_tokens
+            for piece in self._fit(self._piece(sentence.text, sentence.boundary), limit):
                 if not piece[2] or not any(ch.isalpha() for ch in piece[1]):
                     continue  # nothing to say (punctuation or symbols only)
-                if first:
-                    buffer.append(piece)
+                grown = size + len(space) + len(piece[2]) if buffer else len(piece[2])
+                if buffer and (grown > plan.budget(index) or buffer[-1][3] == "paragraph"):
                     yield flush()
-                    first = False
-                    continue
-                if buffer and (size + len(piece[2]) + 1 > self._plan.target_tokens
-                               or buffer[-1][3] == "paragraph"):
-                    yield flush()
+                    grown = len(piece[2])
                 buffer.append(piece)
-                size += len(piece[2]) + (1 if size else 0)
+                size = grown
+                if index == 0 and size >= plan.first_tokens // 2 and buffer[-1][3] != "sentence":
+                    yield flush()  # the first chunk goes out as soon as it holds a phrase
         if buffer:
             yield flush()
