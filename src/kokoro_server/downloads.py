@@ -4,6 +4,7 @@ A :class:`DownloadWriter` is fed the encoded bytes of one response as they are p
 worker thread) and publishes the complete file when the response ends; a file larger than the
 whole budget is dropped, and publishing evicts the oldest files until the total fits. Files expire
 ``ttl_s`` seconds after they were published. Names are random (128 bits), so a link is the key.
+A download in another format than the response is encoded a second time by :class:`CopyingEncoder`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from kokoro_server.audio.encoders import AudioFormat, wav_header
+import numpy as np
+
+from kokoro_server.audio.encoders import AudioFormat, StreamingEncoder, wav_header
 from kokoro_server.errors import NotFoundError
 
 log = logging.getLogger("kokoro_server.downloads")
@@ -122,8 +125,8 @@ class DownloadWriter:
     def __init__(self, store: DownloadStore, name: str, fmt: AudioFormat) -> None:
         self.name = name
         self.url_path = f"{ROUTE}/{name}"
+        self.format = fmt
         self._store = store
-        self._format = fmt
         self._path = store.folder / name
         self._partial = store.folder / f".{name}.part"
         self._handle: BinaryIO | None = None
@@ -153,7 +156,7 @@ class DownloadWriter:
         if self._state != "writing" or self._handle is None:
             return
         try:
-            if self._format.name == "wav":  # streamed with an open-ended header: set the real sizes
+            if self.format.name == "wav":  # streamed with an open-ended header: set the real sizes
                 self._handle.seek(0)
                 self._handle.write(wav_header(self._size - WAV_HEADER_BYTES))
             self._handle.close()
@@ -162,7 +165,7 @@ class DownloadWriter:
             self._fail(exc)
             return
         self._state = "published"
-        self._store._publish(self.name, self._path, self._size, self._format.content_type)
+        self._store._publish(self.name, self._path, self._size, self.format.content_type)
 
     def abort(self) -> None:
         if self._state in ("published", "dropped"):
@@ -176,3 +179,65 @@ class DownloadWriter:
     def _fail(self, exc: OSError) -> None:
         log.error("download %s dropped: %s", self.name, exc)
         self.abort()
+
+
+def encoder_with_download(fmt: AudioFormat, volume: float, writer: DownloadWriter | None
+                          ) -> tuple[StreamingEncoder, DownloadWriter | CopySink | None]:
+    """The response's encoder and the sink that keeps its download (give both to the runner)."""
+    if writer is None:
+        return StreamingEncoder(fmt, volume=volume), None
+    if writer.format == fmt:  # the download is the response's bytes
+        return StreamingEncoder(fmt, volume=volume), writer
+    encoder = CopyingEncoder(fmt, volume=volume, writer=writer)
+    return encoder, encoder.sink
+
+
+class CopyingEncoder(StreamingEncoder):
+    """The response's encoder that also encodes every chunk into a download in another format.
+
+    Use it with its :attr:`sink` (give both to the runner): the runner finishes the sink when the
+    stream ends and aborts it on failure or disconnect, like any download. A failure of the copy
+    drops the download, never the response.
+    """
+
+    def __init__(self, fmt: AudioFormat, *, volume: float, writer: DownloadWriter) -> None:
+        super().__init__(fmt, volume=volume)
+        self.sink = CopySink(writer, StreamingEncoder(writer.format, volume=volume))
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        data = super().encode(audio)
+        self.sink.add(audio)
+        return data
+
+
+class CopySink:
+    """Writes the copy's bytes to the download; finishes or drops it when the runner says so."""
+
+    def __init__(self, writer: DownloadWriter, encoder: StreamingEncoder) -> None:
+        self._writer = writer
+        self._encoder = encoder
+        self._failed = False
+
+    def add(self, audio: np.ndarray) -> None:
+        self._guarded(lambda: self._writer.write(self._encoder.encode(audio)))
+
+    def write(self, data: bytes) -> None:
+        """The response's own bytes: not kept (the copy is encoded from the audio)."""
+
+    def finish(self) -> None:
+        self._guarded(lambda: self._writer.write(self._encoder.finish()))
+        if not self._failed:
+            self._writer.finish()
+
+    def abort(self) -> None:
+        self._writer.abort()
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        if self._failed:
+            return
+        try:
+            step()
+        except Exception as exc:  # an encoder error must not break the response being sent
+            self._failed = True
+            log.error("download %s dropped: encoding the copy failed: %s", self._writer.name, exc)
+            self._writer.abort()

@@ -68,6 +68,10 @@ class SpeechBody(BaseModel):
                                            "file at once (with Content-Length). Ignored for sse.")
     return_download_link: bool = Field(False, description="Also keep the complete file for a while; its "
                                                           "path is in the X-Download-Path header.")
+    download_format: ResponseFormat | None = Field(
+        None, description="With return_download_link: the kept file's format (default: response_format); "
+                          "the same audio is encoded a second time, e.g. pcm to play while streaming and "
+                          "mp3 to keep.")
 
     def voice_name(self) -> str | None:
         voice = self.voice.id if isinstance(self.voice, VoiceId) else self.voice
@@ -120,6 +124,24 @@ class CombineBody(BaseModel):
 
     def spec(self) -> str:
         return self.voices if isinstance(self.voices, str) else "+".join(self.voices)
+
+
+class SpeedRange(BaseModel):
+    min: float
+    max: float
+
+
+class ServerConfig(BaseModel):
+    """``GET /v1/config``: the limits and defaults a client (the web page) needs to know."""
+
+    max_input_chars: int = Field(description="KOKORO_MAX_INPUT_CHARS: longest accepted input.")
+    default_model: str = Field(description="The version that kokoro, tts-1 and tts-1-hd select.")
+    default_voices: dict[str, str] = Field(description="Version -> the voice a request for it uses by default.")
+    response_formats: list[str]
+    speed: SpeedRange
+    download_links: bool = Field(description="False when KOKORO_DOWNLOAD_MAX_BYTES=0 (return_download_link "
+                                             "is then refused).")
+    download_ttl_s: int
 
 
 class ModelObject(BaseModel):

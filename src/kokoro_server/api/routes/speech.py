@@ -16,7 +16,7 @@ from kokoro_server.api.protocol import ErrorBody, SpeechBody, Usage, sse_event
 from kokoro_server.api.security import require_api_key
 from kokoro_server.api.state import Serving, request_id, serving
 from kokoro_server.audio.encoders import AudioFormat, StreamingEncoder, get_format, wav_header
-from kokoro_server.downloads import WAV_HEADER_BYTES
+from kokoro_server.downloads import WAV_HEADER_BYTES, encoder_with_download
 from kokoro_server.errors import InvalidInputError, KokoroError
 from kokoro_server.runner import AudioStream
 
@@ -51,15 +51,18 @@ async def create_speech(body: SpeechBody, request: Request, state: Serving = Dep
     if body.return_download_link and not state.downloads.enabled:
         raise InvalidInputError("download links are disabled (KOKORO_DOWNLOAD_MAX_BYTES=0)",
                                 param="return_download_link")
+    if body.download_format and not body.return_download_link:
+        raise InvalidInputError("download_format is the format of the kept file: it needs "
+                                "return_download_link: true", param="download_format")
     prepared = await run_in_threadpool(state.service.prepare, body.to_request())
-    sink = state.downloads.open(fmt) if body.return_download_link else None
-    stream = await state.runner.start(prepared, StreamingEncoder(fmt, volume=body.volume_multiplier),
-                                      request_id=request_id(request), sink=sink)
+    writer = state.downloads.open(get_format(body.download_format or fmt.name)) if body.return_download_link else None
+    encoder, sink = encoder_with_download(fmt, body.volume_multiplier, writer)
+    stream = await state.runner.start(prepared, encoder, request_id=request_id(request), sink=sink)
     headers = dict(STREAM_HEADERS)
     if prepared.notice and prepared.notice.isascii():  # e.g. the default voice is missing: a fallback speaks
         headers["X-Kokoro-Notice"] = prepared.notice
-    if sink is not None:
-        headers["X-Download-Path"] = sink.url_path
+    if writer is not None:
+        headers["X-Download-Path"] = writer.url_path
     if body.stream_format == "sse":
         return AudioStreamResponse(sse_events(stream), stream, media_type="text/event-stream", headers=headers)
     headers["Content-Disposition"] = f'inline; filename="speech.{fmt.extension}"'
