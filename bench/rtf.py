@@ -13,24 +13,11 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-TEXT_200_WORDS = (
-    "The harbour town woke slowly on the first morning of spring. Fishermen checked their nets by the "
-    "light of the low sun, while the baker on the corner pulled the first loaves from his oven and set "
-    "them on the wide wooden shelf by the window. Children ran along the sea wall, shouting at the gulls "
-    "that circled above the boats. At the end of the pier, an old woman sat on a bench with a flask of "
-    "tea, watching the tide come in as she had done for almost fifty years. She remembered the storm of "
-    "her childhood, when the waves had reached the church steps and the whole town had gathered in the "
-    "square to wait for news of the lifeboat. Now the water was calm and silver, and the only sound was "
-    "the gentle knocking of hulls against the harbour stones. A young man with a camera asked if he could "
-    "take her picture. She laughed, straightened her scarf, and told him that he would need a wider lens "
-    "to fit in all the stories she could tell him. He sat down beside her, and for the rest of the "
-    "morning he listened, forgetting the camera entirely, as the town went about its quiet and ordinary "
-    "business around them."
-)
+import workload
+from workload import TEXT_200_WORDS
 
 
 def main() -> int:
@@ -48,13 +35,7 @@ def main() -> int:
     from kokoro_server.settings import Settings
     from kokoro_server.text.chunk import Chunker, split_sentences
 
-    if args.data_dir:
-        data_dir = Path(args.data_dir)
-    else:
-        data_dir = Path(tempfile.mkdtemp(prefix="kokoro-bench-"))
-        assets = Path(__file__).resolve().parents[2] / "shared" / "assets"
-        (data_dir / "voices").mkdir(parents=True)
-        (data_dir / "voices" / "v1_0").symlink_to(assets / "voices" / "v1_0")
+    data_dir = workload.data_dir(args.data_dir)
     service = SpeechService(Settings(data_dir=data_dir, threads=args.threads))
     request = SpeechRequest(text=TEXT_200_WORDS, voice=args.voice)
     words = len(TEXT_200_WORDS.split())

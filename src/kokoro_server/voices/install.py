@@ -10,8 +10,6 @@ an existing voice of that name with different content is only replaced with ``fo
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 from kokoro_server.builds import BUILDS, Build, resolve_model_name
 from kokoro_server.datadir import DataDir
 from kokoro_server.errors import FileProblemError, InvalidInputError, VoiceVersionMismatchError
+from kokoro_server.files import write_atomic
 from kokoro_server.voices.library import VoiceLibrary
 from kokoro_server.voices.mix import is_voice_name
 from kokoro_server.voices.packs import PACK_SUFFIXES, read_pack_file, validate_pack
@@ -103,7 +102,7 @@ def add_voice(data_dir: DataDir, source: Path, name: str, *, version: str | None
     data = source.read_bytes() if keep_bytes else _npy_bytes(pack)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(target, data)
+        write_atomic(target, data)
     except OSError as exc:
         raise FileProblemError(f"cannot write the voice ({exc.strerror})", file=target,
                                fix="set KOKORO_DATA_DIR (or --data-dir) to a writable folder") from exc
@@ -126,17 +125,3 @@ def _npy_bytes(pack: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(pack, dtype=np.float32), allow_pickle=False)
     return buffer.getvalue()
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)

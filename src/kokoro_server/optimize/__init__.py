@@ -1,0 +1,1 @@
+"""Derived, faster model files: `kokoro-server optimize` (needs the onnx package)."""
