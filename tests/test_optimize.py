@@ -1,0 +1,122 @@
+"""`kokoro-server optimize`: the derived model is checked, installed atomically, used, and never
+run when stale or corrupt; speech stays the same (durations, spectrum, transcription)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kokoro_server.cli import main
+from kokoro_server.engine.derived_model import derived_path, manifest_path, usable_derived
+from kokoro_server.optimize import command
+from kokoro_server.optimize.command import CALIBRATION_TEXTS, CHECK_TEXTS, Optimized, QualityCheckFailed, optimize
+from kokoro_server.optimize.quality import log_mel_distance
+from kokoro_server.service import SpeechRequest, SpeechService
+from kokoro_server.settings import Settings
+from tests.conftest import fill_data_dir
+from tests.support.whisper import words
+
+
+def data_dir_with_model(root: Path, assets: Path, model_file: Path) -> Path:
+    fill_data_dir(root, assets, versions=("v1_0",))
+    (root / "models" / "v1_0").mkdir(parents=True)
+    (root / "models" / "v1_0" / model_file.name).symlink_to(model_file)
+    return root
+
+
+@pytest.fixture(scope="module")
+def opt_dir(tmp_path_factory: pytest.TempPathFactory, assets: Path, model_file: Path) -> Path:
+    return data_dir_with_model(tmp_path_factory.mktemp("kokoro-opt"), assets, model_file)
+
+
+@pytest.fixture(scope="module")
+def optimized(opt_dir: Path) -> Optimized:
+    return optimize(Settings(data_dir=opt_dir, threads=2), "v1_0", voices=["af_heart"],
+                    calibration_texts=CALIBRATION_TEXTS, check_texts=CHECK_TEXTS[:2])
+
+
+def test_optimized_model_passes_its_check_and_is_installed(optimized: Optimized) -> None:
+    import onnx
+
+    from kokoro_server.optimize.rewrite import NOISE_BRANCH, find_chains
+
+    check = optimized.check
+    assert check is not None and check.passed and check.durations_identical and check.utterances == 2
+    assert check.mean_db <= command.MAX_MEAN_DB and optimized.convs == 14
+    assert optimized.path == derived_path(optimized.source) and usable_derived(optimized.source) == optimized.path
+    manifest = json.loads(manifest_path(optimized.source).read_text())
+    assert manifest["recipe"] == "static-int8-noise-branch/1" and manifest["quality"]["durations_identical"]
+    assert [p.name for p in optimized.path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+    source, derived = onnx.load(str(optimized.source)), onnx.load(str(optimized.path))
+    ops = [n.op_type for n in derived.graph.node]
+    assert ops.count("QLinearConv") == 14 and not find_chains(derived, NOISE_BRANCH.search)
+    kept = {(n.name, n.op_type, tuple(n.input), tuple(n.output)) for n in derived.graph.node}
+    outside = [n for n in source.graph.node if "generator" not in n.name]  # duration predictor, encoders, ...
+    assert outside and all((n.name, n.op_type, tuple(n.input), tuple(n.output)) in kept for n in outside)
+
+
+def test_service_runs_the_optimized_model_unless_turned_off(optimized: Optimized, opt_dir: Path) -> None:
+    for use, name in ((True, optimized.path.name), (False, optimized.source.name)):
+        service = SpeechService(Settings(data_dir=opt_dir, threads=2, use_optimized_model=use))
+        try:
+            assert name in service.models.get("v1_0").backend.description
+        finally:
+            service.close()
+
+
+@pytest.mark.slow
+def test_optimized_model_says_the_same(optimized: Optimized, opt_dir: Path, transcriber) -> None:
+    text = "Scientists discovered a new species of frog in the rainforest last year."
+    audio = {}
+    for use in (False, True):
+        service = SpeechService(Settings(data_dir=opt_dir, threads=2, use_optimized_model=use))
+        try:
+            audio[use] = service.synthesize(SpeechRequest(text=text, voice="bf_emma"))
+        finally:
+            service.close()
+    assert audio[True].size == audio[False].size  # same durations
+    assert log_mel_distance(audio[False], audio[True]) <= command.MAX_DB
+    assert words(transcriber(audio[True])) == words(transcriber(audio[False]))
+
+
+def test_rerun_is_a_no_op(optimized: Optimized, opt_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stamp = optimized.path.stat().st_mtime_ns
+    assert main(["--data-dir", str(opt_dir), "optimize"]) == 0
+    assert "up to date" in capsys.readouterr().out and optimized.path.stat().st_mtime_ns == stamp
+
+
+def test_corrupt_or_stale_derived_model_is_not_run(optimized: Optimized, tmp_path: Path) -> None:
+    source = tmp_path / optimized.source.name
+    source.symlink_to(optimized.source.resolve())
+    shutil.copy(optimized.path, derived_path(source))
+    shutil.copy(manifest_path(optimized.source), manifest_path(source))
+    assert usable_derived(source) == derived_path(source)
+
+    manifest = json.loads(manifest_path(source).read_text())
+    for key, value in (("recipe", "static-int8-noise-branch/0"), ("source_sha256", "0" * 64)):
+        changed = dict(manifest, **{key: value}, source_mtime_ns=manifest["source_mtime_ns"] - 1)
+        manifest_path(source).write_text(json.dumps(changed))
+        assert usable_derived(source) is None, key
+    manifest_path(source).write_text(json.dumps(manifest))
+
+    with derived_path(source).open("r+b") as handle:
+        handle.seek(50_000_000)
+        handle.write(b"\0" * 16)
+    assert usable_derived(source) is None
+    manifest_path(source).write_text("{broken")
+    assert usable_derived(source) is None
+
+
+def test_failed_quality_check_installs_nothing(tmp_path: Path, assets: Path, model_file: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    root = data_dir_with_model(tmp_path, assets, model_file)
+    monkeypatch.setattr(command, "MAX_MEAN_DB", 0.0)  # no derived model can be this close
+    with pytest.raises(QualityCheckFailed, match="nothing was installed"):
+        optimize(Settings(data_dir=root, threads=2), "v1_0", voices=["af_heart"],
+                 calibration_texts=["Hi there, Sam."], check_texts=["Good night."])
+    assert sorted(p.name for p in (root / "models" / "v1_0").iterdir()) == [model_file.name]
