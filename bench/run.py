@@ -32,7 +32,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,6 @@ class Config:
     quick: bool
     soak: int
     soak_max_s: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def int_list(value: str) -> list[int]:
@@ -316,6 +315,17 @@ def summarize_levels(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "ttfa_p50_s": harness.percentile(ttfas, 50), "ttfa_p95_s": harness.percentile(ttfas, 95)}
 
 
+def plain(value: Any) -> Any:
+    """JSON-safe: NaN (nothing measured) becomes null, keys become strings."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -356,8 +366,8 @@ def run_suite(config: Config, root: Path, logs: Path, results: dict[str, Any]) -
         results["settings"] = {"threads": threads, "ours": [s.env for s in ours],
                                "fastkokoro": "defaults (sentence streaming), same thread count" if fastkokoro else None}
 
-        def http(server: harness.Server, fmt: str) -> Measure:
-            return lambda text: harness.stream_speech(server.url, text, fmt, pid=server.pid)
+        def http(server: harness.Server, fmt: str, *, rss: bool = True) -> Measure:
+            return lambda text: harness.stream_speech(server.url, text, fmt, pid=server.pid if rss else None)
 
         warm = harness.short_texts()[0]
         for server in [*ours, *([fastkokoro] if fastkokoro else [])]:
@@ -381,13 +391,12 @@ def run_suite(config: Config, root: Path, logs: Path, results: dict[str, Any]) -
                 for system in systems:  # one after the other, interleaved run by run
                     log(f"{words} words, run {run + 1}: {system.name}")
                     samples[system.name].append(system.measure(text))
-            results["raw"]["single"][words] = samples
-            results["single"][words] = {name: summarize_runs(runs) for name, runs in samples.items()}
-            if words >= 600 and words == max(config.texts):
-                for fmt in formats_for(words, config):
-                    r = samples[f"ours {fmt}"][-1]
-                    results["memory"][f"over one {words}-word request ({fmt}, from first byte)"] = \
-                        rss_trend(r["rss_first_mb"], r["rss_last_mb"], r["rss_peak_mb"])
+                    results["raw"]["single"][words] = samples  # kept up to date: an interrupted run keeps it
+                    results["single"][words] = {name: summarize_runs(runs) for name, runs in samples.items() if runs}
+                    if system.kind == "ours" and words >= 600 and words == max(config.texts):
+                        r = samples[system.name][-1]
+                        results["memory"][f"over one {words}-word request ({system.name.split()[-1]}, from first "
+                                          "byte)"] = rss_trend(r["rss_first_mb"], r["rss_last_mb"], r["rss_peak_mb"])
 
         if config.clients:
             conc: dict[str, list[tuple[int, dict[str, Any]]]] = {}
@@ -406,7 +415,7 @@ def run_suite(config: Config, root: Path, logs: Path, results: dict[str, Any]) -
                     texts = workload(requests_for(clients, config))
                     for server in [*ours, *([fastkokoro] if fastkokoro else [])]:
                         log(f"concurrency run {run + 1}: {server.name}, {clients} clients, {len(texts)} requests")
-                        result = harness.run_clients(http(server, "pcm"), texts, clients, pid=server.pid)
+                        result = harness.run_clients(http(server, "pcm", rss=False), texts, clients, pid=server.pid)
                         conc.setdefault(server.name, []).append((clients, result))
             results["raw"]["concurrency"] = conc
             results["concurrency"] = {
@@ -421,29 +430,30 @@ def run_soak(config: Config, root: Path, logs: Path, results: dict[str, Any]) ->
     """``config.soak`` sequential short requests (mp3, pcm, wav in turn); RSS after each."""
     server = harness.start_ours(root, env=our_env(config, config.server_concurrency[0]), log=logs / "ours-soak.log")
     results["settings"] = {"ours": server.env}
+    texts = itertools.cycle(harness.soak_texts())
+    formats = itertools.cycle(["mp3", "pcm", "wav"])
+    rss: list[float] = []
+    latencies: list[float] = []
+    start = time.perf_counter()
     try:
-        texts = itertools.cycle(harness.soak_texts())
-        formats = itertools.cycle(["mp3", "pcm", "wav"])
         harness.stream_speech(server.url, "Warming up.", "mp3")
-        rss, latencies = [], []
         start = time.perf_counter()
         for i in range(config.soak):
-            r = harness.stream_speech(server.url, next(texts), next(formats))
-            latencies.append(r["total_s"])
+            latencies.append(harness.stream_speech(server.url, next(texts), next(formats))["total_s"])
             rss.append(harness.rss_mb(server.pid))
             if i % 50 == 0:
                 log(f"soak: {i + 1}/{config.soak} requests, RSS {rss[-1]:.0f} MiB")
             if time.perf_counter() - start > config.soak_max_s:
                 log(f"soak: stopped after {config.soak_max_s:.0f} s")
                 break
-        seconds = time.perf_counter() - start
     finally:
         server.stop()
-    results["soak"] = {"requests": len(rss), "seconds": seconds, "rss_mb": rss,
-                       "latency_p50_s": harness.percentile(latencies, 50),
-                       "latency_p95_s": harness.percentile(latencies, 95)}
-    results["memory"][f"over {len(rss)} sequential short requests (after the first)"] = \
-        rss_trend(rss[0], rss[-1], max(rss))
+        if rss:  # also when interrupted
+            results["soak"] = {"requests": len(rss), "seconds": time.perf_counter() - start, "rss_mb": rss,
+                               "latency_p50_s": harness.percentile(latencies, 50),
+                               "latency_p95_s": harness.percentile(latencies, 95)}
+            results["memory"][f"over {len(rss)} sequential short requests (after the first)"] = \
+                rss_trend(rss[0], rss[-1], max(rss))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -454,18 +464,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs = harness.BENCH_DIR / "results" / f"logs-{stamp}"
     root = harness.data_dir(args.data_dir)
     results: dict[str, Any] = {"machine": harness.machine(), "config": vars(args), "settings": {},
-                               "single": {}, "concurrency": {}, "memory": {}, "raw": {"single": {}}}
-    if config.soak:
-        run_soak(config, root, logs, results)
-    else:
-        run_suite(config, root, logs, results)
+                               "single": {}, "concurrency": {}, "memory": {}, "soak": {},
+                               "raw": {"single": {}}}
+    try:
+        (run_soak if config.soak else run_suite)(config, root, logs, results)
+    except (KeyboardInterrupt, SystemExit) as exc:  # keep what was measured
+        if not results["single"] and not results["soak"]:
+            raise
+        results["interrupted"] = f"{type(exc).__name__} {exc}".strip()
+        log(f"interrupted ({results['interrupted']}): writing what was measured")
     results["uptime_after"] = harness.uptime()
     results["ratios"] = {"single": single_ratios(results["single"]),
                          "concurrency": concurrency_ratios(results["concurrency"])}
     results["targets"] = targets(results["single"], results["concurrency"], results["memory"])
     print(render(results))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1, default=str))
+    out.write_text(json.dumps(plain(results), indent=1, default=str, allow_nan=False))
     print(f"\nresults: {out}; server logs: {logs}")
     return 0
 
