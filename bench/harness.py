@@ -15,7 +15,6 @@ import queue
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +27,6 @@ import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
-ASSETS = Path(os.environ.get("KOKORO_TEST_ASSETS", REPO_DIR.parent / "shared" / "assets"))
 SAMPLE_RATE = 24_000
 PCM_BYTES_PER_SECOND = 2 * SAMPLE_RATE  # 16-bit mono
 VOICE = "af_heart"
@@ -113,24 +111,9 @@ def soak_texts() -> list[str]:
     return texts
 
 
-# -- data dir ----------------------------------------------------------------------------------
+# -- data dir: one definition, shared with the engine benchmarks ------------------------------
 
-def data_dir(path: str | None) -> Path:
-    """The given data dir, or a temp one whose voices link to the shared real voice packs."""
-    if path:
-        return Path(path)
-    root = Path(tempfile.mkdtemp(prefix="kokoro-bench-"))
-    (root / "voices").mkdir(parents=True)
-    (root / "voices" / "v1_0").symlink_to(ASSETS / "voices" / "v1_0")
-    return root
-
-
-def model_path(root: Path) -> Path:
-    """The embedded int8 v1.0 model in ``root`` (assembled there from the PyPI packages once)."""
-    from kokoro_server.builds import get_build
-    from kokoro_server.datadir import DataDir
-
-    return DataDir(root).assemble_embedded(get_build("v1_0"))
+from workload import data_dir, model_path  # noqa: E402,F401  (bench/ is on sys.path)
 
 
 # -- statistics --------------------------------------------------------------------------------
