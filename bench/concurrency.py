@@ -69,6 +69,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=4, help="requests per measurement")
     parser.add_argument("--chunks", type=int, default=2, help="chunks per request")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--model", help="model file (default: the embedded int8 model in the data dir)")
     parser.add_argument("--voice", default="af_heart")
     parser.add_argument("--data-dir", help="data dir (default: a temp dir with ../shared/assets voices)")
     parser.add_argument("--json", help="write results here")
@@ -77,7 +78,7 @@ def main() -> int:
     from kokoro_server.engine.onnx_runtime import OnnxBackend
 
     root = workload.data_dir(args.data_dir)
-    model = workload.model_path(root)
+    model = Path(args.model) if args.model else workload.model_path(root)
     request = workload.chunks(root, args.voice)[:args.chunks]
     requests = [request] * args.requests
     layouts = [tuple(int(x) for x in item.split("x")) for item in args.layouts.split(",")]

