@@ -4,7 +4,8 @@
                                 [--json bench/results/concurrency.json]
 
 A layout ``SxT`` is ``OnnxBackend(sessions=S, threads=T)`` (what ``KOKORO_SESSIONS`` and
-``KOKORO_THREADS`` set). ``--callers`` threads share ``--requests`` requests; a request is the first
+``KOKORO_THREADS`` set); ``SxT+W`` adds the wide session of W threads for a lone stream (the
+automatic layout with ``KOKORO_CONCURRENCY`` > 1, e.g. ``2x1+2`` on 2 cores). ``--callers`` threads share ``--requests`` requests; a request is the first
 ``--chunks`` chunks of a 200-word text as the pipeline cuts them (a short first chunk, then whole
 sentences), synthesized in order as a stream would. Layouts alternate within each run. Reported:
 throughput (audio seconds per wall second, median over runs), and per request the time to its
@@ -43,9 +44,10 @@ def measure(backend, requests: list[list[workload.Utterance]], callers: int) -> 
                 return
             start = time.perf_counter()
             first, produced = None, 0
-            for utterance in request:
-                produced += backend.synthesize(utterance.tokens, utterance.style, 1.0).audio.size
-                first = first if first is not None else time.perf_counter() - start
+            with backend.streaming():
+                for utterance in request:
+                    produced += backend.synthesize(utterance.tokens, utterance.style, 1.0).audio.size
+                    first = first if first is not None else time.perf_counter() - start
             with lock:
                 firsts.append(first)
                 totals.append(time.perf_counter() - start)
@@ -62,9 +64,16 @@ def measure(backend, requests: list[list[workload.Utterance]], callers: int) -> 
             "first_chunk_s": firsts, "request_s": totals}
 
 
+def open_layout(backend_class, model: Path, layout: str):
+    narrow, _, wide = layout.partition("+")
+    sessions, threads = (int(x) for x in narrow.split("x"))
+    return backend_class(model, sessions=sessions, threads=threads, wide_threads=int(wide or 0))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--layouts", default="1x2,2x1", help="comma-separated SESSIONSxTHREADS")
+    parser.add_argument("--layouts", default="1x2,2x1,2x1+2",
+                        help="comma-separated SESSIONSxTHREADS[+WIDE_THREADS]")
     parser.add_argument("--callers", default="1,2,4")
     parser.add_argument("--requests", type=int, default=4, help="requests per measurement")
     parser.add_argument("--chunks", type=int, default=2, help="chunks per request")
@@ -81,30 +90,30 @@ def main() -> int:
     model = Path(args.model) if args.model else workload.model_path(root)
     request = workload.chunks(root, args.voice)[:args.chunks]
     requests = [request] * args.requests
-    layouts = [tuple(int(x) for x in item.split("x")) for item in args.layouts.split(",")]
+    layouts = args.layouts.split(",")
     callers = [int(c) for c in args.callers.split(",")]
-    backends = {layout: OnnxBackend(model, sessions=layout[0], threads=layout[1]) for layout in layouts}
+    backends = {layout: open_layout(OnnxBackend, model, layout) for layout in layouts}
     for backend in backends.values():  # warm-up
         measure(backend, [request], 1)
-    results: dict[tuple[int, int, int], list[dict[str, object]]] = {(*l, c): [] for l in layouts for c in callers}
+    results: dict[tuple[str, int], list[dict[str, object]]] = {(l, c): [] for l in layouts for c in callers}
     for run in range(args.runs):
         for c in callers:
             for layout, backend in backends.items():
-                results[(*layout, c)].append(measure(backend, requests, c))
+                results[(layout, c)].append(measure(backend, requests, c))
         print(f"run {run + 1}/{args.runs} done, load {workload.machine()['load']}", file=sys.stderr)
 
     info = workload.machine()
     rows, summary = [], []
-    for (sessions, threads, c), measured in results.items():
+    for (layout, c), measured in results.items():
         firsts = [x for m in measured for x in m["first_chunk_s"]]
         totals = [x for m in measured for x in m["request_s"]]
-        row = {"sessions": sessions, "threads": threads, "callers": c,
+        row = {"layout": layout, "callers": c,
                "audio_s_per_s": workload.median([m["audio_s_per_s"] for m in measured]),
                "first_chunk_p50_s": float(np.percentile(firsts, 50)), "first_chunk_p95_s": float(np.percentile(firsts, 95)),
                "request_p50_s": float(np.percentile(totals, 50)), "request_p95_s": float(np.percentile(totals, 95)),
                "runs": measured}
         summary.append(row)
-        rows.append([f"{sessions}x{threads}", c, row["audio_s_per_s"], row["first_chunk_p50_s"], row["first_chunk_p95_s"],
+        rows.append([layout, c, row["audio_s_per_s"], row["first_chunk_p50_s"], row["first_chunk_p95_s"],
                      row["request_p50_s"], row["request_p95_s"]])
     tokens = [len(u.tokens) for u in request]
     print(f"\nengine throughput, {args.requests} requests of {tokens} tokens ({measured[0]['audio_s'] / args.requests:.1f} s "

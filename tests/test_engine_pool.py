@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kokoro_server.engine.onnx_runtime import OnnxBackend, session_layout
+from kokoro_server.engine.onnx_runtime import OnnxBackend, SessionLayout, session_layout
 from kokoro_server.engine.pool import SessionPool
 from kokoro_server.errors import BackendUnavailableError
 from kokoro_server.service import SpeechService
@@ -115,16 +115,50 @@ def test_close_fails_waiting_and_later_callers() -> None:
 
 
 @pytest.mark.parametrize("sessions, threads, concurrency, cores, expected", [
-    (0, 0, 1, 2, (1, 2)),  # one synthesis at a time: one session with every core
-    (0, 0, 2, 2, (2, 1)),  # two at once: a 1-thread session each
-    (0, 0, 4, 2, (2, 1)),  # never more sessions than cores
-    (0, 0, 2, 8, (2, 4)),
-    (3, 0, 1, 8, (3, 2)),  # explicit sessions, threads shared out
-    (0, 3, 2, 8, (2, 3)),  # explicit threads
-    (0, 0, 1, 1, (1, 1)),
+    (0, 0, 1, 2, (1, 2, 0)),  # one synthesis at a time: one session with every core
+    (0, 0, 2, 2, (2, 1, 2)),  # two at once: a 1-thread session each, and every core for a lone stream
+    (0, 0, 4, 2, (2, 1, 2)),  # never more sessions than cores
+    (0, 0, 2, 8, (2, 4, 8)),
+    (3, 0, 1, 8, (3, 2, 0)),  # explicit sessions, threads shared out, no wide session
+    (0, 3, 2, 8, (2, 3, 0)),  # explicit threads
+    (0, 0, 1, 1, (1, 1, 0)),
+    (0, 0, 2, 1, (1, 1, 0)),
 ])
-def test_session_layout(sessions: int, threads: int, concurrency: int, cores: int, expected: tuple[int, int]) -> None:
-    assert session_layout(sessions, threads, concurrency, cores) == expected
+def test_session_layout(sessions: int, threads: int, concurrency: int, cores: int,
+                        expected: tuple[int, int, int]) -> None:
+    assert session_layout(sessions, threads, concurrency, cores) == SessionLayout(*expected)
+
+
+def test_a_lone_stream_runs_on_the_wide_session_and_concurrent_streams_on_the_narrow_ones(
+        service: SpeechService, model_file: Path) -> None:
+    inputs = engine_inputs(service, TEXTS[:2])
+    backend = OnnxBackend(model_file, sessions=2, threads=1, wide_threads=2, save_graph=False)
+    try:
+        assert ("1 session x 2 thread(s) for a lone stream, 2 session(s) x 1 thread(s) when streams overlap"
+                in backend.description)
+        with backend.streaming():
+            alone = [backend.synthesize(tokens, style, 1.0).audio for tokens, style in inputs]
+        assert backend.calls_on == {"wide": 2, "narrow": 0}
+        assert backend._pool is None  # noqa: SLF001 - the narrow sessions are not opened until needed
+
+        both_live = threading.Barrier(2, timeout=30)
+
+        def stream(index: int) -> np.ndarray:
+            with backend.streaming():
+                both_live.wait()  # two streams are live before either calls
+                audio = backend.synthesize(*inputs[index], 1.0).audio
+                both_live.wait()
+                return audio
+
+        with ThreadPoolExecutor(2) as pool:
+            together = list(pool.map(stream, [0, 1]))
+        assert backend.calls_on == {"wide": 2, "narrow": 2}
+        for a, b in zip(alone, together):  # the same audio whichever session ran it
+            np.testing.assert_allclose(a, b, atol=1e-4)
+    finally:
+        backend.close()
+    with pytest.raises(BackendUnavailableError, match="unloaded"):
+        backend.synthesize(*inputs[0], 1.0)
 
 
 def test_settings_choose_the_pool(data_dir: Path) -> None:

@@ -169,16 +169,17 @@ class SpeechService:
         model = self.models.get(prepared.build.version)
         chunker = Chunker(self.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan)
         produced = False
-        for chunk in chunker.chunks(split_sentences(prepared.text)):
-            tokens = chunk.tokens[:MAX_TOKENS]
-            style = prepared.pack[prepared.build.style_row(len(tokens))]
-            output = model.backend.synthesize(tokens, style, prepared.speed)
-            audio = output.audio
-            pause = int(round(chunk.pause_seconds * SAMPLE_RATE / prepared.speed))
-            if pause:
-                audio = np.concatenate([audio, np.zeros(pause, dtype=np.float32)])
-            produced = True
-            yield AudioChunk(audio, chunk)
+        with model.backend.streaming():
+            for chunk in chunker.chunks(split_sentences(prepared.text)):
+                tokens = chunk.tokens[:MAX_TOKENS]
+                style = prepared.pack[prepared.build.style_row(len(tokens))]
+                output = model.backend.synthesize(tokens, style, prepared.speed)
+                audio = output.audio
+                pause = int(round(chunk.pause_seconds * SAMPLE_RATE / prepared.speed))
+                if pause:
+                    audio = np.concatenate([audio, np.zeros(pause, dtype=np.float32)])
+                produced = True
+                yield AudioChunk(audio, chunk)
         if not produced:
             raise InvalidInputError("input has no speakable text (no phonemes)", param="input")
 

@@ -10,6 +10,9 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
+AUTO_CONCURRENCY_MAX = 4
+
+
 def default_data_dir() -> Path:
     """Per-user data directory: ``$XDG_DATA_HOME/kokoro-server`` (``~/.local/share/kokoro-server``)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -49,7 +52,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8880
     max_input_chars: int = Field(100_000, ge=1)
-    concurrency: int = Field(1, ge=1, description="Syntheses running at once.")
+    concurrency: int = Field(0, ge=0, description="Syntheses running at once (0 = auto: one per core, at most "
+                                                  f"{AUTO_CONCURRENCY_MAX}).")
     queue_size: int = Field(16, ge=0, description="Requests waiting for a synthesis slot before 429.")
     api_keys: CommaList = Field(default_factory=list, description="Comma-separated bearer tokens.")
     cors_origins: CommaList = Field(default_factory=list, description="Comma-separated origins; * for any.")
@@ -57,6 +61,11 @@ class Settings(BaseSettings):
     preload: CommaList = Field(default_factory=list, description="Model versions loaded at start-up.")
     download_ttl_s: int = Field(3600, ge=1)
     download_max_bytes: int = Field(512 * 1024 * 1024, ge=0)
+
+    @field_validator("concurrency")
+    @classmethod
+    def _auto_concurrency(cls, value: int) -> int:
+        return value or max(1, min(os.cpu_count() or 1, AUTO_CONCURRENCY_MAX))
 
     @field_validator("api_keys", "cors_origins", "preload", mode="before")
     @classmethod

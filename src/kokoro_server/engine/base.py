@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -20,6 +21,11 @@ class Backend(Protocol):
 
     def synthesize(self, tokens: Sequence[int], style: np.ndarray, speed: float) -> SynthesisOutput:
         """``tokens`` without pads (1..510 ids); ``style`` is ``[1, 256]`` float32."""
+        ...
+
+    def streaming(self) -> AbstractContextManager[None]:
+        """Held around all the calls of one stream (one request), so the backend knows how many
+        streams are live and can lay out its resources (e.g. threads) for them."""
         ...
 
     def close(self) -> None: ...

@@ -127,10 +127,10 @@ class ModelManager:
             from kokoro_server.engine.derived_model import usable_derived
             from kokoro_server.engine.onnx_runtime import OnnxBackend, session_layout
 
-            sessions, threads = session_layout(self._settings.sessions, self._settings.threads,
-                                               self._settings.concurrency)
+            layout = session_layout(self._settings.sessions, self._settings.threads, self._settings.concurrency)
             derived = usable_derived(location.path) if self._settings.use_optimized_model else None
-            backend: Backend = OnnxBackend(derived or location.path, sessions=sessions, threads=threads,
+            backend: Backend = OnnxBackend(derived or location.path, sessions=layout.sessions, threads=layout.threads,
+                                           wide_threads=layout.wide_threads,
                                            save_graph=self._settings.save_optimized_graph, fix_hint=fix)
         else:
             from kokoro_server.engine.torch_kmodel import TorchBackend

@@ -3,14 +3,21 @@
 The backend holds a small pool of sessions; each runs one synthesis at a time, so up to
 ``sessions`` calls run in parallel and the rest wait for a free session. On a CPU, two 1-thread
 sessions serving two requests at once deliver more audio per second than one 2-thread session
-taking them in turn (see ``bench/concurrency.py``); :func:`session_layout` picks that split.
-Sessions start from the optimized graph saved by :mod:`kokoro_server.engine.graph_cache`.
+taking them in turn, while a lone request is fastest on one session with every core (see
+``bench/concurrency.py``). So with an automatic layout (:func:`session_layout`) the backend also
+holds a *wide* session with every core: a call made while no other stream is live runs on it,
+calls made while several streams are live run on the narrow pool. Sessions start from the
+optimized graph saved by :mod:`kokoro_server.engine.graph_cache`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -40,31 +47,43 @@ def import_onnxruntime() -> Any:
     return ort
 
 
-def session_layout(sessions: int, threads: int, concurrency: int, cores: int | None = None) -> tuple[int, int]:
-    """(sessions, intra-op threads per session) for the settings, 0 meaning auto.
+@dataclass(frozen=True)
+class SessionLayout:
+    sessions: int  # narrow sessions, one synthesis each at a time
+    threads: int  # intra-op threads of each narrow session
+    wide_threads: int = 0  # threads of the wide session for a lone stream (0: none)
+
+
+def session_layout(sessions: int, threads: int, concurrency: int, cores: int | None = None) -> SessionLayout:
+    """The session layout for the settings, 0 meaning auto.
 
     Auto sessions: one per synthesis the server admits at once (``concurrency``), at most one per
-    core; auto threads: the cores shared out among the sessions.
+    core; auto threads: the cores shared out among the sessions. When both are auto and there is
+    more than one narrow session, a wide session with every core serves a lone stream.
     """
     cores = max(1, cores or os.cpu_count() or 1)
+    auto = not sessions and not threads
     sessions = sessions or max(1, min(concurrency, cores))
     threads = threads or max(1, cores // sessions)
-    return sessions, threads
+    wide = cores if auto and sessions > 1 and threads < cores else 0
+    return SessionLayout(sessions, threads, wide)
 
 
 class OnnxBackend:
     name = "onnx"
 
-    def __init__(self, model_path: Path, *, sessions: int = 1, threads: int = 0, save_graph: bool = True,
-                 fix_hint: str = "") -> None:
+    def __init__(self, model_path: Path, *, sessions: int = 1, threads: int = 0, wide_threads: int = 0,
+                 save_graph: bool = True, fix_hint: str = "") -> None:
         ort = import_onnxruntime()
         self._ort = ort
+        self._shared_cores = sessions > 1 or wide_threads > 0  # several sessions may run at once
         self._model_path = model_path
         self._fix_hint = fix_hint
         self.threads = threads or (os.cpu_count() or 1)
         cache = GraphCache(model_path, Fingerprint(ort.__version__, OPTIMIZATION_LEVEL, cpu_signature())) \
             if save_graph else None
-        first, graph = self._first_session(cache)
+        has_wide = wide_threads > self.threads
+        first, graph = self._first_session(cache, threads=wide_threads if has_wide else self.threads)
         inputs = {i.name: i for i in first.get_inputs()}
         self._token_input = "tokens" if "tokens" in inputs else "input_ids"
         if self._token_input not in inputs or "style" not in inputs or "speed" not in inputs:
@@ -72,21 +91,50 @@ class OnnxBackend:
                                    "(expected tokens, style, speed)", file=model_path,
                                    fix=fix_hint or "use a Kokoro ONNX export")
         self._speed_dtype = np.int32 if "int" in inputs["speed"].type else np.float32
-        self._pool = SessionPool([first] + [self._open(graph or model_path, optimize=graph is None)
-                                            for _ in range(max(1, sessions) - 1)], name=model_path.name)
-        self.sessions = self._pool.size
-        self.description = (f"onnxruntime {ort.__version__} CPU, {self.sessions} session(s) x {self.threads} "
-                            f"thread(s), {model_path.name}, optimized graph {self.graph_origin}")
+        self._source = graph or model_path
+        self._source_optimized = graph is not None
+        self.sessions = max(1, sessions)
+        self._pool_lock = threading.Lock()
+        self._closed = False
+        self._wide = first if has_wide else None
+        self._wide_lock = threading.Lock()
+        # With a wide session the narrow ones are opened when two streams first overlap: a server
+        # that never serves two at once keeps the memory of one session.
+        self._pool: SessionPool[Any] | None = None if has_wide else SessionPool(
+            [first] + [self._open_more(self.threads) for _ in range(self.sessions - 1)], name=model_path.name)
+        self._state_lock = threading.Lock()
+        self._streams = 0  # streams inside streaming()
+        self._calls = 0  # calls inside synthesize()
+        self.calls_on = {"wide": 0, "narrow": 0}  # calls served by each kind of session so far
+        layout = f"{self.sessions} session(s) x {self.threads} thread(s)"
+        if has_wide:
+            layout = f"1 session x {wide_threads} thread(s) for a lone stream, {layout} when streams overlap"
+        self.description = (f"onnxruntime {ort.__version__} CPU, {layout}, {model_path.name}, "
+                            f"optimized graph {self.graph_origin}")
 
-    def _first_session(self, cache: GraphCache | None) -> tuple[Any, Path | None]:
+    def _open_more(self, threads: int) -> Any:
+        return self._open(self._source, optimize=not self._source_optimized, threads=threads)
+
+    def _narrow_pool(self) -> SessionPool[Any]:
+        with self._pool_lock:
+            if self._pool is None:
+                if self._closed:
+                    raise BackendUnavailableError(f"the model {self._model_path.name} was unloaded")
+                self._pool = SessionPool([self._open_more(self.threads) for _ in range(self.sessions)],
+                                         name=self._model_path.name)
+                log.info("%s: opened %d session(s) x %d thread(s) for overlapping streams",
+                         self._model_path.name, self.sessions, self.threads)
+            return self._pool
+
+    def _first_session(self, cache: GraphCache | None, *, threads: int) -> tuple[Any, Path | None]:
         """A session from the saved optimized graph if it verifies, else from the model (saving its graph)."""
         self.graph_origin = "not saved"
         if cache is None:
-            return self._open(self._model_path, optimize=True), None
+            return self._open(self._model_path, optimize=True, threads=threads), None
         graph = cache.load()
         if graph is not None:
             try:
-                session = self._open(graph, optimize=False, saved=True)
+                session = self._open(graph, optimize=False, saved=True, threads=threads)
                 self.graph_origin = f"loaded from {cache.folder}"
                 return session, graph
             except Exception as exc:  # onnxruntime raises its own types; the original model still works
@@ -95,7 +143,7 @@ class OnnxBackend:
                 cache.discard()
         target = cache.new_target()
         try:
-            session = self._open(self._model_path, optimize=True, save_to=target)
+            session = self._open(self._model_path, optimize=True, save_to=target, threads=threads)
         except BaseException:
             if target is not None:
                 target.unlink(missing_ok=True)
@@ -105,11 +153,19 @@ class OnnxBackend:
             self.graph_origin = f"saved to {cache.folder}"
         return session, graph
 
-    def _open(self, model: Path, *, optimize: bool, save_to: Path | None = None, saved: bool = False) -> Any:
+    def _open(self, model: Path, *, optimize: bool, save_to: Path | None = None, saved: bool = False,
+              threads: int = 0) -> Any:
         ort = self._ort
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
+        options.intra_op_num_threads = threads or self.threads
         options.inter_op_num_threads = 1
+        # Memory patterns are planned and kept per input shape, and every utterance length is a new
+        # shape: with them RSS kept growing over 40 calls of mixed lengths (203 -> 628 MiB); without
+        # them it stopped growing after 10 (503 MiB), at the same speed (README, Performance).
+        options.enable_mem_pattern = False
+        if self._shared_cores:
+            # Threads that spin while waiting for work take a core from another session's threads.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
                                             else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
         if save_to is not None:
@@ -123,16 +179,51 @@ class OnnxBackend:
                                    f"({type(exc).__name__})", file=model,
                                    fix=self._fix_hint or "replace the file") from exc
 
+    @contextmanager
+    def streaming(self) -> Iterator[None]:
+        """Marks one stream live for its whole length (between its calls too), so that a call picks
+        the wide session only while it is the one stream."""
+        with self._state_lock:
+            self._streams += 1
+        try:
+            yield
+        finally:
+            with self._state_lock:
+                self._streams -= 1
+
     def synthesize(self, tokens: Sequence[int], style: np.ndarray, speed: float) -> SynthesisOutput:
         ids = np.array([[0, *tokens, 0]], dtype=np.int64)
         feeds = {self._token_input: ids, "style": np.asarray(style, dtype=np.float32).reshape(1, -1),
                  "speed": np.array([speed], dtype=self._speed_dtype)}
-        with self._pool.use() as session:
-            outputs = session.run(None, feeds)
+        with self._state_lock:
+            self._calls += 1
+            alone = self._calls == 1 and self._streams <= 1
+        try:
+            outputs = self._run(feeds, alone)
+        finally:
+            with self._state_lock:
+                self._calls -= 1
         audio = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
         durations = np.asarray(outputs[1]).reshape(-1) if len(outputs) > 1 else None
         return SynthesisOutput(audio=audio, durations=durations)
 
+    def _run(self, feeds: dict[str, np.ndarray], alone: bool) -> list[Any]:
+        wide = self._wide
+        if alone and wide is not None and self._wide_lock.acquire(blocking=False):
+            try:
+                self.calls_on["wide"] += 1
+                return wide.run(None, feeds)
+            finally:
+                self._wide_lock.release()
+        with self._narrow_pool().use() as session:
+            with self._state_lock:
+                self.calls_on["narrow"] += 1
+            return session.run(None, feeds)
+
     def close(self) -> None:
         """Release the sessions; calls in progress finish, later ones fail."""
-        self._pool.close()
+        with self._pool_lock:
+            self._closed = True
+            self._wide = None
+            if self._pool is not None:
+                self._pool.close()

@@ -153,6 +153,9 @@ class TorchBackend:
         return SynthesisOutput(audio=audio.float().cpu().numpy().reshape(-1),
                                durations=durations.cpu().numpy().reshape(-1).astype(np.int64))
 
+    def streaming(self) -> nullcontext[None]:
+        return nullcontext()
+
     def close(self) -> None:
         self._model = None
         if self.device == "cuda":
