@@ -353,8 +353,8 @@ class PreparedText:
 
 
 class Floor:
-    """A bare ``onnxruntime.InferenceSession`` on the model file (the options our ONNX backend uses on
-    main: ``threads`` intra-op threads, one inter-op thread, all graph optimizations), fed tokens
+    """A bare ``onnxruntime.InferenceSession`` on the model file (onnxruntime's defaults with
+    ``threads`` intra-op threads, one inter-op thread, all graph optimizations), fed tokens
     prepared beforehand: what the model alone costs, with no text front end, HTTP or encoding."""
 
     def __init__(self, root: Path, model: Path, threads: int) -> None:

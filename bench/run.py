@@ -10,7 +10,7 @@ run so that machine noise hits them alike:
   cuts (phonemes prepared beforehand): time to its first chunk's audio, total, RTF;
 - our server (``kokoro-server serve`` in a subprocess, loopback HTTP): time to the first audio byte,
   streamed mp3 and pcm, total time, RTF, peak RSS, for a 60-word and a 600-word text (and a
-  6,000-word one with ``--long``: about 25 more minutes of CPU for ours and the floor);
+  6,000-word one with ``--long``: about 11 minutes each for ours and the floor on 2 cores);
 - the peers from PyPI, in their own venv (``bench/.peers-venv``, made on first use): fastkokoro's
   server (pcm and mp3 streamed) and kokoro-onnx's streaming API, on the same model file and voice;
 - throughput (audio seconds per wall second) and p50/p95 latency with 1, 2, 4 and 8 concurrent
@@ -80,7 +80,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
                                                   "(default 3; 2 with --quick)")
     parser.add_argument("--long-runs", type=int, default=1, help="runs of the 600- and 6,000-word texts (default 1)")
     parser.add_argument("--long", action="store_true",
-                        help="add the 6,000-word text (ours pcm and the floor only: ~25 min of CPU each)")
+                        help="add the 6,000-word text (ours pcm and the floor only: ~11 min each on 2 cores)")
     parser.add_argument("--texts", type=int_list, help="word counts of the single-request texts (default 60,600)")
     parser.add_argument("--clients", type=int_list, default=[1, 2, 4, 8],
                         help="concurrent client counts (default 1,2,4,8; '' skips the concurrency part)")
