@@ -76,13 +76,13 @@ class OnnxBackend:
                  save_graph: bool = True, fix_hint: str = "") -> None:
         ort = import_onnxruntime()
         self._ort = ort
-        self._shared_cores = sessions > 1 or wide_threads > 0  # several sessions may run at once
         self._model_path = model_path
         self._fix_hint = fix_hint
         self.threads = threads or (os.cpu_count() or 1)
+        has_wide = wide_threads > self.threads
+        self._shared_cores = sessions > 1 or has_wide  # several sessions may run at once
         cache = GraphCache(model_path, Fingerprint(ort.__version__, OPTIMIZATION_LEVEL, cpu_signature())) \
             if save_graph else None
-        has_wide = wide_threads > self.threads
         first, graph = self._first_session(cache, threads=wide_threads if has_wide else self.threads)
         inputs = {i.name: i for i in first.get_inputs()}
         self._token_input = "tokens" if "tokens" in inputs else "input_ids"
@@ -97,7 +97,6 @@ class OnnxBackend:
         self._pool_lock = threading.Lock()
         self._closed = False
         self._wide = first if has_wide else None
-        self._wide_lock = threading.Lock()
         # With a wide session the narrow ones are opened when two streams first overlap: a server
         # that never serves two at once keeps the memory of one session.
         self._pool: SessionPool[Any] | None = None if has_wide else SessionPool(
@@ -209,12 +208,9 @@ class OnnxBackend:
 
     def _run(self, feeds: dict[str, np.ndarray], alone: bool) -> list[Any]:
         wide = self._wide
-        if alone and wide is not None and self._wide_lock.acquire(blocking=False):
-            try:
-                self.calls_on["wide"] += 1
-                return wide.run(None, feeds)
-            finally:
-                self._wide_lock.release()
+        if alone and wide is not None:  # alone: the only call in progress, so the wide session is free
+            self.calls_on["wide"] += 1
+            return wide.run(None, feeds)
         with self._narrow_pool().use() as session:
             with self._state_lock:
                 self.calls_on["narrow"] += 1
