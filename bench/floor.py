@@ -18,29 +18,10 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 import workload
 
 SAMPLE_RATE = 24_000
-
-
-def open_session(path: Path, threads: int, optimized_out: Path | None = None):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if optimized_out is not None:
-        options.optimized_model_filepath = str(optimized_out)
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-
-
-def run_once(session, utterance: workload.Utterance, speed: float = 1.0) -> np.ndarray:
-    feeds = {"tokens": np.array([[0, *utterance.tokens, 0]], dtype=np.int64), "style": utterance.style,
-             "speed": np.array([speed], dtype=np.float32)}
-    return session.run(None, feeds)[0].reshape(-1)
 
 
 def main() -> int:
@@ -62,17 +43,17 @@ def main() -> int:
     configs = [(label, n) for label in models for n in threads]
     sessions = {}
     for label, n in configs:
-        seconds, sessions[label, n] = workload.timed(lambda: open_session(Path(models[label]), n))
+        seconds, sessions[label, n] = workload.timed(lambda: workload.open_session(Path(models[label]), n))
         print(f"session {label} x{n} threads: created in {seconds:.2f} s", file=sys.stderr)
     audio_s = {}
     for (label, n), session in sessions.items():  # warm-up; also records each utterance's audio length
         for u in utterances:
-            audio_s[label, n, len(u.tokens)] = run_once(session, u).size / SAMPLE_RATE
+            audio_s[label, n, len(u.tokens)] = workload.run_once(session, u).size / SAMPLE_RATE
     times: dict[tuple[str, int, int], list[float]] = {key: [] for key in audio_s}
     for run in range(args.runs):
         for u in utterances:
             for label, n in configs:
-                seconds, _ = workload.timed(lambda: run_once(sessions[label, n], u))
+                seconds, _ = workload.timed(lambda: workload.run_once(sessions[label, n], u))
                 times[label, n, len(u.tokens)].append(seconds)
         print(f"run {run + 1}/{args.runs} done, load {workload.machine()['load']}", file=sys.stderr)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import platform
 import queue
 import socket
 import subprocess
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
-REPO_DIR = BENCH_DIR.parent
+
 SAMPLE_RATE = 24_000
 PCM_BYTES_PER_SECOND = 2 * SAMPLE_RATE  # 16-bit mono
 VOICE = "af_heart"
@@ -111,9 +110,10 @@ def soak_texts() -> list[str]:
     return texts
 
 
-# -- data dir: one definition, shared with the engine benchmarks ------------------------------
+# -- shared with the engine benchmarks: data dir, utterances, the bare session, machine facts --
 
-from workload import data_dir, model_path  # noqa: E402,F401  (bench/ is on sys.path)
+import workload  # noqa: E402  (bench/ is on sys.path)
+from workload import data_dir, machine, model_path, uptime  # noqa: E402,F401  (used as harness.*)
 
 
 # -- statistics --------------------------------------------------------------------------------
@@ -339,17 +339,9 @@ def run_clients(measure: Callable[[str], dict[str, float]], texts: Sequence[str]
 # -- the floor: the bare ONNX Runtime session --------------------------------------------------
 
 @dataclass(frozen=True)
-class Utterance:
-    """One engine call's input, prepared beforehand: tokens (no pads) and the voice's style row."""
-
-    tokens: list[int]
-    style: np.ndarray  # [1, 256] float32
-
-
-@dataclass(frozen=True)
 class PreparedText:
-    chunks: list[Utterance]  # as our pipeline cuts the text
-    first_sentence: Utterance  # the whole first sentence, as a sentence-streaming server starts
+    chunks: list[workload.Utterance]  # as our pipeline cuts the text
+    first_sentence: workload.Utterance  # the whole first sentence, as a sentence-streaming server starts
 
 
 class Floor:
@@ -358,40 +350,20 @@ class Floor:
     prepared beforehand: what the model alone costs, with no text front end, HTTP or encoding."""
 
     def __init__(self, root: Path, model: Path, threads: int) -> None:
-        import onnxruntime as ort
-
-        from kokoro_server.service import SpeechService
-        from kokoro_server.settings import Settings
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
-        self.threads = options.intra_op_num_threads
-        self.service = SpeechService(Settings(data_dir=root))  # the text front end only; its model is never loaded
+        self.threads = threads or (os.cpu_count() or 1)
+        self.session = workload.open_session(model, self.threads)
+        self.root = root
 
     def prepare(self, text: str) -> PreparedText:
-        from kokoro_server.builds.base import MAX_TOKENS
-        from kokoro_server.service import SpeechRequest
-        from kokoro_server.text.chunk import Chunker, split_sentences
+        from kokoro_server.text.chunk import split_sentences
 
-        prepared = self.service.prepare(SpeechRequest(text=text, voice=VOICE))
-        build, phonemize = prepared.build, self.service.phonemizer(prepared)
+        service, prepared = workload.prepare(self.root, VOICE, text)  # the text front end only
+        first = next(iter(split_sentences(prepared.text))).text
+        first_tokens = prepared.build.tokenize(service.phonemizer(prepared)(first))
+        return PreparedText(workload.pipeline_chunks(service, prepared), workload.utterance(prepared, first, first_tokens))
 
-        def utterance(tokens: list[int]) -> Utterance:
-            tokens = tokens[:MAX_TOKENS]
-            return Utterance(tokens, np.asarray(prepared.pack[build.style_row(len(tokens))]).reshape(1, -1))
-
-        chunker = Chunker(phonemize, build.tokenize, prepared.chunk_plan)
-        chunks = [utterance(c.tokens) for c in chunker.chunks(split_sentences(prepared.text))]
-        first = next(iter(split_sentences(prepared.text)))
-        return PreparedText(chunks, utterance(build.tokenize(phonemize(first.text))))
-
-    def synthesize(self, utterance: Utterance) -> np.ndarray:
-        feeds = {"tokens": np.array([[0, *utterance.tokens, 0]], dtype=np.int64), "style": utterance.style,
-                 "speed": np.array([1.0], dtype=np.float32)}
-        return self.session.run(None, feeds)[0].reshape(-1)
+    def synthesize(self, utterance: workload.Utterance) -> np.ndarray:
+        return workload.run_once(self.session, utterance)
 
     def run(self, prepared: PreparedText, *, first_sentence: bool = True) -> dict[str, float]:
         """All chunks in order: time to the first chunk's audio, total, audio length; and (timed
@@ -413,47 +385,3 @@ class Floor:
         return result
 
 
-# -- machine facts -----------------------------------------------------------------------------
-
-def machine() -> dict[str, Any]:
-    """Where and when: CPU model, cores, load, date, versions, commit."""
-    import onnxruntime
-
-    import kokoro_server
-
-    cpu = "unknown"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(_memory_bytes() / 2**30, 1),
-            "uptime": uptime(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "platform": platform.platform(),
-            "python": platform.python_version(), "onnxruntime": onnxruntime.__version__,
-            "kokoro_server": kokoro_server.__version__, "commit": git_commit(),
-            "command": " ".join(["python", *sys.argv])}
-
-
-def uptime() -> str:
-    """``uptime``'s line (load averages over 1, 5 and 15 minutes)."""
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def _memory_bytes() -> int:
-    import psutil
-
-    return psutil.virtual_memory().total
-
-
-def git_commit() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO_DIR, check=True).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"

@@ -64,13 +64,27 @@ def model_path(root: Path) -> Path:
     return DataDir(root).assemble_embedded(get_build("v1_0"))
 
 
-def utterances(root: Path, voice: str, token_targets: Sequence[int], text: str = TEXT_200_WORDS) -> list[Utterance]:
-    """Prefixes of ``text`` cut at word boundaries, each about ``target`` phoneme tokens long."""
+def utterance(prepared, text: str, tokens: Sequence[int]) -> Utterance:
+    """One engine call's input for ``tokens`` of a prepared request (cut to the model's limit, the
+    build's style row for that length), as the service makes it."""
+    from kokoro_server.builds.base import MAX_TOKENS
+
+    tokens = list(tokens[:MAX_TOKENS])
+    return Utterance(text, tokens, np.asarray(prepared.pack[prepared.build.style_row(len(tokens))]).reshape(1, -1))
+
+
+def prepare(root: Path, voice: str, text: str):
+    """(service, prepared request) for ``text``: the text front end only, no model is loaded."""
     from kokoro_server.service import SpeechRequest, SpeechService
     from kokoro_server.settings import Settings
 
     service = SpeechService(Settings(data_dir=root))
-    prepared = service.prepare(SpeechRequest(text=text, voice=voice))
+    return service, service.prepare(SpeechRequest(text=text, voice=voice))
+
+
+def utterances(root: Path, voice: str, token_targets: Sequence[int], text: str = TEXT_200_WORDS) -> list[Utterance]:
+    """Prefixes of ``text`` cut at word boundaries, each about ``target`` phoneme tokens long."""
+    service, prepared = prepare(root, voice, text)
     phonemize, tokenize = service.phonemizer(prepared), prepared.build.tokenize
     words = prepared.text.split()
     result = []
@@ -83,22 +97,41 @@ def utterances(root: Path, voice: str, token_targets: Sequence[int], text: str =
             else:
                 low = middle + 1
         prefix = " ".join(words[:low])
-        tokens = tokenize(phonemize(prefix))[:510]
-        result.append(Utterance(prefix, tokens, prepared.pack[len(tokens) - 1].reshape(1, -1)))
+        result.append(utterance(prepared, prefix, tokenize(phonemize(prefix))))
     return result
 
 
-def chunks(root: Path, voice: str, text: str = TEXT_200_WORDS) -> list[Utterance]:
-    """The engine calls the service makes for ``text``: its chunks as the pipeline cuts them."""
-    from kokoro_server.service import SpeechRequest, SpeechService
-    from kokoro_server.settings import Settings
+def pipeline_chunks(service, prepared) -> list[Utterance]:
+    """The engine calls the service makes for a prepared request: its chunks as the pipeline cuts them."""
     from kokoro_server.text.chunk import Chunker, split_sentences
 
-    service = SpeechService(Settings(data_dir=root))
-    prepared = service.prepare(SpeechRequest(text=text, voice=voice))
     chunker = Chunker(service.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan)
-    return [Utterance(c.text, c.tokens[:510], prepared.pack[len(c.tokens[:510]) - 1].reshape(1, -1))
-            for c in chunker.chunks(split_sentences(prepared.text))]
+    return [utterance(prepared, c.text, c.tokens) for c in chunker.chunks(split_sentences(prepared.text))]
+
+
+def chunks(root: Path, voice: str, text: str = TEXT_200_WORDS) -> list[Utterance]:
+    """The engine calls the service makes for ``text``."""
+    return pipeline_chunks(*prepare(root, voice, text))
+
+
+def open_session(path: Path, threads: int, optimized_out: Path | None = None):
+    """A bare onnxruntime session (the floor): its defaults with ``threads`` intra-op threads, one
+    inter-op thread, all graph optimizations."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if optimized_out is not None:
+        options.optimized_model_filepath = str(optimized_out)
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def run_once(session, utterance: Utterance, speed: float = 1.0) -> np.ndarray:
+    feeds = {"tokens": np.array([[0, *utterance.tokens, 0]], dtype=np.int64), "style": utterance.style,
+             "speed": np.array([speed], dtype=np.float32)}
+    return session.run(None, feeds)[0].reshape(-1)
 
 
 def timed(call: Callable[[], object]) -> tuple[float, object]:
@@ -118,29 +151,45 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
 
 
 def machine() -> dict[str, object]:
-    """Where and when: CPU model, cores, load averages, onnxruntime version."""
+    """Where and when: CPU model, cores, memory, load, date, versions, commit."""
     import platform
 
     import onnxruntime
 
+    import kokoro_server
+
     cpu = "unknown"
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "load": [round(x, 2) for x in os.getloadavg()],
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory / 2**30, 1),
+            "load": [round(x, 2) for x in os.getloadavg()], "uptime": uptime(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "platform": platform.platform(),
             "python": platform.python_version(), "onnxruntime": onnxruntime.__version__,
-            "date": time.strftime("%Y-%m-%d %H:%M %Z"), "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "commit": _git_commit()}
+            "kokoro_server": kokoro_server.__version__, "commit": git_commit(),
+            "command": " ".join(["python", *sys.argv])}
 
 
-def _git_commit() -> str:
+def uptime() -> str:
+    """``uptime``'s line (load averages over 1, 5 and 15 minutes)."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def git_commit() -> str:
+    """The short commit, with ``+changes`` when tracked files differ from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
+                              check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
