@@ -34,6 +34,7 @@ from typing import Any, BinaryIO
 
 from kokoro_server.builds import BUILDS, Build, get_build
 from kokoro_server.errors import FileProblemError, MigrationError, VoiceVersionMismatchError
+from kokoro_server.files import file_sha256
 from kokoro_server.voices.packs import PACK_SUFFIXES, read_pack_file, validate_pack
 
 CHUNK = 1 << 20
@@ -208,7 +209,7 @@ def _item(version: str, kind: str, source: Path, target: Path) -> Item:
     size = source.stat().st_size
     if not target.exists() and not target.is_symlink():
         state = "new"
-    elif target.is_file() and target.stat().st_size == size and sha256_of(target) == sha256_of(source):
+    elif target.is_file() and target.stat().st_size == size and file_sha256(target) == file_sha256(source):
         state = "same"
     elif target.is_dir():
         raise MigrationError(f"cannot migrate {source}: the target {target} is a folder")
@@ -232,14 +233,6 @@ def format_plan(plan: Plan, *, force: bool) -> str:
 
 
 # -- performing -------------------------------------------------------------------------------
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def copy_file(source: Path, out: BinaryIO) -> str:
     """Copy ``source`` into ``out``; the SHA-256 of what was read."""
     digest = hashlib.sha256()
@@ -260,7 +253,7 @@ def _write_verified(item: Item) -> tuple[Path, str]:
             source_sha = copy_file(item.source, out)
             out.flush()
             os.fsync(out.fileno())
-        written_sha = sha256_of(tmp)
+        written_sha = file_sha256(tmp)
         if written_sha != source_sha:
             raise MigrationError(f"checksum mismatch after copying {item.source}: SHA-256 {written_sha} "
                                  f"written, {source_sha} read")
