@@ -16,6 +16,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def unchanged(path: Path, size: int, mtime_ns: int, sha256: str) -> bool:
+    """Whether ``path`` still holds the bytes recorded as (size, mtime, SHA-256): the same size and
+    mtime say so cheaply; a touched or copied file is hashed. Raises OSError if it cannot be read."""
+    stat = path.stat()
+    if (stat.st_size, stat.st_mtime_ns) == (size, mtime_ns):
+        return True
+    return stat.st_size == size and file_sha256(path) == sha256
+
+
 def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -14,7 +14,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from kokoro_server.files import file_sha256, write_atomic
+from kokoro_server.files import file_sha256, unchanged, write_atomic
 
 log = logging.getLogger("kokoro_server.engine")
 
@@ -64,11 +64,9 @@ def usable_derived(source: Path) -> Path | None:
     derived = derived_path(source)
     problem = None
     try:
-        stat = source.stat()
         if manifest.recipe != RECIPE:
             problem = f"it was made by another recipe ({manifest.recipe})"
-        elif (stat.st_size, stat.st_mtime_ns) != (manifest.source_size, manifest.source_mtime_ns) and (
-                stat.st_size != manifest.source_size or file_sha256(source) != manifest.source_sha256):
+        elif not unchanged(source, manifest.source_size, manifest.source_mtime_ns, manifest.source_sha256):
             problem = f"{source.name} changed since"
         elif derived.stat().st_size != manifest.size or file_sha256(derived) != manifest.sha256:
             problem = "it is corrupt (size or SHA-256 differ)"

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from kokoro_server.files import file_sha256, fsync_file, write_atomic
+from kokoro_server.files import file_sha256, fsync_file, unchanged, write_atomic
 
 log = logging.getLogger("kokoro_server.engine")
 
@@ -122,19 +122,18 @@ class GraphCache:
         if manifest.fingerprint != self.fingerprint:
             return "it was made by another onnxruntime version, optimization level or CPU"
         try:
-            stat = self.model_path.stat()
+            if not unchanged(self.model_path, manifest.source_size, manifest.source_mtime_ns,
+                             manifest.source_sha256):
+                return "the model file changed"
+            mtime_ns = self.model_path.stat().st_mtime_ns
         except OSError:
             return "the model file cannot be read"
-        if (stat.st_size, stat.st_mtime_ns) == (manifest.source_size, manifest.source_mtime_ns):
-            return None
-        # The model file was touched or replaced: only its bytes can tell.
-        if stat.st_size != manifest.source_size or file_sha256(self.model_path) != manifest.source_sha256:
-            return "the model file changed"
-        manifest.source_mtime_ns = stat.st_mtime_ns
-        try:
-            self._write_manifest(manifest)  # so the next start need not hash the model again
-        except OSError:
-            pass
+        if mtime_ns != manifest.source_mtime_ns:  # touched, same bytes: the next start need not hash it
+            manifest.source_mtime_ns = mtime_ns
+            try:
+                self._write_manifest(manifest)
+            except OSError:
+                pass
         return None
 
     # -- writing ---------------------------------------------------------------------------
