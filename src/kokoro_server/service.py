@@ -7,21 +7,23 @@ breaking a stream; ``stream`` then yields audio chunk by chunk as the engine pro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from kokoro_server import SAMPLE_RATE
+from kokoro_server.audio.silence import trim_silence
 from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name
 from kokoro_server.builds.base import MAX_TOKENS, Phonemizer
 from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
-from kokoro_server.errors import InputTooLongError, InvalidInputError, VoiceNotFoundError
+from kokoro_server.errors import InputTooLongError, InvalidInputError, KokoroError, VoiceNotFoundError
 from kokoro_server.settings import Settings
 from kokoro_server.text import spans
 from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker
-from kokoro_server.text.document import Document, Text, plain
+from kokoro_server.text.document import Document, Text, VoiceChange
+from kokoro_server.text.markup import InputFormat, check_phonemes, parse
 from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions
 from kokoro_server.voices.library import VoiceLibrary
 from kokoro_server.voices.mix import VoiceMix, parse_mix
@@ -39,6 +41,8 @@ class SpeechRequest:
     lang: str | None = None  # one-letter Kokoro language code; None = from the voice name
     normalization: NormalizationOptions = DEFAULT_OPTIONS
     chunk_plan: ChunkPlan = field(default_factory=ChunkPlan)
+    markup: bool = True  # read inline markup ([pause:1s], [word](/phonemes/), [voice:name]); False: literal text
+    input_format: InputFormat | None = None  # "ssml", "text"; None: SSML when the input starts with <speak>
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,13 @@ class PreparedSpeech:
     chunk_plan: ChunkPlan
     document: Document  # the input's segments, text segments normalized
     notice: str | None = None  # something the user should know (e.g. a fallback voice was used)
+    packs: Mapping[str, np.ndarray] = field(default_factory=dict)  # voices the markup switches to
+
+    def pack_for(self, chunk: Chunk) -> np.ndarray:
+        return self.packs[chunk.voice] if chunk.voice else self.pack
+
+    def speed_for(self, chunk: Chunk) -> float:
+        return min(max(self.speed * chunk.rate, MIN_SPEED), MAX_SPEED)
 
 
 @dataclass(frozen=True)
@@ -158,11 +169,29 @@ class SpeechService:
                                     f"supported: {supported}", param="lang_code")
         self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
         options = request.normalization if lang in ENGLISH else NormalizationOptions(normalize=False)
-        document = self.normalized(plain(request.text), options)
+        document = parse(request.text, markup=request.markup, input_format=request.input_format, lang=lang)
+        check_phonemes(document, build.vocab)
+        packs = self._markup_voices(document, build)
+        document = self.normalized(document, options)
         text = " ".join(s.normalized.text for s in document.segments if isinstance(s, Text) and s.normalized)
         if not document.speakable():
             raise InvalidInputError("input has nothing to speak after normalization", param="input")
-        return PreparedSpeech(build, mix, pack, lang, request.speed, text, request.chunk_plan, document, notice)
+        notices = "; ".join(n for n in (notice, *document.notices) if n) or None
+        return PreparedSpeech(build, mix, pack, lang, request.speed, text, request.chunk_plan, document, notices,
+                              packs)
+
+    def _markup_voices(self, document: Document, build: Build) -> dict[str, np.ndarray]:
+        """The pack of every voice the markup switches to: each must exist for the request's version."""
+        packs = {}
+        for segment in document.segments:
+            if not isinstance(segment, VoiceChange) or not segment.voice or segment.voice in packs:
+                continue
+            where = f" (voice change at input characters {segment.start}-{segment.end})"
+            try:
+                packs[segment.voice] = self.voices.resolve(build, segment.voice)
+            except KokoroError as exc:
+                raise type(exc)(exc.message + where, param="input") from None
+        return packs
 
     @staticmethod
     def normalized(document: Document, options: NormalizationOptions) -> Document:
@@ -183,17 +212,25 @@ class SpeechService:
     def stream(self, prepared: PreparedSpeech) -> Iterator[AudioChunk]:
         """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks."""
         model = self.models.get(prepared.build.version)
-        produced = False
+        produced = previous_paused = False
         with model.backend.streaming():
             for chunk in self.chunks(prepared):
+                speed = prepared.speed_for(chunk)
                 tokens = chunk.tokens[:MAX_TOKENS]
-                style = prepared.pack[prepared.build.style_row(len(tokens))]
-                output = model.backend.synthesize(tokens, style, prepared.speed)
-                audio = output.audio
-                pause = int(round(chunk.silence_after(prepared.speed) * SAMPLE_RATE))
+                if tokens:
+                    style = prepared.pack_for(chunk)[prepared.build.style_row(len(tokens))]
+                    audio = model.backend.synthesize(tokens, style, speed).audio
+                    produced = True
+                else:  # a markup pause with nothing before it
+                    audio = np.zeros(0, dtype=np.float32)
+                if chunk.pause:  # a markup pause: exactly that long, so the model's own edge silence goes
+                    audio = trim_silence(audio, lead=previous_paused, trail=True)
+                elif previous_paused:
+                    audio = trim_silence(audio, lead=True, trail=False)
+                previous_paused = bool(chunk.pause)
+                pause = int(round(chunk.silence_after(speed) * SAMPLE_RATE))
                 if pause:
                     audio = np.concatenate([audio, np.zeros(pause, dtype=np.float32)])
-                produced = True
                 yield AudioChunk(audio, chunk)
         if not produced:
             raise InvalidInputError("input has no speakable text (no phonemes)", param="input")

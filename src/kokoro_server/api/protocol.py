@@ -64,6 +64,11 @@ class SpeechBody(BaseModel):
                                                     "default: the voice's first letter.")
     volume_multiplier: float = Field(1.0, ge=0.0, le=10.0)
     normalization_options: NormalizationOptions = DEFAULT_OPTIONS
+    markup: bool = Field(True, description="Read inline markup: [pause:1.5s], [word](/phonemes/), [word](+1), "
+                                           "[voice:am_michael]. false: brackets are spoken as written.")
+    input_format: Literal["text", "ssml"] | None = Field(
+        None, description="ssml: the input is SSML (a subset, see the README); text: never SSML; default: SSML "
+                          "when the input starts with <speak>.")
     stream: bool = Field(True, description="true: audio is sent as it is synthesized; false: the whole "
                                            "file at once (with Content-Length). Ignored for sse.")
     return_download_link: bool = Field(False, description="Also keep the complete file for a while; its "
@@ -79,7 +84,8 @@ class SpeechBody(BaseModel):
 
     def to_request(self) -> SpeechRequest:
         return SpeechRequest(text=self.input, voice=self.voice_name(), model=self.model, speed=self.speed,
-                             lang=self.lang_code or None, normalization=self.normalization_options)
+                             lang=self.lang_code or None, normalization=self.normalization_options,
+                             markup=self.markup, input_format=self.input_format)
 
 
 class ErrorDetail(BaseModel):

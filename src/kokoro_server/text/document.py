@@ -34,6 +34,7 @@ class Phonemes:
     text: str
     start: int
     end: int
+    at: int = -1  # where ``phonemes`` is written in the source (-1: it is not, e.g. a lexicon entry)
 
 
 @dataclass(frozen=True)
