@@ -39,7 +39,8 @@ def cmd_say(args: argparse.Namespace) -> int:
     text = _read_text(args.text)
     service = SpeechService(_settings(args))
     prepared = service.prepare(SpeechRequest(text=text, voice=args.voice, model=args.model,
-                                             speed=args.speed, lang=args.lang))
+                                             speed=args.speed, lang=args.lang, markup=not args.no_markup,
+                                             input_format="ssml" if args.ssml else None))
     if prepared.notice and not args.quiet:
         print(f"kokoro-server: note: {prepared.notice}", file=sys.stderr)
     encoder = StreamingEncoder(fmt, volume=args.volume)
@@ -169,6 +170,23 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     return run(settings, resolve_version(args.model, settings), force=args.force, quiet=args.quiet)
 
 
+def cmd_lexicon(args: argparse.Namespace) -> int:
+    from kokoro_server.service import SpeechService
+
+    service = SpeechService(_settings(args))
+    lexicons = [x for x in service.lexicon_list() if not args.lang or x.lang == args.lang]
+    if not lexicons:
+        print(f"no lexicon files in {service.lexicons.folder} (add e.g. a.json: {{\"kokoro\": \"kˈOkəɹO\"}})")
+        return 0
+    for lexicon in lexicons:
+        print(f"{lexicon.lang}: {lexicon.path} ({len(lexicon.entries)} entries)")
+        for word, phonemes in sorted(lexicon.entries.items()):
+            print(f"  {word}\t{phonemes}")
+        for problem in lexicon.problems:
+            print(f"  problem: {problem}", file=sys.stderr)
+    return 1 if any(x.problems for x in lexicons) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kokoro-server", description=__doc__)
     parser.add_argument("--version", action="version", version=f"kokoro-server {__version__}")
@@ -184,8 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--lang", help="language code (a, b, e, f, h, i, p); default from the voice")
     say.add_argument("--format", help="mp3, opus, aac, flac, wav or pcm (default: from -o)")
     say.add_argument("--volume", type=float, default=1.0, help="volume multiplier")
+    say.add_argument("--no-markup", action="store_true",
+                     help="speak brackets as written (no [pause:1s], [word](/phonemes/), [voice:name] tags)")
+    say.add_argument("--ssml", action="store_true", help="the text is SSML (also assumed when it starts with <speak>)")
     say.add_argument("-q", "--quiet", action="store_true")
     say.set_defaults(func=cmd_say)
+
+    lexicon = sub.add_parser("lexicon", help="list the pronunciation lexicons (lexicon/<lang>.json or .tsv) "
+                                             "and their problems")
+    lexicon.add_argument("--lang", help="only this language code")
+    lexicon.set_defaults(func=cmd_lexicon)
 
     voices = sub.add_parser("voices", help="list installed voices per model version (or: voices add)")
     voices.add_argument("-m", "--model", help="only this version")

@@ -23,6 +23,7 @@ from kokoro_server.settings import Settings
 from kokoro_server.text import spans
 from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker
 from kokoro_server.text.document import Document, Text, VoiceChange
+from kokoro_server.text.lexicon import Lexicon, LexiconStore
 from kokoro_server.text.markup import InputFormat, check_phonemes, parse
 from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions
 from kokoro_server.voices.library import VoiceLibrary
@@ -81,6 +82,7 @@ class SpeechService:
         self.data_dir = DataDir(settings.data_dir)
         self.models = ModelManager(settings, self.data_dir)
         self.voices = VoiceLibrary(self.data_dir)
+        self.lexicons = LexiconStore(self.data_dir.root / "lexicon")
 
     # -- routing ---------------------------------------------------------------------------
     def route(self, model: str | None, voice: VoiceMix) -> Build:
@@ -170,6 +172,7 @@ class SpeechService:
         self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
         options = request.normalization if lang in ENGLISH else NormalizationOptions(normalize=False)
         document = parse(request.text, markup=request.markup, input_format=request.input_format, lang=lang)
+        document = self.lexicons.get(lang, build.vocab, build.version).apply(document)
         check_phonemes(document, build.vocab)
         packs = self._markup_voices(document, build)
         document = self.normalized(document, options)
@@ -199,6 +202,33 @@ class SpeechService:
         segments = tuple(replace(s, normalized=spans.normalize(s.text, options)) if isinstance(s, Text) else s
                          for s in document.segments)
         return replace(document, segments=segments)
+
+    def phonemize(self, text: str, lang: str = "a", model: str | None = None) -> tuple[str, list[int]]:
+        """Text (markup and lexicon read, normalized) -> its phonemes and token ids (with the pad token at
+        both ends), as the model would get them; no voice or weights needed."""
+        build = resolve_model_name(model, self.settings.default_model) if model else \
+            get_build(self.settings.default_model)
+        lang = (lang or "a").lower()
+        language = build.languages.get(lang)
+        if language is None or not language.supported:
+            raise InvalidInputError(f"language {lang!r} is not supported offline by {build.version}", param="language")
+        if not text.strip():
+            raise InvalidInputError("text is empty", param="text")
+        if len(text) > self.settings.max_input_chars:
+            raise InputTooLongError(f"text is {len(text)} characters; the limit is {self.settings.max_input_chars}",
+                                    param="text")
+        options = DEFAULT_OPTIONS if lang in ENGLISH else NormalizationOptions(normalize=False)
+        document = self.lexicons.get(lang, build.vocab, build.version).apply(parse(text, lang=lang))
+        check_phonemes(document, build.vocab)
+        chunker = Chunker(build.make_phonemizer(lang), build.tokenize)
+        chunks = list(chunker.chunks(self.normalized(document, options)))
+        phonemes = " ".join(c.phonemes for c in chunks if c.tokens)
+        return phonemes, [0, *build.tokenize(phonemes), 0]
+
+    def lexicon_list(self) -> list[Lexicon]:
+        """Every lexicon file of the data dir, loaded (and checked against the default version's phonemes)."""
+        build = get_build(self.settings.default_model)
+        return [self.lexicons.get(lang, build.vocab, build.version) for lang in self.lexicons.languages()]
 
     def phonemizer(self, prepared: PreparedSpeech) -> Phonemizer:
         return prepared.build.make_phonemizer(prepared.lang)

@@ -66,9 +66,9 @@ class SpeechBody(BaseModel):
     normalization_options: NormalizationOptions = DEFAULT_OPTIONS
     markup: bool = Field(True, description="Read inline markup: [pause:1.5s], [word](/phonemes/), [word](+1), "
                                            "[voice:am_michael]. false: brackets are spoken as written.")
-    input_format: Literal["text", "ssml"] | None = Field(
-        None, description="ssml: the input is SSML (a subset, see the README); text: never SSML; default: SSML "
-                          "when the input starts with <speak>.")
+    input_format: Literal["text", "ssml", "phonemes"] | None = Field(
+        None, description="ssml: the input is SSML (a subset, see the README); text: never SSML; phonemes: the "
+                          "input is a phoneme string; default: SSML when the input starts with <speak>.")
     stream: bool = Field(True, description="true: audio is sent as it is synthesized; false: the whole "
                                            "file at once (with Content-Length). Ignored for sse.")
     return_download_link: bool = Field(False, description="Also keep the complete file for a while; its "
@@ -86,6 +86,44 @@ class SpeechBody(BaseModel):
         return SpeechRequest(text=self.input, voice=self.voice_name(), model=self.model, speed=self.speed,
                              lang=self.lang_code or None, normalization=self.normalization_options,
                              markup=self.markup, input_format=self.input_format)
+
+
+class PhonemizeBody(BaseModel):
+    """``POST /dev/phonemize`` (Kokoro-FastAPI's shape)."""
+
+    text: str
+    language: str = Field("a", description="One-letter Kokoro language code.")
+    model: str | None = Field(None, description="Whose phoneme set; default: the default version.")
+
+
+class PhonemizeResponse(BaseModel):
+    phonemes: str
+    tokens: list[int] = Field(description="Token ids, with the pad token 0 at both ends.")
+
+
+class GenerateFromPhonemesBody(BaseModel):
+    """``POST /dev/generate_from_phonemes`` (Kokoro-FastAPI's shape, plus optional speed, model, format)."""
+
+    phonemes: str
+    voice: str
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
+    model: str = "kokoro"
+    response_format: ResponseFormat = "wav"
+
+    def to_speech(self) -> SpeechBody:
+        return SpeechBody(model=self.model, input=self.phonemes, voice=self.voice, speed=self.speed,
+                          response_format=self.response_format, input_format="phonemes")
+
+
+class LexiconObject(BaseModel):
+    lang: str = Field(description="One-letter Kokoro language code (the file's name).")
+    file: str
+    entries: dict[str, str] = Field(description="Word -> phonemes, as loaded.")
+    problems: list[str] = Field(description="Entries skipped, each as file:line: what is wrong.")
+
+
+class LexiconList(BaseModel):
+    lexicons: list[LexiconObject]
 
 
 class ErrorDetail(BaseModel):

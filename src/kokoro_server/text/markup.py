@@ -22,7 +22,7 @@ from kokoro_server.errors import InvalidInputError
 from kokoro_server.text.document import Document, Pause, Phonemes, Segment, Stressed, Text, VoiceChange, plain
 
 MAX_PAUSE_SECONDS = 60.0
-InputFormat = Literal["text", "ssml"]
+InputFormat = Literal["text", "ssml", "phonemes"]
 
 _TAG = re.compile(
     r"\[pause:[ \t]{0,8}(?P<pause>\d{1,6}(?:\.\d{0,6})?)[ \t]{0,8}(?P<unit>ms|s)?[ \t]{0,8}\]"
@@ -82,6 +82,13 @@ def check_phonemes(document: Document, vocab: Mapping[str, int]) -> None:
                                         "model's phoneme set (see POST /dev/phonemize for examples)", param="input")
 
 
+def parse_phonemes(source: str) -> Document:
+    """A phoneme string (as ``POST /dev/phonemize`` gives): each space-separated group is one word."""
+    segments = tuple(Phonemes(m.group(0), m.group(0), m.start(), m.end(), at=m.start())
+                     for m in re.finditer(r"\S+", source))
+    return Document(source, segments)
+
+
 def is_ssml(text: str) -> bool:
     return text.lstrip().startswith("<speak")
 
@@ -89,7 +96,9 @@ def is_ssml(text: str) -> bool:
 def parse(source: str, *, markup: bool = True, input_format: InputFormat | None = None,
           lang: str = "a") -> Document:
     """The request input as a document: SSML when asked for (or when it starts with ``<speak>``),
-    else inline markup unless ``markup`` is off, else plain text."""
+    else inline markup unless ``markup`` is off, else plain text; ``phonemes``: the input is phonemes."""
+    if input_format == "phonemes":
+        return parse_phonemes(source)
     if input_format == "ssml" or (input_format is None and markup and is_ssml(source)):
         from kokoro_server.text.ssml import parse_ssml
 
