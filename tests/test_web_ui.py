@@ -331,3 +331,22 @@ def test_stop_cancels_the_synthesis_on_the_server(page, server):
     assert runner.running == 0
     link = by_id(page, "download")
     assert link.is_displayed() and "part received" in link.text  # what arrived stays playable
+
+
+def test_markup_toggle_and_help(page, server):
+    from selenium.webdriver.common.keys import Keys
+
+    toggle = by_id(page, "markup")
+    assert toggle.is_selected()  # markup is read by default
+    help_box = by_id(page, "markup-help")
+    help_box.find_element("css selector", "summary").click()
+    assert "[pause:1.5s]" in help_box.text and "<speak>" in help_box.text
+    type_text(page, "[voice:af_nobody] Hello.")
+    by_id(page, "text").send_keys(Keys.CONTROL, Keys.ENTER)
+    wait_for(page, lambda d: "input" in visible_errors(d), 60)
+    assert "af_nobody" in visible_errors(page)["input"]  # the tag was read: no such voice
+    toggle.click()
+    by_id(page, "text").send_keys(Keys.CONTROL, Keys.ENTER)
+    wait_for(page, lambda d: state_of(d) not in ("ready", "connecting", "streaming"), 120)
+    assert state_of(page) == "done", visible_errors(page)  # off: the brackets are just text
+    toggle.click()

@@ -15,6 +15,7 @@ const ui = {
   format: $("format"), formatHint: $("format-hint"), generate: $("generate"), stop: $("stop"),
   status: $("status"), progress: $("progress"), player: $("player"), download: $("download"),
   mixName: $("mix-name"), mixSaved: $("mix-saved"), keyForm: $("api-key-form"), key: $("api-key"),
+  markup: $("markup"),
 };
 
 // Which control an API error belongs to, from the error's "param".
@@ -203,7 +204,9 @@ async function generate() {
   const format = ui.format.value;
   const chars = characters();
   const speed = ui.speed.valueAsNumber;
-  const body = { model: state.version, input: ui.text.value, voice: mix.value, speed, response_format: "pcm", stream: true };
+  const body = { model: state.version, input: ui.text.value, voice: mix.value, speed, response_format: "pcm", stream: true,
+                 markup: ui.markup.checked };
+  if (!ui.markup.checked) body.input_format = "text"; // literal text: not even <speak> is read as SSML
   if (state.config.download_links) {
     body.return_download_link = true;
     if (format !== "pcm") body.download_format = format;
