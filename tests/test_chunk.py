@@ -132,7 +132,7 @@ def test_words_of_normalized_text_keep_the_text_as_written() -> None:
     text = "I paid $5 on 2020-01-05, Dr. Smith said."
     document = SpeechService.normalized(plain(text), DEFAULT_OPTIONS)
     words = [w for c in make().chunks(document) for w in c.words]
-    assert [w.text for w in words] == ["I", "paid", "$5", "on", "2020-01-05", "Dr", "Smith", "said"]
+    assert [w.text for w in words] == ["I", "paid", "$5", "on", "2020-01-05", "Dr.", "Smith", "said"]
     assert all(text[w.start:w.end] == w.text for w in words)
 
 

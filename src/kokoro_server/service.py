@@ -20,12 +20,11 @@ from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
 from kokoro_server.errors import InputTooLongError, InvalidInputError, KokoroError, VoiceNotFoundError
 from kokoro_server.settings import Settings
-from kokoro_server.text import spans
 from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker
 from kokoro_server.text.document import Document, Text, VoiceChange
 from kokoro_server.text.lexicon import Lexicon, LexiconStore
 from kokoro_server.text.markup import InputFormat, check_phonemes, parse
-from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions
+from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize
 from kokoro_server.voices.library import VoiceLibrary
 from kokoro_server.voices.mix import VoiceMix, parse_mix
 
@@ -199,7 +198,7 @@ class SpeechService:
     @staticmethod
     def normalized(document: Document, options: NormalizationOptions) -> Document:
         """The document with each text segment's normalized reading (and where its words came from)."""
-        segments = tuple(replace(s, normalized=spans.normalize(s.text, options)) if isinstance(s, Text) else s
+        segments = tuple(replace(s, normalized=normalize(s.text, options)) if isinstance(s, Text) else s
                          for s in document.segments)
         return replace(document, segments=segments)
 

@@ -1,149 +1,186 @@
-"""Normalized text that remembers where each of its words came from in the text it was made from.
+"""Rewriting text while remembering where every output character came from.
 
-``normalize(text, options)`` gives a :class:`Normalized` whose ``source_span(start, end)`` maps a span
-of the normalized text back to the span of the original it was read from (``"$5"`` -> ``"five
-dollars"``: both words map to ``"$5"``). This is the one place the text layer maps spans across
-normalization; the normalizer itself rewrites text without tracking spans, so the mapping aligns the
-two texts word by word: words that read the same anchor the alignment, and what lies between two
-anchors maps to what lies between them in the original. Linear in the text (bounded look-ahead).
+A :class:`Rewriter` applies substitutions pass by pass (as ``re.sub`` would) and keeps an alignment
+between the current text and the original input: a sorted list of segments, each an output range
+and the input range it came from. Copied text maps character for character; a replacement maps as a
+whole to the input range it replaced (so "five dollars" maps to "$5"). Every pass is one sweep over
+the matches and the segments, so memory and time stay linear in the text.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
-from dataclasses import dataclass, field
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
-from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize_text
+Edit = tuple[int, int, str]
+"""Replace ``text[start:end]`` of the current text with a string."""
 
-_WORD = re.compile(r"\S+")
-_KEY_STRIP = re.compile(r"[\W_]+")
-_EDGE_PUNCTUATION = ".,;:!?\"'()[]{}«»“”‘’…—–"
-LOOKAHEAD = 8  # words searched ahead on each side for the next anchor
-LONG_WORD = 30  # a source word longer than this, read as several words, is shared out among them
-
-
-def _key(word: str) -> str:
-    return _KEY_STRIP.sub("", word).lower()
+Replacement = str | Sequence[Edit]
+"""What a rule returns for a match: its new text, or edits inside the match (finer spans)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    out_start: int
+    out_end: int
+    src_start: int
+    src_end: int
+    exact: bool  # copied text: character i of the output is character i of the source range
+
+
 class Normalized:
-    text: str
-    source: str
-    # per word of ``text``: its (start, end) in ``text`` and the (start, end) in ``source`` it reads
-    _out: list[tuple[int, int]] = field(default_factory=list, repr=False)
-    _src: list[tuple[int, int]] = field(default_factory=list, repr=False)
-    _exact: list[bool] = field(default_factory=list, repr=False)
-    _starts: list[int] = field(default_factory=list, repr=False)
+    """A normalized text and the way back from any of its ranges to the input range it came from."""
 
-    def __post_init__(self) -> None:
-        self._starts.extend(s for s, _ in self._out)
+    __slots__ = ("text", "_segments", "_out_starts", "_out_ends", "_source_length")
+
+    def __init__(self, text: str, segments: list[_Segment], source_length: int) -> None:
+        self.text = text
+        self._segments = segments
+        self._out_starts = [s.out_start for s in segments]
+        self._out_ends = [s.out_end for s in segments]
+        self._source_length = source_length
+
+    def __repr__(self) -> str:
+        return f"Normalized({self.text!r})"
 
     def source_span(self, out_start: int, out_end: int) -> tuple[int, int]:
-        """The span of ``source`` that ``text[out_start:out_end]`` was read from (end exclusive)."""
-        if not self._out:
-            return 0, len(self.source)
-        starts = self._starts
-        first = max(bisect.bisect_right(starts, out_start) - 1, 0)
-        last = max(bisect.bisect_left(starts, max(out_end, out_start + 1)) - 1, first)
-        if first == last and self._exact[first]:  # the word reads as written: map character by character
-            (o_start, o_end), (s_start, _) = self._out[first], self._src[first]
-            lo = min(max(out_start, o_start), o_end) - o_start
-            hi = min(max(out_end, o_start), o_end) - o_start
-            if hi > lo:
-                return s_start + lo, s_start + hi
-        start, end = self._src[first][0], self._src[last][1]
-        return _trim(self.source, start, end)
+        """The input range ``[start, end)`` that output ``text[out_start:out_end]`` was made from.
+
+        A range inside copied text maps character for character; touching a replacement maps to all
+        of what it replaced. An empty range (or one over inserted spaces only) maps to an empty range
+        at the nearest input position.
+        """
+        if not 0 <= out_start <= out_end <= len(self.text):
+            raise ValueError(f"range {out_start}:{out_end} is outside the text (length {len(self.text)})")
+        first = bisect_right(self._out_ends, out_start)  # first segment ending after out_start
+        last = bisect_left(self._out_starts, out_end)  # segments before this start before out_end
+        start = end = -1
+        for segment in self._segments[first:last]:
+            low, high = _source_of(segment, out_start, out_end)
+            start = low if start < 0 else min(start, low)
+            end = max(end, high)
+        if start >= 0:
+            return start, end
+        return (position := self._nearest_source(out_start)), position
+
+    def _nearest_source(self, out_position: int) -> int:
+        index = bisect_right(self._out_starts, out_position) - 1
+        if index < 0:
+            return 0 if not self._segments else self._segments[0].src_start
+        segment = self._segments[index]
+        if segment.exact and out_position <= segment.out_end:
+            return segment.src_start + (out_position - segment.out_start)
+        return segment.src_end if out_position >= segment.out_end else segment.src_start
 
 
-def _trim(source: str, start: int, end: int) -> tuple[int, int]:
-    """Drop punctuation around a span (a word's span, not the comma after it)."""
-    lo, hi = start, end
-    while lo < hi and source[lo] in _EDGE_PUNCTUATION:
-        lo += 1
-    while hi > lo and source[hi - 1] in _EDGE_PUNCTUATION:
-        hi -= 1
-    return (lo, hi) if hi > lo else (start, end)
+def _source_of(segment: _Segment, out_start: int, out_end: int) -> tuple[int, int]:
+    """The source range of the part of ``segment`` that lies in ``[out_start, out_end)``."""
+    if not segment.exact:
+        return segment.src_start, segment.src_end
+    low = max(out_start, segment.out_start) - segment.out_start + segment.src_start
+    high = min(out_end, segment.out_end) - segment.out_start + segment.src_start
+    return low, high
 
 
-def _abbreviates(short: str, long: str) -> bool:
-    """"dr" abbreviates "doctor": a shorter word of letters, its first letter first, in order."""
-    if not short.isalpha() or len(short) >= len(long) or short[:1] != long[:1]:
-        return False
-    rest = iter(long)
-    return all(ch in rest for ch in short)
+class Rewriter:
+    """Text under rewriting, aligned with the original: apply rules with :meth:`sub`, then
+    :meth:`result`."""
 
+    def __init__(self, text: str) -> None:
+        self.source_length = len(text)
+        self.text = text
+        self._segments = [_Segment(0, len(text), 0, len(text), True)] if text else []
 
-def _share(src_keys: list[str], out_keys: list[str], i: int, ai: int, j: int, aj: int) -> list[int]:
-    """Which source word (index, -1: none) each output word between two anchors reads: abbreviations
-    pair up from either end; the rest share the remaining source words out in order."""
-    result = [-1] * (aj - j)
-    while ai - i > 1 and aj - j > 1 and _abbreviates(src_keys[ai - 1], out_keys[aj - 1]):
-        ai, aj = ai - 1, aj - 1
-        result[aj - j] = ai
-    offset = 0
-    while ai - i > 1 and aj - j - offset > 1 and _abbreviates(src_keys[i], out_keys[j + offset]):
-        result[offset] = i
-        i, offset = i + 1, offset + 1
-    for k in range(offset, aj - j):
-        if result[k] < 0 and ai > i:
-            result[k] = i + (k - offset) * (ai - i) // (aj - j - offset)
-    return result
-
-
-def align(source: str, text: str) -> Normalized:
-    """Map every word of ``text`` (a rewrite of ``source``) to the span of ``source`` it came from."""
-    src = [(m.start(), m.end()) for m in _WORD.finditer(source)]
-    out = [(m.start(), m.end()) for m in _WORD.finditer(text)]
-    src_keys = [_key(source[a:b]) for a, b in src]
-    out_keys = [_key(text[a:b]) for a, b in out]
-    mapped: list[tuple[int, int]] = []
-    exact: list[bool] = []
-    i = j = 0
-    while j < len(out):
-        if i >= len(src):  # words added at the end read the last word of the source
-            last = src[-1] if src else (0, len(source))
-            mapped.append(last)
-            exact.append(False)
-            j += 1
-            continue
-        if out_keys[j] == src_keys[i]:
-            mapped.append(src[i])
-            exact.append(source[src[i][0]:src[i][1]] == text[out[j][0]:out[j][1]])
-            i += 1
-            j += 1
-            continue
-        anchor = None  # the nearest later pair of words that read the same
-        for total in range(1, 2 * LOOKAHEAD + 1):
-            for di in range(max(0, total - LOOKAHEAD), min(total, LOOKAHEAD) + 1):
-                dj = total - di
-                if i + di < len(src) and j + dj < len(out) and src_keys[i + di] and \
-                        src_keys[i + di] == out_keys[j + dj]:
-                    anchor = (i + di, j + dj)
-                    break
-            if anchor:
-                break
-        if anchor is None:
-            anchor = (min(i + 1, len(src)), j + 1) if j + 1 < len(out) else (len(src), j + 1)
-        ai, aj = anchor
-        gap = [g if g >= 0 else max(i - 1, 0) for g in _share(src_keys, out_keys, i, ai, j, aj)]
-        k = 0
-        while k < len(gap):  # a run of words reading one source word
-            run = 1
-            while k + run < len(gap) and gap[k + run] == gap[k]:
-                run += 1
-            start, end = src[gap[k]]
-            if run > 1 and end - start > LONG_WORD:  # "7777…" read digit by digit: each its share
-                length = end - start
-                mapped.extend((start + m * length // run, start + (m + 1) * length // run) for m in range(run))
+    def sub(self, pattern: re.Pattern[str], rule: Callable[[re.Match[str]], Replacement] | str) -> None:
+        """Replace every match of ``pattern`` like ``pattern.sub`` (a rule returning the match's own
+        text changes nothing); a rule may instead return edits inside its match for finer spans."""
+        edits: list[Edit] = []
+        for match in pattern.finditer(self.text):
+            replacement = rule if isinstance(rule, str) else rule(match)
+            if isinstance(replacement, str):
+                if replacement != match.group(0):
+                    edits.append((match.start(), match.end(), replacement))
             else:
-                mapped.extend([(start, end)] * run)
-            exact.extend([False] * run)
-            k += run
-        i, j = ai, aj
-    return Normalized(text, source, out, mapped, exact)
+                edits.extend(edit for edit in replacement if self.text[edit[0]:edit[1]] != edit[2])
+        self.apply(edits)
+
+    def apply(self, edits: Iterable[Edit]) -> None:
+        """Apply non-overlapping edits given in text order."""
+        text, segments = self.text, self._segments
+        pieces: list[str] = []
+        new_segments: list[_Segment] = []
+        position = 0  # in the current text
+        out = 0  # in the new text
+        index = 0  # first current segment that may still overlap ``position``
+        for start, end, replacement in edits:
+            if start < position or end < start:
+                raise ValueError(f"edits overlap or are out of order at {start}:{end}")
+            # copy text[position:start] with its alignment
+            while index < len(segments) and segments[index].out_end <= position:
+                index += 1
+            i = index
+            while i < len(segments) and segments[i].out_start < start:
+                segment = segments[i]
+                low, high = max(segment.out_start, position), min(segment.out_end, start)
+                if high > low:
+                    src_low, src_high = _source_of(segment, low, high)
+                    new_segments.append(_Segment(out + low - position, out + high - position,
+                                                 src_low, src_high, segment.exact))
+                i += 1
+            pieces.append(text[position:start])
+            out += start - position
+            # the replaced range maps to all of its source
+            src = self._source_range(start, end, index)
+            if replacement:
+                new_segments.append(_Segment(out, out + len(replacement), src[0], src[1], False))
+                pieces.append(replacement)
+                out += len(replacement)
+            position = end
+        if not pieces:
+            return
+        while index < len(segments) and segments[index].out_end <= position:
+            index += 1
+        for segment in segments[index:]:
+            low = max(segment.out_start, position)
+            src_low, src_high = _source_of(segment, low, segment.out_end)
+            new_segments.append(_Segment(out + low - position, out + segment.out_end - position,
+                                         src_low, src_high, segment.exact))
+        pieces.append(text[position:])
+        self.text = "".join(pieces)
+        self._segments = new_segments
+
+    def _source_range(self, start: int, end: int, index: int) -> tuple[int, int]:
+        """Source range of current ``[start, end)`` (segments from ``index`` on); empty -> a point."""
+        segments = self._segments
+        low = high = -1
+        i = index
+        while i < len(segments) and segments[i].out_start < end:
+            segment = segments[i]
+            if segment.out_end > start:
+                a, b = _source_of(segment, start, end)
+                low = a if low < 0 else min(low, a)
+                high = max(high, b)
+            i += 1
+        if low >= 0:
+            return low, high
+        # an insertion (or a range over inserted text only): the source position before it
+        while index < len(segments) and segments[index].out_end < start:
+            index += 1
+        if index < len(segments):
+            segment = segments[index]
+            if segment.out_start >= start:
+                return segment.src_start, segment.src_start
+            point = segment.src_start + (start - segment.out_start) if segment.exact else segment.src_end
+            return point, point
+        point = segments[-1].src_end if segments else 0
+        return point, point
+
+    def result(self) -> Normalized:
+        return Normalized(self.text, self._segments, self.source_length)
 
 
-def normalize(text: str, options: NormalizationOptions = DEFAULT_OPTIONS) -> Normalized:
-    return align(text, normalize_text(text, options))
+def identity(text: str) -> Normalized:
+    """``text`` unchanged, every character mapping to itself."""
+    return Rewriter(text).result()
