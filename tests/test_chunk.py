@@ -230,3 +230,8 @@ def test_cap_pieces_cover_the_text_in_order(text: str) -> None:
     pieces = list(cap_pieces(text, 50))
     assert all(b - a <= 50 for a, b in pieces)
     assert "".join(text[a:b] for a, b in pieces).replace(" ", "") == text.replace(" ", "")
+
+
+def test_the_budget_stays_at_the_target_however_many_chunks() -> None:
+    plan = ChunkPlan()
+    assert plan.budget(10_000) == plan.budget(64) == plan.target_tokens

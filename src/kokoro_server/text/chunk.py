@@ -87,6 +87,8 @@ class ChunkPlan:
     max_tokens: int = 500  # hard limit per chunk (the model takes 510)
 
     def budget(self, index: int) -> int:
+        if index >= 64:  # grown long ago (and growth ** index would overflow)
+            return self.target_tokens
         return min(self.target_tokens, int(self.first_tokens * self.growth ** index))
 
 
