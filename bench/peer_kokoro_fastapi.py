@@ -23,16 +23,18 @@ substitutions (see :func:`requirements`):
 The source runs unmodified, as its ``start-cpu.sh`` and Docker image run it (``python -m uvicorn
 api.src.main:app`` from the source folder, ``PYTHONPATH=src:src/api``), configured by its settings'
 environment variables (:func:`server_env`): ``USE_GPU=false``, ``MODEL_DIR`` = a folder made in the
-data dir whose ``v1_0/kokoro-v1_0.pth`` links to the dequantized weights
-(``../shared/assets/models/v1_0/kokoro-v1_0-dequant-fp16.pth``) beside the source's own
-``v1_0/config.json``, ``VOICES_DIR`` = our data dir's voices (the shared real packs),
+data dir whose ``v1_0/kokoro-v1_0.pth`` is the dequantized weights
+(``../shared/assets/models/v1_0/kokoro-v1_0-dequant-fp16.pth``, hard-linked or copied) beside the
+source's own ``v1_0/config.json``, ``VOICES_DIR`` = our data dir's voices (the shared real packs),
 ``HF_HUB_OFFLINE=1``, ``OMP_NUM_THREADS`` = the suite's thread count. Kokoro-FastAPI 0.8 has no ONNX
 path (it runs only the ``kokoro`` package's PyTorch model), so it does not run our int8 model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -141,8 +143,8 @@ def ensure_venv(src: Path, venv_dir: Path = VENV) -> dict[str, str | None]:
     """Make the venv from the source's lock on first use (or when the lock changed); the versions."""
     src = check_source(src)
     stamp = venv_dir / STAMP
-    lock = (src / "uv.lock").read_text()
-    if stamp.is_file() and json.loads(stamp.read_text()).get("lock") == lock and python_of(venv_dir).exists():
+    lock = hashlib.sha256((src / "uv.lock").read_bytes()).hexdigest()
+    if stamp.is_file() and json.loads(stamp.read_text()).get("lock_sha256") == lock and python_of(venv_dir).exists():
         return {"Kokoro-FastAPI": source_version(src), **installed_versions(venv_dir, REPORTED)}
     print(f"making Kokoro-FastAPI's venv in {venv_dir} from {src / 'uv.lock'} (once; about 1.5 GB)...", flush=True)
     if not python_of(venv_dir).exists():
@@ -156,20 +158,25 @@ def ensure_venv(src: Path, venv_dir: Path = VENV) -> dict[str, str | None]:
     (venv_dir / "requirements.txt").write_text("\n".join(plan.lines) + "\n")
     subprocess.run([*pip, "-r", str(venv_dir / "requirements.txt")], check=True)
     write_spacy_alias(venv_dir)
-    stamp.write_text(json.dumps({"lock": lock, "substituted": plan.substituted}, indent=1))
+    stamp.write_text(json.dumps({"lock_sha256": lock, "substituted": plan.substituted}, indent=1))
     return {"Kokoro-FastAPI": source_version(src), **installed_versions(venv_dir, REPORTED)}
 
 
 def model_dir(root: Path, src: Path, weights: Path = WEIGHTS) -> Path:
-    """Its ``MODEL_DIR``: ``v1_0/kokoro-v1_0.pth`` (the file name it loads) links to ``weights``,
-    beside the source's ``v1_0/config.json``."""
+    """Its ``MODEL_DIR``: ``v1_0/kokoro-v1_0.pth`` (the file name it loads) is ``weights``, beside the
+    source's ``v1_0/config.json``. A hard link or a copy, not a symbolic link: it resolves links and
+    looks for ``config.json`` beside the file they point to."""
     if not weights.is_file():
         raise SystemExit(f"no PyTorch weights at {weights} (the dequantized v1.0 checkpoint of ../shared/assets)")
     target = root / "peers" / "kokoro-fastapi-models"
     (target / "v1_0").mkdir(parents=True, exist_ok=True)
-    link = target / "v1_0" / "kokoro-v1_0.pth"
-    link.unlink(missing_ok=True)
-    link.symlink_to(weights.resolve())
+    checkpoint = target / "v1_0" / "kokoro-v1_0.pth"
+    if checkpoint.is_symlink() or not checkpoint.is_file() or checkpoint.stat().st_size != weights.stat().st_size:
+        checkpoint.unlink(missing_ok=True)
+        try:
+            os.link(weights, checkpoint)
+        except OSError:  # another file system
+            shutil.copyfile(weights, checkpoint)
     shutil.copyfile(src / "api" / "src" / "models" / "v1_0" / "config.json", target / "v1_0" / "config.json")
     return target
 
