@@ -97,7 +97,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
                         help="a setting for our server (repeatable), e.g. KOKORO_SESSIONS=2")
     parser.add_argument("--threads", type=int, default=0,
                         help="intra-op threads for ours (KOKORO_THREADS), the floor and the peers (0 = all cores)")
-    parser.add_argument("--no-peers", action="store_true", help="skip the peers (fastkokoro, kokoro-onnx, Kokoro-FastAPI)")
+    parser.add_argument("--no-peers", action="store_true", help="skip the PyPI peers (fastkokoro, kokoro-onnx)")
     parser.add_argument("--kokoro-fastapi-src", metavar="DIR",
                         help="Kokoro-FastAPI's source (a git clone; default bench/.peers-src/Kokoro-FastAPI, "
                              "skipped when absent there)")
@@ -119,7 +119,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
             parser.error(f"--server-env wants KOKORO_NAME=VALUE, got {item!r}")
         env[key] = value
     kokoro_fastapi, skipped = None, ""
-    if not (args.no_peers or args.no_kokoro_fastapi):
+    if not args.no_kokoro_fastapi:
         try:
             kokoro_fastapi = kfapi.check_source(Path(args.kokoro_fastapi_src or kfapi.DEFAULT_SRC))
         except SystemExit as missing:

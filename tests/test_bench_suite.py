@@ -122,7 +122,7 @@ def test_kokoro_fastapi_options(tmp_path: Path) -> None:
     config, _ = run.parse_args(["--kokoro-fastapi-src", str(src)])
     assert config.kokoro_fastapi == src.resolve()
     assert run.parse_args(["--kokoro-fastapi-src", str(src), "--no-kokoro-fastapi"])[0].kokoro_fastapi is None
-    assert run.parse_args(["--kokoro-fastapi-src", str(src), "--no-peers"])[0].kokoro_fastapi is None
+    assert run.parse_args(["--kokoro-fastapi-src", str(src), "--no-peers"])[0].kokoro_fastapi == src.resolve()
     with pytest.raises(SystemExit):  # asked for by name and absent: an error, not a silent skip
         run.parse_args(["--kokoro-fastapi-src", str(tmp_path / "nowhere")])
     with pytest.raises(SystemExit, match="git clone https://github.com/remsky/Kokoro-FastAPI"):
