@@ -146,7 +146,7 @@ def ensure_venv(src: Path, venv_dir: Path = VENV) -> dict[str, str | None]:
     lock = hashlib.sha256((src / "uv.lock").read_bytes()).hexdigest()
     if stamp.is_file() and json.loads(stamp.read_text()).get("lock_sha256") == lock and python_of(venv_dir).exists():
         return {"Kokoro-FastAPI": source_version(src), **installed_versions(venv_dir, REPORTED)}
-    print(f"making Kokoro-FastAPI's venv in {venv_dir} from {src / 'uv.lock'} (once; about 1.5 GB)...", flush=True)
+    print(f"making Kokoro-FastAPI's venv in {venv_dir} from {src / 'uv.lock'} (once; about 2 GB; it builds pyopenjtalk)...", flush=True)
     if not python_of(venv_dir).exists():
         venv.create(venv_dir, with_pip=True)
     pip = [str(python_of(venv_dir)), "-m", "pip", "install", "--quiet"]
