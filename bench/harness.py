@@ -228,14 +228,14 @@ class Server:
 
 
 def start_server(name: str, argv: Sequence[str], *, url: str, ready_path: str, env: Mapping[str, str],
-                 log: Path, timeout: float = 600) -> Server:
-    """Start ``argv`` and wait until ``GET url+ready_path`` answers 200 (the model is loaded)."""
+                 log: Path, timeout: float = 600, cwd: Path | None = None) -> Server:
+    """Start ``argv`` (in ``cwd``) and wait until ``GET url+ready_path`` answers 200 (the model is loaded)."""
     import httpx
 
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         process = subprocess.Popen(list(argv), env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+                                   stdin=subprocess.DEVNULL, cwd=cwd)
     server = Server(name, process, url, log, dict(env))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
