@@ -65,6 +65,7 @@ class SpeechService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_dir = DataDir(settings.data_dir)
+        self.data_dir.sweep_temp_files()  # what a killed process left (start-up of the CLI and the server)
         self.models = ModelManager(settings, self.data_dir)
         self.voices = VoiceLibrary(self.data_dir)
 
@@ -165,11 +166,11 @@ class SpeechService:
 
     # -- synthesis -------------------------------------------------------------------------
     def stream(self, prepared: PreparedSpeech) -> Iterator[AudioChunk]:
-        """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks."""
-        model = self.models.get(prepared.build.version)
+        """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks; the model
+        stays loaded until the stream ends (KOKORO_MODEL_TTL_S counts from then)."""
         chunker = Chunker(self.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan)
         produced = False
-        with model.backend.streaming():
+        with self.models.hold(prepared.build.version) as model, model.backend.streaming():
             for chunk in chunker.chunks(split_sentences(prepared.text)):
                 tokens = chunk.tokens[:MAX_TOKENS]
                 style = prepared.pack[prepared.build.style_row(len(tokens))]
