@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from kokoro_server.cpus import usable_cores
+
 BENCH_DIR = Path(__file__).resolve().parent
 
 SAMPLE_RATE = 24_000
@@ -350,7 +352,7 @@ class Floor:
     prepared beforehand: what the model alone costs, with no text front end, HTTP or encoding."""
 
     def __init__(self, root: Path, model: Path, threads: int) -> None:
-        self.threads = threads or (os.cpu_count() or 1)
+        self.threads = threads or usable_cores()
         self.session = workload.open_session(model, self.threads)
         self.root = root
 

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kokoro_server.cpus import usable_cores
+
 import harness
 import peer_kokoro_fastapi as kfapi
 import peers
@@ -367,7 +369,7 @@ def our_name(config: Config, concurrency: int | None) -> str:
 
 def run_suite(config: Config, root: Path, logs: Path, results: dict[str, Any]) -> None:
     model = harness.model_path(root)
-    threads = config.threads or (os.cpu_count() or 1)
+    threads = config.threads or usable_cores()
     started: list[Any] = []
     try:
         log("loading the floor session and our server(s)")

@@ -1,5 +1,8 @@
 """Files kept for ``return_download_link``: a private folder bounded in time and in total size.
 
+Each server keeps its files in its own folder under ``<data dir>/downloads/``, deleted when it
+stops; the folder of a server that was killed outright is deleted by the next server to start.
+
 A :class:`DownloadWriter` is fed the encoded bytes of one response as they are produced (from a
 worker thread) and publishes the complete file when the response ends; a file larger than the
 whole budget is dropped, and publishing evicts the oldest files until the total fits. Files expire
@@ -9,14 +12,16 @@ A download in another format than the response is encoded a second time by :clas
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import secrets
 import shutil
 import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -25,10 +30,14 @@ import numpy as np
 
 from kokoro_server.audio.encoders import AudioFormat, StreamingEncoder, wav_header
 from kokoro_server.errors import NotFoundError
+from kokoro_server.files import STALE_AFTER_S, unlocked_since
 
 log = logging.getLogger("kokoro_server.downloads")
 
 ROUTE = "/v1/download"
+FOLDER_PREFIX = "server-"  # <data dir>/downloads/server-<pid>-<random>/, one per running server
+STAGING_PREFIX = ".new-"
+LOCK_NAME = ".lock"
 WAV_HEADER_BYTES = len(wav_header(0))
 
 
@@ -51,11 +60,33 @@ class DownloadStore:
         self._files: OrderedDict[str, Download] = OrderedDict()  # oldest first
         self._writing: set[str] = set()
         self._lock = threading.Lock()
+        self._folder_lock: BinaryIO | None = None  # held while the folder is in use (see sweep_store_folders)
         folder.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def temporary(cls, *, ttl_s: float, max_bytes: int) -> DownloadStore:
-        return cls(Path(tempfile.mkdtemp(prefix="kokoro-downloads-")), ttl_s=ttl_s, max_bytes=max_bytes)
+    def under(cls, parents: Sequence[Path], *, ttl_s: float, max_bytes: int) -> DownloadStore:
+        """A private folder (0700) for this server in the first writable of ``parents``, locked for the
+        server's life; the folders of servers killed outright are deleted first."""
+        problems = []
+        for parent in parents:
+            try:
+                parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                sweep_store_folders(parent)
+                staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+                lock = (staging / LOCK_NAME).open("wb")
+            except OSError as exc:
+                problems.append(f"{parent}: {exc.strerror or exc}")
+                continue
+            # locked before it gets the name the sweep looks at, so no sweep ever sees it unlocked
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            folder = parent / f"{FOLDER_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+            staging.rename(folder)
+            if problems:
+                log.warning("keeping downloads in %s (%s)", folder, "; ".join(problems))
+            store = cls(folder, ttl_s=ttl_s, max_bytes=max_bytes)
+            store._folder_lock = lock
+            return store
+        raise OSError(f"no writable folder for downloads: {'; '.join(problems)}")
 
     @property
     def enabled(self) -> bool:
@@ -95,6 +126,8 @@ class DownloadStore:
         with self._lock:
             self._files.clear()
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self._folder_lock is not None:
+            self._folder_lock.close()
 
     # -- used by writers -------------------------------------------------------------------
     def _begin(self, name: str) -> None:
@@ -117,6 +150,37 @@ class DownloadStore:
     def _drop(self, name: str) -> None:
         with self._lock:
             self._writing.discard(name)
+
+
+def sweep_store_folders(parent: Path) -> list[Path]:
+    """Delete the store folders in ``parent`` that no live server holds (their server was killed), and
+    staging folders older than :data:`STALE_AFTER_S`."""
+    removed = []
+    try:
+        children = list(parent.iterdir())
+    except OSError:
+        return removed
+    for child in children:
+        if child.name.startswith(FOLDER_PREFIX):
+            stale = unlocked_since(child / LOCK_NAME, 0) or not (child / LOCK_NAME).exists()
+        elif child.name.startswith(STAGING_PREFIX):
+            stale = _older_than(child, STALE_AFTER_S)
+        else:
+            continue
+        if stale and child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child)
+    if removed:
+        log.info("removed the download folders of %d server(s) that were killed: %s", len(removed),
+                 ", ".join(str(p) for p in removed))
+    return removed
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.lstat().st_mtime >= seconds
+    except OSError:
+        return False
 
 
 class DownloadWriter:

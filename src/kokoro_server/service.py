@@ -67,6 +67,7 @@ class SpeechService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_dir = DataDir(settings.data_dir)
+        self.data_dir.sweep_temp_files()  # what a killed process left (start-up of the CLI and the server)
         self.models = ModelManager(settings, self.data_dir)
         self.voices = VoiceLibrary(self.data_dir)
 
@@ -180,10 +181,10 @@ class SpeechService:
         return chunker.chunks(prepared.document)
 
     def stream(self, prepared: PreparedSpeech) -> Iterator[AudioChunk]:
-        """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks."""
-        model = self.models.get(prepared.build.version)
+        """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks; the model
+        stays loaded until the stream ends (KOKORO_MODEL_TTL_S counts from then)."""
         produced = False
-        with model.backend.streaming():
+        with self.models.hold(prepared.build.version) as model, model.backend.streaming():
             for chunk in self.chunks(prepared):
                 tokens = chunk.tokens[:MAX_TOKENS]
                 style = prepared.pack[prepared.build.style_row(len(tokens))]

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kokoro_server.cpus import usable_cores
+
 
 AUTO_CONCURRENCY_MAX = 4
 
@@ -59,13 +61,15 @@ class Settings(BaseSettings):
     cors_origins: CommaList = Field(default_factory=list, description="Comma-separated origins; * for any.")
     web_ui: bool = True
     preload: CommaList = Field(default_factory=list, description="Model versions loaded at start-up.")
+    model_ttl_s: float = Field(0, ge=0, description="Free a version's weights after this many seconds unused "
+                                                     "(0 = never); it loads again on the next request.")
     download_ttl_s: int = Field(3600, ge=1)
     download_max_bytes: int = Field(512 * 1024 * 1024, ge=0)
 
     @field_validator("concurrency")
     @classmethod
     def _auto_concurrency(cls, value: int) -> int:
-        return value or max(1, min(os.cpu_count() or 1, AUTO_CONCURRENCY_MAX))
+        return value or min(usable_cores(), AUTO_CONCURRENCY_MAX)
 
     @field_validator("api_keys", "cors_origins", "preload", mode="before")
     @classmethod

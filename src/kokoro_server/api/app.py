@@ -2,15 +2,18 @@
 
 Its lifespan builds the serving objects once (one :class:`SpeechService`, the synthesis runner, the
 download store), keeps them on ``app.state.serving``, preloads ``KOKORO_PRELOAD`` versions in a
-thread (``/health`` answers at once; ``/ready`` turns 200 when preloading is done) and sweeps expired
-downloads.
+thread (``/health`` answers at once; ``/ready`` turns 200 when preloading is done), sweeps expired
+downloads and unloads models unused for ``KOKORO_MODEL_TTL_S``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -43,9 +46,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = Serving(
             settings=settings, service=service,
             runner=SynthesisRunner(service, concurrency=settings.concurrency, queue_size=settings.queue_size),
-            downloads=DownloadStore.temporary(ttl_s=settings.download_ttl_s, max_bytes=settings.download_max_bytes))
+            downloads=DownloadStore.under(download_parents(service), ttl_s=settings.download_ttl_s,
+                                          max_bytes=settings.download_max_bytes))
         app.state.serving = state
         tasks = [asyncio.create_task(preload(state)), asyncio.create_task(sweep_downloads(state.downloads))]
+        if settings.model_ttl_s:
+            tasks.append(asyncio.create_task(unload_idle_models(service, settings.model_ttl_s)))
         try:
             yield
         finally:
@@ -71,6 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def download_parents(service: SpeechService) -> list[Path]:
+    """``<data dir>/downloads``, else (a read-only data dir) a folder of this user's in the temp dir."""
+    return [service.data_dir.downloads_dir, Path(tempfile.gettempdir()) / f"kokoro-server-{os.getuid()}-downloads"]
+
+
 async def preload(state: Serving) -> None:
     try:
         await asyncio.to_thread(load_versions, state)
@@ -91,6 +102,13 @@ def load_versions(state: Serving) -> None:
         language = build.languages.get(build.default_voice[:1])
         if language is not None and language.supported:
             build.make_phonemizer(language.code)("Ready.")
+
+
+async def unload_idle_models(service: SpeechService, ttl_s: float) -> None:
+    """KOKORO_MODEL_TTL_S: free the weights of versions unused that long (checked at a quarter of it)."""
+    while True:
+        await asyncio.sleep(min(SWEEP_EVERY_S, max(ttl_s / 4, 0.1)))
+        await asyncio.to_thread(service.models.unload_idle, ttl_s)
 
 
 async def sweep_downloads(store: DownloadStore) -> None:

@@ -15,14 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import platform
-import tempfile
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from kokoro_server.files import file_sha256, fsync_file, unchanged, write_atomic
+from kokoro_server.files import TempFile, file_sha256, unchanged, write_atomic
 
 log = logging.getLogger("kokoro_server.engine")
 
@@ -137,39 +135,35 @@ class GraphCache:
         return None
 
     # -- writing ---------------------------------------------------------------------------
-    def new_target(self) -> Path | None:
-        """A fresh temporary path for onnxruntime to save the optimized graph to (None: not writable)."""
+    def new_target(self) -> TempFile | None:
+        """A fresh temp file for onnxruntime to save the optimized graph to (None: not writable)."""
         try:
             self.folder.mkdir(exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{self.model_path.name}.", suffix=".tmp", dir=self.folder)
-            os.close(fd)
-            return Path(name)
+            return TempFile(self.folder / self.model_path.name)
         except OSError as exc:
             log.info("cannot save the optimized graph beside %s (%s); sessions will optimize at each start",
                      self.model_path, exc.strerror)
             return None
 
-    def commit(self, target: Path) -> Path | None:
-        """Install the graph onnxruntime saved at ``target`` and record it; its path, or None on failure."""
-        try:
-            source_stat = self.model_path.stat()
-            source_sha256 = file_sha256(self.model_path)
-            size = target.stat().st_size
-            if not size:
+    def commit(self, target: TempFile) -> Path | None:
+        """Install the graph onnxruntime saved in ``target`` and record it; its path, or None on failure."""
+        with target:
+            try:
+                source_stat = self.model_path.stat()
+                source_sha256 = file_sha256(self.model_path)
+                size = target.path.stat().st_size
+                if not size:
+                    return None
+                digest = file_sha256(target.path)
+                name = f"{self.model_path.name}.{self.fingerprint.digest}.{digest[:12]}.onnx"
+                graph = target.commit(self.folder / name)
+                self._write_manifest(Manifest(source_stat.st_size, source_stat.st_mtime_ns, source_sha256,
+                                              self.fingerprint, name, size, digest))
+                self._remove_others(keep=name)
+                return graph
+            except OSError as exc:
+                log.info("cannot save the optimized graph of %s (%s)", self.model_path.name, exc.strerror)
                 return None
-            digest = file_sha256(target)
-            name = f"{self.model_path.name}.{self.fingerprint.digest}.{digest[:12]}.onnx"
-            fsync_file(target)
-            os.replace(target, self.folder / name)
-            self._write_manifest(Manifest(source_stat.st_size, source_stat.st_mtime_ns, source_sha256,
-                                          self.fingerprint, name, size, digest))
-            self._remove_others(keep=name)
-            return self.folder / name
-        except OSError as exc:
-            log.info("cannot save the optimized graph of %s (%s)", self.model_path.name, exc.strerror)
-            return None
-        finally:
-            target.unlink(missing_ok=True)
 
     def _write_manifest(self, manifest: Manifest) -> None:
         write_atomic(self.manifest_path, manifest.to_json().encode())

@@ -5,6 +5,10 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +55,9 @@ class ModelManager:
         self._data_dir = data_dir
         self._loaded: dict[str, LoadedModel] = {}
         self._locks = {version: threading.Lock() for version in BUILDS}
+        self._usage_lock = threading.Lock()
+        self._users: Counter[str] = Counter()  # streams holding each version (see hold)
+        self._last_used: dict[str, float] = {}  # when each version was last loaded or released
 
     def _formats(self) -> tuple[str, ...]:
         """Weight formats KOKORO_BACKEND allows, given what is installed (auto: both if torch is)."""
@@ -117,8 +124,40 @@ class ModelManager:
             if loaded is None:
                 location = self.locate(build)
                 loaded = LoadedModel(build, self._open(build, location), location)
+                self._last_used[version] = time.monotonic()
                 self._loaded[version] = loaded
         return loaded
+
+    @contextmanager
+    def hold(self, version: str) -> Iterator[LoadedModel]:
+        """The loaded model (loading it if needed), never unloaded as idle while the block runs."""
+        with self._usage_lock:
+            self._users[version] += 1
+        try:
+            yield self.get(version)
+        finally:
+            with self._usage_lock:
+                self._users[version] -= 1
+                self._last_used[version] = time.monotonic()
+
+    def unload_idle(self, ttl_s: float) -> list[str]:
+        """Unload every version nobody holds that was last used ``ttl_s`` seconds ago or more."""
+        unloaded = []
+        for version, lock in self._locks.items():
+            if not lock.acquire(blocking=False):  # loading (or unloading) right now
+                continue
+            try:
+                with self._usage_lock:
+                    idle = (version in self._loaded and not self._users[version]
+                            and time.monotonic() - self._last_used.get(version, 0.0) >= ttl_s)
+                    loaded = self._loaded.pop(version) if idle else None
+            finally:
+                lock.release()
+            if loaded is not None:
+                loaded.backend.close()
+                unloaded.append(version)
+                log.info("%s: unloaded after %g s unused (KOKORO_MODEL_TTL_S)", version, ttl_s)
+        return unloaded
 
     def _open(self, build: Build, location: ModelLocation) -> Backend:
         fix = ("delete it: it is assembled again from the PyPI packages" if location.embedded
