@@ -14,11 +14,12 @@ from kokoro_server.api.app import create_app
 from kokoro_server.api.state import Serving
 from kokoro_server.builds import get_build
 from kokoro_server.cluster.asgi import ReplicaApp
-from kokoro_server.cluster.plan import RETRY_AFTER_S, ClusterPlan
+from kokoro_server.cluster.plan import DEPLOYMENT_NAME, RETRY_AFTER_S, ClusterPlan
 from kokoro_server.serve import LOG_FORMAT
 from kokoro_server.settings import Settings
 
 PRELOAD_POLL_S = 0.1
+BACKPRESSURE = BackpressureConfig(status_code=429, retry_after_s=RETRY_AFTER_S)
 
 
 @serve.ingress()
@@ -57,6 +58,12 @@ class KokoroReplica:
 def application(plan: ClusterPlan) -> serve.Application:
     """The deployment for ``plan``; Serve's own back-pressure answer (every replica full and the
     router's queue too) is a 429 with ``Retry-After`` (its proxy gives it our body: asgi.py)."""
-    backpressure = BackpressureConfig(status_code=429, retry_after_s=RETRY_AFTER_S)
     return serve.deployment(KokoroReplica).options(**plan.deployment_options(),
-                                                   backpressure_config=backpressure).bind()
+                                                   backpressure_config=BACKPRESSURE).bind()
+
+
+def app_from_env(args: dict[str, str] | None = None) -> serve.Application:
+    """Application builder for Serve config files (KubeRay's ``serveConfigV2``, ``serve run``): the
+    replicas' settings come from the config's ``runtime_env``, their count and sizes from its
+    ``deployments`` entry."""
+    return serve.deployment(KokoroReplica, name=DEPLOYMENT_NAME, backpressure_config=BACKPRESSURE).bind()
