@@ -65,6 +65,8 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
+    # every replica's log lines, not "[repeated 2x across cluster]" (read when ray is imported)
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     try:
         import ray
         from ray import serve
@@ -82,7 +84,6 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         if needed > available:
             raise ClusterError(f"{plan.describe()} needs {needed} CPUs; the local Ray has {available} "
                                "(--num-cpus), so replicas would never start")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # every replica's log lines, not "repeated 2x across cluster"
     serve_started = False
     try:
         ray.init(address=args.address, num_cpus=args.num_cpus if local else None, include_dashboard=False,
