@@ -144,9 +144,11 @@ class SynthesisRunner:
         except BaseException:
             self._admitted -= 1
             record.status = "cancelled"
+            record.seconds = time.monotonic() - record.queued_at
             self.totals.cancelled += 1
             if sink is not None:
                 sink.abort()
+            self._log(record)  # the client left while it waited for a slot
             raise
         self._running += 1
         self._versions[prepared.build.version] += 1
@@ -184,13 +186,17 @@ class SynthesisRunner:
         self._slots.release()
         setattr(self.totals, record.status, getattr(self.totals, record.status) + 1)
         self._typical_seconds = 0.8 * self._typical_seconds + 0.2 * record.seconds
+        self._log(record)
+
+    @staticmethod
+    def _log(record: StreamRecord) -> None:
         level = logging.WARNING if record.status == "failed" else logging.INFO
         log.log(level, json.dumps({
             "event": "synthesis", "request_id": record.request_id, "status": record.status,
             "version": record.version, "voice": record.voice, "chars": record.chars,
             "chunks": record.chunks, "audio_s": round(record.audio_seconds, 3),
             "first_audio_s": None if record.first_audio_s is None else round(record.first_audio_s, 3),
-            "seconds": round(record.seconds, 3), "error": record.error}))
+            "seconds": None if record.seconds is None else round(record.seconds, 3), "error": record.error}))
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

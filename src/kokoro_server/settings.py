@@ -65,11 +65,19 @@ class Settings(BaseSettings):
                                                      "(0 = never); it loads again on the next request.")
     download_ttl_s: int = Field(3600, ge=1)
     download_max_bytes: int = Field(512 * 1024 * 1024, ge=0)
+    download_dir: Path | None = Field(None, description="Folder for return_download_link files, shared by every "
+                                                         "process that uses it (a cluster's replicas); empty: a "
+                                                         "private temporary folder.")
 
     @field_validator("concurrency")
     @classmethod
     def _auto_concurrency(cls, value: int) -> int:
         return value or min(usable_cores(), AUTO_CONCURRENCY_MAX)
+
+    @field_validator("download_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("api_keys", "cors_origins", "preload", mode="before")
     @classmethod

@@ -46,8 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = Serving(
             settings=settings, service=service,
             runner=SynthesisRunner(service, concurrency=settings.concurrency, queue_size=settings.queue_size),
-            downloads=DownloadStore.under(download_parents(service), ttl_s=settings.download_ttl_s,
-                                          max_bytes=settings.download_max_bytes))
+            downloads=DownloadStore.for_settings(settings, download_parents(service)))
         app.state.serving = state
         tasks = [asyncio.create_task(preload(state)), asyncio.create_task(sweep_downloads(state.downloads))]
         if settings.model_ttl_s:

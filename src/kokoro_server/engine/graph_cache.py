@@ -4,7 +4,8 @@ Most of an ONNX Runtime session's start-up goes into optimizing the graph (fusio
 for this CPU). ``SessionOptions.optimized_model_filepath`` saves the result; a session built from it
 with the optimizers off starts about twice as fast. A saved graph is only valid for the same source
 model, onnxruntime version, optimization level and CPU (the NCHWc layout transform is hardware
-specific): those make up its :class:`Fingerprint`. It lives in ``.optimized/`` beside the model,
+specific): those make up its :class:`Fingerprint`, which names its files, so machines of different
+CPUs sharing one data dir each keep (and clean up) only their own. It lives in ``.optimized/`` beside the model,
 written atomically under a content-addressed name with a manifest that records its SHA-256, and it
 is verified byte for byte on every load. Anything stale, missing or corrupt is deleted and the
 caller builds the session from the original model again.
@@ -57,7 +58,7 @@ def cpu_signature() -> str:
 
 @dataclass
 class Manifest:
-    """What ``<model>.json`` in the cache folder records about the saved graph."""
+    """What ``<model>.<fingerprint>.json`` in the cache folder records about the saved graph."""
 
     source_size: int
     source_mtime_ns: int
@@ -91,7 +92,8 @@ class GraphCache:
         self.model_path = model_path
         self.fingerprint = fingerprint
         self.folder = model_path.parent / FOLDER
-        self.manifest_path = self.folder / f"{model_path.name}.json"
+        # per fingerprint: replicas on other CPUs (or runtimes) sharing the data dir keep their own
+        self.manifest_path = self.folder / f"{model_path.name}.{fingerprint.digest}.json"
 
     # -- reading ---------------------------------------------------------------------------
     def load(self) -> Path | None:
@@ -177,8 +179,9 @@ class GraphCache:
         self._remove_others(keep=None)
 
     def _remove_others(self, keep: str | None) -> None:
+        """Delete this fingerprint's graphs but ``keep``; those of other fingerprints are never touched."""
         try:
-            for path in self.folder.glob(f"{self.model_path.name}.*.onnx"):
+            for path in self.folder.glob(f"{self.model_path.name}.{self.fingerprint.digest}.*.onnx"):
                 if path.name != keep:
                     path.unlink(missing_ok=True)
         except OSError:
