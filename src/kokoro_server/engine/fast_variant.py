@@ -139,6 +139,7 @@ def _derive(source: Path, ort: Any, threads: int, max_ratio: float) -> VariantMa
                  source.name)
         return None
     try:
+        folder.mkdir(exist_ok=True)  # not writable: nothing to derive for
         model, convs = rewrite(onnx.load(str(source)))
         if not convs:
             manifest = VariantManifest(**base, decision="source",
@@ -148,12 +149,10 @@ def _derive(source: Path, ort: Any, threads: int, max_ratio: float) -> VariantMa
             del model
             manifest = _verify(source, data, convs, base, ort, threads, max_ratio)
             if manifest.decision == "variant":
-                folder.mkdir(exist_ok=True)
                 name = f"{source.stem}.{RECIPE.replace('/', '-')}.{manifest.variant_sha256[:12]}.onnx"
                 write_atomic(folder / name, data)
                 manifest.variant_file = name
         manifest.measured["derive_seconds"] = round(time.perf_counter() - started, 2)
-        folder.mkdir(exist_ok=True)
         for old in folder.glob(f"{source.stem}.*.onnx"):
             if old.name != manifest.variant_file:
                 old.unlink(missing_ok=True)
