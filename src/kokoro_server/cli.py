@@ -141,8 +141,12 @@ def cmd_models(args: argparse.Namespace) -> int:
         if status.ready:
             derived = (usable_derived(Path(status.weights)) if status.weights and status.backend == "onnx"
                        and service.settings.use_optimized_model else None)
-            print(f"  runs on: {status.backend} ({derived or status.weights})"
+            variant = service.models.variant(build, derived or Path(status.weights)) \
+                if status.backend == "onnx" and status.weights else None
+            print(f"  runs on: {status.backend} ({variant.path if variant else derived or status.weights})"
                   f"{'  [loaded]' if status.loaded else ''}")
+            if variant is not None:
+                print(f"  variant: {variant.variant or 'none'}: {variant.reason}")
             print(f"  chosen by {status.selection}")
         else:
             print(f"  problem: {status.problem}")

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
                                                "a time (0 = auto: KOKORO_CONCURRENCY, at most one per core).")
     use_optimized_model: bool = Field(True, description="Run the model file made by `kokoro-server optimize` "
                                                         "(models/<version>/*.optimized.onnx) when it verifies.")
+    fast_model: bool = Field(True, description="Run the fast variant of an int8 ONNX model (its convs rewritten "
+                                               "onto the u8 x s8 GEMM, bit-identical), derived, verified and "
+                                               "timed once per model, onnxruntime and CPU (models/<version>/.variants/).")
     save_optimized_graph: bool = Field(True, description="Save the ONNX graph optimized for this CPU beside the "
                                                          "model (models/<version>/.optimized/) and start from it.")
     embedded_model: bool = Field(True, description="Use the int8 v1.0 model shipped on PyPI when "
