@@ -20,12 +20,12 @@ from kokoro_server.engine.models import ModelManager
 from kokoro_server.errors import InputTooLongError, InvalidInputError, VoiceNotFoundError
 from kokoro_server.settings import Settings
 from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker, split_sentences
-from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize_text
+from kokoro_server.text.clean import clean_input
+from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize
 from kokoro_server.voices.library import VoiceLibrary
 from kokoro_server.voices.mix import VoiceMix, parse_mix
 
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
-ENGLISH = ("a", "b")
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,7 @@ class SpeechService:
             raise InvalidInputError(f"language {lang!r} is not supported offline by {build.version}; "
                                     f"supported: {supported}", param="lang_code")
         self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
-        options = request.normalization if lang in ENGLISH else NormalizationOptions(normalize=False)
-        text = normalize_text(request.text, options)
+        text = normalize(clean_input(request.text), request.normalization, lang).text
         if not text:
             raise InvalidInputError("input has nothing to speak after normalization", param="input")
         return PreparedSpeech(build, mix, pack, lang, request.speed, text, request.chunk_plan, notice)
