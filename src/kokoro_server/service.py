@@ -20,13 +20,13 @@ from kokoro_server.engine.models import ModelManager
 from kokoro_server.errors import InputTooLongError, InvalidInputError, VoiceNotFoundError
 from kokoro_server.settings import Settings
 from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker
+from kokoro_server.text.clean import clean_input
 from kokoro_server.text.document import Document, Text, plain
 from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize
 from kokoro_server.voices.library import VoiceLibrary
 from kokoro_server.voices.mix import VoiceMix, parse_mix
 
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
-ENGLISH = ("a", "b")
 
 
 @dataclass(frozen=True)
@@ -157,17 +157,16 @@ class SpeechService:
             raise InvalidInputError(f"language {lang!r} is not supported offline by {build.version}; "
                                     f"supported: {supported}", param="lang_code")
         self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
-        options = request.normalization if lang in ENGLISH else NormalizationOptions(normalize=False)
-        document = self.normalized(plain(request.text), options)
+        document = self.normalized(plain(clean_input(request.text)), request.normalization, lang)
         text = " ".join(s.normalized.text for s in document.segments if isinstance(s, Text) and s.normalized)
         if not document.speakable():
             raise InvalidInputError("input has nothing to speak after normalization", param="input")
         return PreparedSpeech(build, mix, pack, lang, request.speed, text, request.chunk_plan, document, notice)
 
     @staticmethod
-    def normalized(document: Document, options: NormalizationOptions) -> Document:
+    def normalized(document: Document, options: NormalizationOptions, lang: str = "a") -> Document:
         """The document with each text segment's normalized reading (and where its words came from)."""
-        segments = tuple(replace(s, normalized=normalize(s.text, options)) if isinstance(s, Text) else s
+        segments = tuple(replace(s, normalized=normalize(s.text, options, lang)) if isinstance(s, Text) else s
                          for s in document.segments)
         return replace(document, segments=segments)
 
