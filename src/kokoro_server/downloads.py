@@ -28,7 +28,7 @@ from kokoro_server.errors import NotFoundError
 
 log = logging.getLogger("kokoro_server.downloads")
 
-ROUTE = "/v1/download"
+ROUTE = "/download"  # under /v1: X-Download-Path is relative to /v1 (as Kokoro-FastAPI sends it)
 WAV_HEADER_BYTES = len(wav_header(0))
 
 

@@ -56,7 +56,12 @@ class Settings(BaseSettings):
                                                   f"{AUTO_CONCURRENCY_MAX}).")
     queue_size: int = Field(16, ge=0, description="Requests waiting for a synthesis slot before 429.")
     api_keys: CommaList = Field(default_factory=list, description="Comma-separated bearer tokens.")
+    public_lists: bool = Field(False, description="With KOKORO_API_KEYS: the read-only routes (GET: voice and "
+                                                  "model lists, config) need no key; synthesis and changes do.")
     cors_origins: CommaList = Field(default_factory=list, description="Comma-separated origins; * for any.")
+    allowed_hosts: CommaList = Field(default_factory=list, description="Host names accepted in the Host header "
+                                     "besides localhost, 127.0.0.1, [::1] and KOKORO_HOST (checked when "
+                                     "listening on loopback or when this is set); * turns the check off.")
     web_ui: bool = True
     preload: CommaList = Field(default_factory=list, description="Model versions loaded at start-up.")
     download_ttl_s: int = Field(3600, ge=1)
@@ -67,7 +72,7 @@ class Settings(BaseSettings):
     def _auto_concurrency(cls, value: int) -> int:
         return value or max(1, min(os.cpu_count() or 1, AUTO_CONCURRENCY_MAX))
 
-    @field_validator("api_keys", "cors_origins", "preload", mode="before")
+    @field_validator("api_keys", "cors_origins", "allowed_hosts", "preload", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -17,7 +17,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from kokoro_server import __version__
 from kokoro_server.api.errors import install_error_handler
-from kokoro_server.api.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
+from kokoro_server.api.middleware import (LOOPBACK_NAMES, REQUEST_ID_HEADER, HostCheckMiddleware,
+                                          RequestContextMiddleware)
 from kokoro_server.api.routes import config, downloads, health, models, speech, voices
 from kokoro_server.api.routes.web import mount_web_ui
 from kokoro_server.api.state import Serving
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=[REQUEST_ID_HEADER, "X-Download-Path",
                                                                 "Retry-After", "Content-Disposition"])
+    if HostCheckMiddleware.wanted(settings.host, settings.allowed_hosts):
+        app.add_middleware(HostCheckMiddleware, allowed=[*LOOPBACK_NAMES, settings.host, *settings.allowed_hosts])
     app.add_middleware(RequestContextMiddleware,
                        max_body_bytes=settings.max_input_chars * JSON_OVERHEAD_PER_CHAR + BODY_SLACK_BYTES)
     return app
