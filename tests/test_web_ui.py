@@ -67,7 +67,8 @@ def test_page_and_its_files_are_served_and_fetch_nothing_from_elsewhere(server):
 
 
 def test_web_ui_setting_turns_the_page_off(data_dir: Path):
-    client = TestClient(create_app(Settings(data_dir=data_dir, web_ui=False)))  # no lifespan: routing only
+    client = TestClient(create_app(Settings(data_dir=data_dir, web_ui=False)),  # no lifespan: routing only
+                        base_url="http://localhost")  # a name the Host check allows
     for path in ("/web/", "/web/app.js", "/"):
         response = client.get(path, follow_redirects=False)
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", path

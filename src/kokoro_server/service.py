@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kokoro_server import SAMPLE_RATE
-from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name
+from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name, version_named
 from kokoro_server.builds.base import MAX_TOKENS, Phonemizer
 from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
@@ -96,10 +96,13 @@ class SpeechService:
             raise InvalidVoiceSpecError(f"voice mix {spec!r} mixes voices of versions {', '.join(sorted(versions))}; "
                                         "a mix takes the voices of one version", param="voice")
         build = BUILDS[versions.pop()]
-        if model and resolve_model_name(model, self.settings.default_model) is not build:
-            raise InvalidVoiceSpecError(f"voice {spec!r} is a {build.version} voice, but model {model!r} is "
-                                        f"another version; name model {build.model_names[0]!r} or none",
-                                        param="voice")
+        if model:  # the default model's names (kokoro, tts-1, ...) leave the choice to the voice's prefix
+            resolve_model_name(model, self.settings.default_model)  # an unknown name is still a 404
+            named = version_named(model)
+            if named is not None and named != build.version:
+                raise InvalidVoiceSpecError(f"voice {spec!r} is a {build.version} voice, but model {model!r} is "
+                                            f"{named}; name model {build.model_names[0]!r} or a default name "
+                                            "such as 'kokoro'", param="voice")
         return mix, build
 
     def route(self, model: str | None, voice: VoiceMix) -> Build:

@@ -9,8 +9,9 @@ downloads.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="kokoro-server", version=__version__, lifespan=lifespan,
                   description="OpenAI-compatible text-to-speech with Kokoro-82M (v1.0 and v0.19).")
     install_error_handler(app)
+    default_openapi = app.openapi
+    app.openapi = lambda: openapi_without_422(app, default_openapi)  # type: ignore[method-assign]
     for module in (speech, voices, models, config, downloads, health):
         app.include_router(module.router)
     if settings.web_ui:
@@ -72,6 +75,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware,
                        max_body_bytes=settings.max_input_chars * JSON_OVERHEAD_PER_CHAR + BODY_SLACK_BYTES)
     return app
+
+
+def openapi_without_422(app: FastAPI, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """FastAPI's document, less the 422 it lists for validation errors: they are answered 400 with
+    OpenAI's error body (see api/errors.py), which the routes document."""
+    if app.openapi_schema is None:
+        schema = build()  # cached as app.openapi_schema: edited in place once
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+    return app.openapi_schema or build()
 
 
 async def preload(state: Serving) -> None:

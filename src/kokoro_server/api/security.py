@@ -15,10 +15,10 @@ from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
+from kokoro_server.api.protocol import ErrorBody
 from kokoro_server.errors import AuthenticationError
 
 bearer = HTTPBearer(auto_error=False, description="One of KOKORO_API_KEYS (only when that is set).")
-DOCUMENTED = [Depends(bearer)]  # the routers' dependency: shows the scheme in /docs; the check is KeyedRoute's
 READ_ONLY_METHODS = ("GET", "HEAD")
 
 
@@ -57,3 +57,10 @@ class KeyedRoute(APIRoute):
             return await handler(request)
 
         return keyed
+
+
+# The arguments of a router whose routes need the key: the check (KeyedRoute), the scheme shown in
+# /docs (the bearer dependency only reads the header) and the errors every such route may answer.
+KEYED: dict[str, Any] = {"route_class": KeyedRoute, "dependencies": [Depends(bearer)],
+         "responses": {400: {"model": ErrorBody, "description": "Invalid request"},
+                       401: {"model": ErrorBody, "description": "Missing or wrong API key"}}}

@@ -42,6 +42,14 @@ def model_aliases(default_version: str) -> dict[str, str]:
     return aliases
 
 
+def version_named(name: str) -> str | None:
+    """The version a model name names itself (``kokoro-v0_19``, ``v0_19``); None for the names of
+    whatever the default model is (``kokoro``, ``tts-1``, ...) and for unknown names."""
+    key = name.strip().lower()
+    return next((b.version for b in BUILDS.values() if key == b.version.lower() or
+                 key in (n.lower() for n in b.model_names)), None)
+
+
 def resolve_model_name(name: str, default_version: str) -> Build:
     aliases = model_aliases(default_version)
     version = aliases.get(name.strip()) or aliases.get(name.strip().lower())

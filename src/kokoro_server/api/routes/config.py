@@ -5,14 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from kokoro_server.api.protocol import ServerConfig, SpeedRange
-from kokoro_server.api.security import DOCUMENTED, KeyedRoute
+from kokoro_server.api.security import KEYED
 from kokoro_server.api.state import Serving, serving
 from kokoro_server.audio.encoders import FORMATS
 from kokoro_server.builds import BUILDS
 from kokoro_server.service import MAX_SPEED, MIN_SPEED
 
-router = APIRouter(prefix="/v1", tags=["config"], dependencies=DOCUMENTED,
-                   route_class=KeyedRoute)
+router = APIRouter(prefix="/v1", tags=["config"], **KEYED)
 
 
 @router.get("/config", response_model=ServerConfig)

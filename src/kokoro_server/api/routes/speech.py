@@ -13,15 +13,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from kokoro_server.api.protocol import ErrorBody, SpeechBody, Usage, sse_event
-from kokoro_server.api.security import DOCUMENTED, KeyedRoute
+from kokoro_server.api.security import KEYED
 from kokoro_server.api.state import Serving, request_id, serving
 from kokoro_server.audio.encoders import FORMATS, AudioFormat, StreamingEncoder, get_format, wav_header
 from kokoro_server.downloads import WAV_HEADER_BYTES, encoder_with_download
 from kokoro_server.errors import InvalidInputError, KokoroError
 from kokoro_server.runner import AudioStream, ClientGone
 
-router = APIRouter(prefix="/v1", tags=["speech"], dependencies=DOCUMENTED,
-                   route_class=KeyedRoute)
+router = APIRouter(prefix="/v1", tags=["speech"], **KEYED)
 log = logging.getLogger("kokoro_server.api")
 
 FRAME_SAMPLES = 600  # 25 ms at 24 kHz: the unit of usage.output_tokens

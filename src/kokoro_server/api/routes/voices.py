@@ -8,15 +8,14 @@ from starlette.concurrency import run_in_threadpool
 
 from kokoro_server.api.protocol import (OPENAI_VOICES, CombineBody, ErrorBody, LegacyVoiceList, VoiceList,
                                         VoiceObject)
-from kokoro_server.api.security import DOCUMENTED, KeyedRoute
+from kokoro_server.api.security import KEYED
 from kokoro_server.api.state import Serving, serving
 from kokoro_server.builds import BUILDS, Build, resolve_model_name
 from kokoro_server.combine import combine_voices
 from kokoro_server.service import SpeechService
 from kokoro_server.voices.library import VoiceInfo
 
-router = APIRouter(prefix="/v1/audio/voices", tags=["voices"], dependencies=DOCUMENTED,
-                   route_class=KeyedRoute)
+router = APIRouter(prefix="/v1/audio/voices", tags=["voices"], **KEYED)
 
 
 def voice_object(service: SpeechService, build: Build, info: VoiceInfo) -> VoiceObject:
