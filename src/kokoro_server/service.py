@@ -177,16 +177,21 @@ class SpeechService:
         if request.voice:
             mix, build = self.parse_voice(request.voice, request.model)
             lang, notice = mix.parts[0][0][:1], None
+            try:
+                pack = self.voices.resolve(build, mix)
+            except VoiceNotFoundError as exc:
+                self.models.locate(build, assemble=False)  # missing weights are reported first
+                raise VoiceNotFoundError(exc.message + self._equivalents(build, mix), param="voice") from None
         else:
             build = resolve_model_name(request.model, self.settings.default_model) if request.model else \
                 get_build(self.settings.default_model)
-        self.models.locate(build, assemble=False)  # missing weights are the first thing to report
-        if not request.voice:
-            mix, lang, notice = self._default_voice(build)
-        try:
+            try:
+                mix, lang, notice = self._default_voice(build)
+            except VoiceNotFoundError:
+                self.models.locate(build, assemble=False)  # missing weights are reported first
+                raise
             pack = self.voices.resolve(build, mix)
-        except VoiceNotFoundError as exc:
-            raise VoiceNotFoundError(exc.message + self._equivalents(build, mix), param="voice") from None
+        self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
         lang = (request.lang or lang).lower()
         language = build.languages.get(lang)
         if language is None or not language.supported:
