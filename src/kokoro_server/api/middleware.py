@@ -5,10 +5,10 @@ against DNS rebinding. Plain ASGI (not BaseHTTPMiddleware), so streaming and dis
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
-import ipaddress
 import time
 import uuid
 
