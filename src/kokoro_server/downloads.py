@@ -42,7 +42,7 @@ from kokoro_server.settings import Settings
 
 log = logging.getLogger("kokoro_server.downloads")
 
-ROUTE = "/v1/download"
+ROUTE = "/download"  # under /v1: X-Download-Path is relative to /v1 (as Kokoro-FastAPI sends it)
 FOLDER_PREFIX = "server-"  # <data dir>/downloads/server-<pid>-<random>/, one per running server
 STAGING_PREFIX = ".new-"
 LOCK_NAME = ".lock"

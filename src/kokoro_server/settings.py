@@ -61,7 +61,12 @@ class Settings(BaseSettings):
                                                   f"{AUTO_CONCURRENCY_MAX}).")
     queue_size: int = Field(16, ge=0, description="Requests waiting for a synthesis slot before 429.")
     api_keys: CommaList = Field(default_factory=list, description="Comma-separated bearer tokens.")
+    public_lists: bool = Field(False, description="With KOKORO_API_KEYS: the read-only routes (GET: voice and "
+                                                  "model lists, config) need no key; synthesis and changes do.")
     cors_origins: CommaList = Field(default_factory=list, description="Comma-separated origins; * for any.")
+    allowed_hosts: CommaList = Field(default_factory=list, description="Host names accepted in the Host header "
+                                     "besides localhost, 127.0.0.1, [::1] and KOKORO_HOST (checked when "
+                                     "listening on loopback or when this is set); * turns the check off.")
     web_ui: bool = True
     preload: CommaList = Field(default_factory=list, description="Model versions loaded at start-up.")
     model_ttl_s: float = Field(0, ge=0, description="Free a version's weights after this many seconds unused "
@@ -82,7 +87,7 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("api_keys", "cors_origins", "preload", mode="before")
+    @field_validator("api_keys", "cors_origins", "allowed_hosts", "preload", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

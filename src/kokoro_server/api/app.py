@@ -11,16 +11,18 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from kokoro_server import __version__
 from kokoro_server.api.errors import install_error_handler
-from kokoro_server.api.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
+from kokoro_server.api.middleware import (LOOPBACK_NAMES, REQUEST_ID_HEADER, HostCheckMiddleware,
+                                          RequestContextMiddleware)
 from kokoro_server.api.routes import config, downloads, health, models, speech, voices
 from kokoro_server.api.routes.web import mount_web_ui
 from kokoro_server.api.state import Serving
@@ -63,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="kokoro-server", version=__version__, lifespan=lifespan,
                   description="OpenAI-compatible text-to-speech with Kokoro-82M (v1.0 and v0.19).")
     install_error_handler(app)
+    default_openapi = app.openapi
+    app.openapi = lambda: openapi_without_422(app, default_openapi)  # type: ignore[method-assign]
     for module in (speech, voices, models, config, downloads, health):
         app.include_router(module.router)
     if settings.web_ui:
@@ -71,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=[REQUEST_ID_HEADER, "X-Download-Path",
                                                                 "Retry-After", "Content-Disposition"])
+    if HostCheckMiddleware.wanted(settings.host, settings.allowed_hosts):
+        app.add_middleware(HostCheckMiddleware, allowed=[*LOOPBACK_NAMES, settings.host, *settings.allowed_hosts])
     app.add_middleware(RequestContextMiddleware,
                        max_body_bytes=settings.max_input_chars * JSON_OVERHEAD_PER_CHAR + BODY_SLACK_BYTES)
     return app
@@ -79,6 +85,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def download_parents(service: SpeechService) -> list[Path]:
     """``<data dir>/downloads``, else (a read-only data dir) a folder of this user's in the temp dir."""
     return [service.data_dir.downloads_dir, Path(tempfile.gettempdir()) / f"kokoro-server-{os.getuid()}-downloads"]
+
+
+def openapi_without_422(app: FastAPI, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """FastAPI's document, less the 422 it lists for validation errors: they are answered 400 with
+    OpenAI's error body (see api/errors.py), which the routes document."""
+    if app.openapi_schema is None:
+        schema = build()  # cached as app.openapi_schema: edited in place once
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+    return app.openapi_schema or build()
 
 
 async def preload(state: Serving) -> None:
