@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from kokoro_server.cpus import usable_cores
+
 BENCH_DIR = Path(__file__).resolve().parent
 
 SAMPLE_RATE = 24_000
@@ -228,14 +230,14 @@ class Server:
 
 
 def start_server(name: str, argv: Sequence[str], *, url: str, ready_path: str, env: Mapping[str, str],
-                 log: Path, timeout: float = 600) -> Server:
-    """Start ``argv`` and wait until ``GET url+ready_path`` answers 200 (the model is loaded)."""
+                 log: Path, timeout: float = 600, cwd: Path | None = None) -> Server:
+    """Start ``argv`` (in ``cwd``) and wait until ``GET url+ready_path`` answers 200 (the model is loaded)."""
     import httpx
 
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         process = subprocess.Popen(list(argv), env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+                                   stdin=subprocess.DEVNULL, cwd=cwd)
     server = Server(name, process, url, log, dict(env))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -350,7 +352,7 @@ class Floor:
     prepared beforehand: what the model alone costs, with no text front end, HTTP or encoding."""
 
     def __init__(self, root: Path, model: Path, threads: int) -> None:
-        self.threads = threads or (os.cpu_count() or 1)
+        self.threads = threads or usable_cores()
         self.session = workload.open_session(model, self.threads)
         self.root = root
 

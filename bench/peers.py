@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 import venv
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ def python_of(venv_dir: Path) -> Path:
     return venv_dir / "bin" / "python"
 
 
-def installed_versions(venv_dir: Path) -> dict[str, str]:
-    """Versions of the pinned packages (and onnxruntime) in the venv; empty when it is missing."""
+def installed_versions(venv_dir: Path, names: Sequence[str] = (*PINS, "onnxruntime")) -> dict[str, str]:
+    """Versions of the pinned packages (and onnxruntime), or of ``names``, in the venv (None for one
+    that is absent); empty when the venv is missing."""
     python = python_of(venv_dir)
     if not python.exists():
         return {}
@@ -39,7 +41,7 @@ def installed_versions(venv_dir: Path) -> dict[str, str]:
             "def v(n):\n"
             "    try: return m.version(n)\n"
             "    except m.PackageNotFoundError: return None\n"
-            f"print(json.dumps({{n: v(n) for n in {[*PINS, 'onnxruntime']!r}}}))")
+            f"print(json.dumps({{n: v(n) for n in {list(names)!r}}}))")
     done = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
     return json.loads(done.stdout) if done.returncode == 0 else {}
 

@@ -13,9 +13,12 @@ run so that machine noise hits them alike:
   6,000-word one with ``--long``: about 11 minutes each for ours and the floor on 2 cores);
 - the peers from PyPI, in their own venv (``bench/.peers-venv``, made on first use): fastkokoro's
   server (pcm and mp3 streamed) and kokoro-onnx's streaming API, on the same model file and voice;
+- Kokoro-FastAPI's server (pcm and mp3 streamed) from its source (a git clone in
+  ``bench/.peers-src/Kokoro-FastAPI`` or ``--kokoro-fastapi-src DIR``; not in this repository), in its
+  own venv, on its PyTorch CPU path with the dequantized v1.0 weights (``peer_kokoro_fastapi.py``);
 - throughput (audio seconds per wall second) and p50/p95 latency with 1, 2, 4 and 8 concurrent
-  clients sending short texts (two sentences, pcm streamed), for our server and fastkokoro; the floor
-  runs the same requests one after the other.
+  clients sending short texts (two sentences, pcm streamed), for our server and the peer servers; the
+  floor runs the same requests one after the other.
 
 Figures are medians over the runs with (min-max). Ratios and the issue's targets follow; the JSON
 (default ``bench/results/run-<time>.json``) holds every run and the machine facts.
@@ -36,7 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kokoro_server.cpus import usable_cores
+
 import harness
+import peer_kokoro_fastapi as kfapi
 import peers
 
 Measure = Callable[[str], dict[str, float]]
@@ -62,6 +68,8 @@ class Config:
     server_env: dict[str, str]
     threads: int
     peers: bool
+    kokoro_fastapi: Path | None  # its source; None: not run
+    kokoro_fastapi_skipped: str  # why not, when it was not asked for by name
     quick: bool
     soak: int
     soak_max_s: float
@@ -91,7 +99,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
                         help="a setting for our server (repeatable), e.g. KOKORO_SESSIONS=2")
     parser.add_argument("--threads", type=int, default=0,
                         help="intra-op threads for ours (KOKORO_THREADS), the floor and the peers (0 = all cores)")
-    parser.add_argument("--no-peers", action="store_true", help="skip fastkokoro and kokoro-onnx")
+    parser.add_argument("--no-peers", action="store_true", help="skip the PyPI peers (fastkokoro, kokoro-onnx)")
+    parser.add_argument("--kokoro-fastapi-src", metavar="DIR",
+                        help="Kokoro-FastAPI's source (a git clone; default bench/.peers-src/Kokoro-FastAPI, "
+                             "skipped when absent there)")
+    parser.add_argument("--no-kokoro-fastapi", action="store_true", help="skip Kokoro-FastAPI")
     parser.add_argument("--soak", type=int, default=0, metavar="N",
                         help="instead: N sequential short requests to our server, its RSS after each")
     parser.add_argument("--soak-max-s", type=float, default=1800, help="stop the soak after this many seconds")
@@ -108,11 +120,20 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, argparse.Name
         if not sep or not key.startswith("KOKORO_"):
             parser.error(f"--server-env wants KOKORO_NAME=VALUE, got {item!r}")
         env[key] = value
+    kokoro_fastapi, skipped = None, ""
+    if not args.no_kokoro_fastapi:
+        try:
+            kokoro_fastapi = kfapi.check_source(Path(args.kokoro_fastapi_src or kfapi.DEFAULT_SRC))
+        except SystemExit as missing:
+            if args.kokoro_fastapi_src:
+                parser.error(str(missing))
+            skipped = str(missing)
     config = Config(runs=runs, long_runs=args.long_runs, texts=texts, clients=args.clients,
                     conc_runs=1 if args.quick and args.runs is None else runs,
                     requests_per_client=1 if args.quick else 2, min_requests=2 if args.quick else 4,
                     server_concurrency=args.server_concurrency or [None], server_env=env, threads=args.threads,
-                    peers=not args.no_peers, quick=args.quick, soak=args.soak, soak_max_s=args.soak_max_s)
+                    peers=not args.no_peers, kokoro_fastapi=kokoro_fastapi, kokoro_fastapi_skipped=skipped,
+                    quick=args.quick, soak=args.soak, soak_max_s=args.soak_max_s)
     return config, args
 
 
@@ -157,15 +178,19 @@ def single_ratios(single: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
             rows.append({"words": words, "ours": ours, "vs": "floor", "ttfa_ratio": ratio(ttfa, floor_ttfa),
                          "ttfa_minus_floor_ms": (ttfa - floor_ttfa) * 1000, "total_ratio": ratio(total, floor_total),
                          "rtf_ratio": ratio(median(summaries, ours, "rtf"), median(summaries, "floor", "rtf"))})
-            for peer in (s for s in summaries if s.startswith(("fastkokoro", "kokoro-onnx"))):
+            for peer in (s for s in summaries if s.startswith(("fastkokoro", "kokoro-onnx", "kokoro-fastapi"))):
                 peer_fmt = peer.split()[-1]
-                if peer.startswith("fastkokoro") and peer_fmt != fmt:
+                if peer.startswith(PEER_SERVERS) and peer_fmt != fmt:
                     continue
                 rows.append({"words": words, "ours": ours, "vs": peer,
                              "ttfa_ratio": ratio(ttfa, median(summaries, peer, "ttfa_s")),
                              "total_ratio": ratio(total, median(summaries, peer, "total_s")),
                              "rtf_ratio": ratio(median(summaries, ours, "rtf"), median(summaries, peer, "rtf"))})
     return rows
+
+
+PEER_SERVERS = ("fastkokoro", "kokoro-fastapi")  # the peers that are servers: compared format by format and
+# in the concurrency part
 
 
 def concurrency_ratios(concurrency: dict[str, dict[int, Any]]) -> list[dict[str, Any]]:
@@ -177,9 +202,10 @@ def concurrency_ratios(concurrency: dict[str, dict[int, Any]]) -> list[dict[str,
         for clients, summary in levels.items():
             row = {"system": name, "clients": clients,
                    "throughput_vs_floor": ratio(summary["throughput"]["median"], floor)}
-            peer = concurrency.get("fastkokoro", {}).get(clients)
-            if peer:
-                row["throughput_vs_fastkokoro"] = ratio(summary["throughput"]["median"], peer["throughput"]["median"])
+            for name in PEER_SERVERS:
+                peer = concurrency.get(name, {}).get(clients)
+                if peer:
+                    row[f"throughput_vs_{name}"] = ratio(summary["throughput"]["median"], peer["throughput"]["median"])
             rows.append(row)
     return rows
 
@@ -284,10 +310,10 @@ def render(results: dict[str, Any]) -> str:
         out += [table(["system", "clients", "requests/run", "throughput", "latency p50", "p95", "first audio p50",
                        "p95", "peak RSS"], rows), ""]
         rows = [[r["system"], str(r["clients"]), f"{r['throughput_vs_floor']:.2f}",
-                 f"{r['throughput_vs_fastkokoro']:.2f}" if "throughput_vs_fastkokoro" in r else "-"]
+                 *(f"{r[f'throughput_vs_{p}']:.2f}" if f"throughput_vs_{p}" in r else "-" for p in PEER_SERVERS)]
                 for r in results["ratios"]["concurrency"]]
-        out += ["Throughput ratios: ours / single-request floor, ours / fastkokoro at the same client count",
-                table(["system", "clients", "vs floor", "vs fastkokoro"], rows), ""]
+        out += ["Throughput ratios: ours / single-request floor, ours / each peer server at the same client count",
+                table(["system", "clients", "vs floor", *(f"vs {p}" for p in PEER_SERVERS)], rows), ""]
     if results.get("soak"):
         s = results["soak"]
         out += [f"Soak: {s['requests']} sequential short requests in {s['seconds']:.0f} s "
@@ -343,7 +369,7 @@ def our_name(config: Config, concurrency: int | None) -> str:
 
 def run_suite(config: Config, root: Path, logs: Path, results: dict[str, Any]) -> None:
     model = harness.model_path(root)
-    threads = config.threads or (os.cpu_count() or 1)
+    threads = config.threads or usable_cores()
     started: list[Any] = []
     try:
         log("loading the floor session and our server(s)")
@@ -363,14 +389,28 @@ def run_suite(config: Config, root: Path, logs: Path, results: dict[str, Any]) -
             started.append(fastkokoro)
             library = peers.KokoroOnnxLibrary(model, voices, threads, logs / "kokoro-onnx.log")
             started.append(library)
+        kokoro_fastapi = None
+        if config.kokoro_fastapi:
+            log(f"starting Kokoro-FastAPI from {config.kokoro_fastapi} (PyTorch CPU, {kfapi.WEIGHTS.name})")
+            versions = kfapi.ensure_venv(config.kokoro_fastapi)
+            source = versions.pop("Kokoro-FastAPI")
+            results.setdefault("peer_versions", {})["Kokoro-FastAPI"] = \
+                f"{source} [{'; '.join(f'{k} {v}' for k, v in versions.items() if v)}]"
+            kokoro_fastapi = kfapi.start(config.kokoro_fastapi, root, threads, logs / "kokoro-fastapi.log")
+            started.append(kokoro_fastapi)
+        elif config.kokoro_fastapi_skipped:
+            log(f"Kokoro-FastAPI skipped: {config.kokoro_fastapi_skipped}")
+        peer_servers = [s for s in (fastkokoro, kokoro_fastapi) if s]
         results["settings"] = {"threads": threads, "ours": [s.env for s in ours],
-                               "fastkokoro": "defaults (sentence streaming), same thread count" if fastkokoro else None}
+                               "fastkokoro": "defaults (sentence streaming), same thread count" if fastkokoro else None,
+                               "kokoro-fastapi": kokoro_fastapi.env if kokoro_fastapi
+                               else config.kokoro_fastapi_skipped or None}
 
         def http(server: harness.Server, fmt: str, *, rss: bool = True) -> Measure:
             return lambda text: harness.stream_speech(server.url, text, fmt, pid=server.pid if rss else None)
 
         warm = harness.short_texts()[0]
-        for server in [*ours, *([fastkokoro] if fastkokoro else [])]:
+        for server in [*ours, *peer_servers]:
             for fmt in ("pcm", "mp3"):
                 http(server, fmt)(warm)
         if library:
@@ -386,6 +426,9 @@ def run_suite(config: Config, root: Path, logs: Path, results: dict[str, Any]) -
             if words < 6000 and fastkokoro and library:
                 systems += [System(f"fastkokoro {fmt}", http(fastkokoro, fmt), "peer") for fmt in formats_for(words, config)]
                 systems.append(System("kokoro-onnx lib", library.measure, "peer"))
+            if words < 6000 and kokoro_fastapi:
+                systems += [System(f"kokoro-fastapi {fmt}", http(kokoro_fastapi, fmt), "peer")
+                            for fmt in formats_for(words, config)]
             samples: dict[str, list[dict[str, float]]] = {s.name: [] for s in systems}
             for run in range(runs_for(words, config)):
                 for system in systems:  # one after the other, interleaved run by run
@@ -413,7 +456,7 @@ def run_suite(config: Config, root: Path, logs: Path, results: dict[str, Any]) -
                     "rss_peak_mb": float("nan")}))
                 for clients in config.clients:
                     texts = workload(requests_for(clients, config))
-                    for server in [*ours, *([fastkokoro] if fastkokoro else [])]:
+                    for server in [*ours, *peer_servers]:
                         log(f"concurrency run {run + 1}: {server.name}, {clients} clients, {len(texts)} requests")
                         result = harness.run_clients(http(server, "pcm", rss=False), texts, clients, pid=server.pid)
                         conc.setdefault(server.name, []).append((clients, result))

@@ -162,7 +162,10 @@ def machine() -> dict[str, object]:
     except (OSError, StopIteration):
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory / 2**30, 1),
+    from kokoro_server.cpus import usable_cores
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": usable_cores(),
+            "memory_gib": round(memory / 2**30, 1),
             "load": [round(x, 2) for x in os.getloadavg()], "uptime": uptime(),
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "platform": platform.platform(),
             "python": platform.python_version(), "onnxruntime": onnxruntime.__version__,

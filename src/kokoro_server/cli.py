@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -32,6 +30,7 @@ def cmd_say(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from kokoro_server.audio.encoders import StreamingEncoder, format_for_path, get_format, wav_header
+    from kokoro_server.files import TempFile
     from kokoro_server.service import SpeechRequest, SpeechService
 
     fmt = get_format(args.format) if args.format else format_for_path(args.output) if args.output != "-" \
@@ -64,18 +63,13 @@ def cmd_say(args: argparse.Namespace) -> int:
         else:
             target = Path(args.output)
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    write_all(handle.write)
-                    if fmt.name == "wav":  # streamed with an open-ended header: set the real sizes
-                        size = handle.tell() - len(wav_header(0))
-                        handle.seek(0)
-                        handle.write(wav_header(size))
-                os.replace(tmp_name, target)
-            finally:
-                if os.path.exists(tmp_name):
-                    os.unlink(tmp_name)
+            with TempFile(target) as temp:
+                write_all(temp.file.write)
+                if fmt.name == "wav":  # streamed with an open-ended header: set the real sizes
+                    size = temp.file.tell() - len(wav_header(0))
+                    temp.file.seek(0)
+                    temp.file.write(wav_header(size))
+                temp.commit()
     finally:
         bar.close()
         service.close()
@@ -148,8 +142,12 @@ def cmd_models(args: argparse.Namespace) -> int:
         if status.ready:
             derived = (usable_derived(Path(status.weights)) if status.weights and status.backend == "onnx"
                        and service.settings.use_optimized_model else None)
-            print(f"  runs on: {status.backend} ({derived or status.weights})"
+            variant = service.models.variant(build, derived or Path(status.weights)) \
+                if status.backend == "onnx" and status.weights else None
+            print(f"  runs on: {status.backend} ({variant.path if variant else derived or status.weights})"
                   f"{'  [loaded]' if status.loaded else ''}")
+            if variant is not None:
+                print(f"  variant: {variant.variant or 'none'}: {variant.reason}")
             print(f"  chosen by {status.selection}")
         else:
             print(f"  problem: {status.problem}")
@@ -248,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_migrate_parser(sub)
     add_serve_arguments(sub.add_parser("serve", help="run the OpenAI-compatible HTTP API (README: HTTP API)"))
+    from kokoro_server.cluster.command import add_cluster_arguments
+
+    add_cluster_arguments(sub.add_parser("cluster", help="serve the HTTP API as replicas on Ray Serve "
+                                                         "(README: Scaling out; needs kokoro-server[ray])"))
     return parser
 
 

@@ -11,7 +11,7 @@ from kokoro_server.errors import InvalidInputError, VoiceExistsError
 from kokoro_server.service import SpeechService
 from kokoro_server.voices.export import pack_to_pt
 from kokoro_server.voices.install import add_voice
-from kokoro_server.voices.mix import VoiceMix, is_voice_name, parse_mix
+from kokoro_server.voices.mix import VoiceMix, is_voice_name
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,7 @@ class CombinedVoice:
 
 def combine_voices(service: SpeechService, spec: str, *, model: str | None = None,
                    save_as: str | None = None) -> CombinedVoice:
-    mix = parse_mix(spec)
-    build = service.route(model, mix)
+    mix, build = service.parse_voice(spec, model)
     if save_as is not None:
         check_new_voice_name(service, build, save_as)
     data = pack_to_pt(service.voices.resolve(build, mix))

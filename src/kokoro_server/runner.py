@@ -5,7 +5,8 @@ that :class:`BusyError` (HTTP 429 with ``Retry-After``). Each stream pulls the s
 :meth:`SpeechService.stream` generator one chunk at a time in a worker thread, encodes it there, and
 hands the bytes to async code, so the event loop never runs inference. One chunk is synthesized
 ahead of the one being sent; when the consumer goes away (client disconnect) nothing more is
-pulled: the chunk in progress cannot be interrupted, but no later chunk is synthesized. A stream
+pulled: the chunk in progress cannot be interrupted, but no later chunk is synthesized. A request
+whose client leaves while it waits for a slot is dropped before anything is synthesized. A stream
 holds its slot until its last piece of work has really ended.
 """
 
@@ -18,7 +19,7 @@ import math
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Literal, Protocol
@@ -42,6 +43,10 @@ class Sink(Protocol):
     def finish(self) -> None: ...
 
     def abort(self) -> None: ...
+
+
+class ClientGone(Exception):
+    """The client left while its request waited for a slot: nothing was synthesized for it."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class RunnerTotals:
     finished: int = 0
     cancelled: int = 0
     failed: int = 0
+    abandoned: int = 0  # of the cancelled: the client left while the request was queued
     chunks: int = 0
 
 
@@ -126,8 +132,12 @@ class SynthesisRunner:
 
     # -- admission -------------------------------------------------------------------------
     async def start(self, prepared: PreparedSpeech, encoder: StreamingEncoder, *, request_id: str,
-                    sink: Sink | None = None) -> AudioStream:
-        """Wait for a slot and synthesize the first chunk; errors before any audio propagate."""
+                    sink: Sink | None = None,
+                    client_gone: Callable[[], Awaitable[object]] | None = None) -> AudioStream:
+        """Wait for a slot and synthesize the first chunk; errors before any audio propagate.
+
+        ``client_gone`` returns when the client has disconnected: if that happens before a slot is
+        free, the request is dropped (:class:`ClientGone`) and nothing is synthesized for it."""
         if self._admitted >= self.concurrency + self.queue_size:
             self.totals.rejected += 1
             if sink is not None:
@@ -140,13 +150,17 @@ class SynthesisRunner:
         self._admitted += 1
         self.totals.admitted += 1
         try:
-            await self._slots.acquire()
-        except BaseException:
+            await self._take_slot(client_gone)
+        except BaseException as exc:
             self._admitted -= 1
             record.status = "cancelled"
+            record.seconds = time.monotonic() - record.queued_at
             self.totals.cancelled += 1
             if sink is not None:
                 sink.abort()
+            if isinstance(exc, ClientGone):
+                self.totals.abandoned += 1
+            self._log(record)  # the client left while it waited for a slot
             raise
         self._running += 1
         self._versions[prepared.build.version] += 1
@@ -158,6 +172,30 @@ class SynthesisRunner:
             stream.close(exc)
             raise
         return stream
+
+    async def _take_slot(self, client_gone: Callable[[], Awaitable[object]] | None) -> None:
+        if client_gone is None:
+            await self._slots.acquire()
+            return
+        acquire = asyncio.ensure_future(self._slots.acquire())
+        watch = asyncio.ensure_future(client_gone())
+        try:
+            await asyncio.wait((acquire, watch), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            self._give_back(acquire)
+            raise
+        finally:
+            gone = watch.done()
+            watch.cancel()
+        if gone:  # even if a slot came free at the same moment: nobody is listening
+            self._give_back(acquire)
+            raise ClientGone()
+
+    def _give_back(self, acquire: asyncio.Future[bool]) -> None:
+        if acquire.done() and not acquire.cancelled():
+            self._slots.release()
+        else:
+            acquire.cancel()
 
     def _remember(self, record: StreamRecord) -> None:
         with self._lock:
@@ -184,13 +222,17 @@ class SynthesisRunner:
         self._slots.release()
         setattr(self.totals, record.status, getattr(self.totals, record.status) + 1)
         self._typical_seconds = 0.8 * self._typical_seconds + 0.2 * record.seconds
+        self._log(record)
+
+    @staticmethod
+    def _log(record: StreamRecord) -> None:
         level = logging.WARNING if record.status == "failed" else logging.INFO
         log.log(level, json.dumps({
             "event": "synthesis", "request_id": record.request_id, "status": record.status,
             "version": record.version, "voice": record.voice, "chars": record.chars,
             "chunks": record.chunks, "audio_s": round(record.audio_seconds, 3),
             "first_audio_s": None if record.first_audio_s is None else round(record.first_audio_s, 3),
-            "seconds": round(record.seconds, 3), "error": record.error}))
+            "seconds": None if record.seconds is None else round(record.seconds, 3), "error": record.error}))
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

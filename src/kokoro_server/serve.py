@@ -23,13 +23,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from kokoro_server.api.app import create_app
 
+    settings = server_settings(args)
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
+                log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    return 0
+
+
+def server_settings(args: argparse.Namespace) -> Settings:
+    """Settings with the command line's --data-dir, --host and --port over the environment's."""
     overrides: dict[str, object] = {"data_dir": Path(args.data_dir)} if args.data_dir else {}
     if args.host:
         overrides["host"] = args.host
     if args.port is not None:
         overrides["port"] = args.port
-    settings = Settings(**overrides)
-    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
-                log_config=None, access_log=False, timeout_graceful_shutdown=10)
-    return 0
+    return Settings(**overrides)

@@ -14,13 +14,15 @@ import numpy as np
 
 from kokoro_server import SAMPLE_RATE
 from kokoro_server.audio.silence import trim_silence
-from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name
+from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name, version_named
 from kokoro_server.builds.base import MAX_TOKENS, Phonemizer
 from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
-from kokoro_server.errors import InputTooLongError, InvalidInputError, KokoroError, VoiceNotFoundError
+from kokoro_server.errors import (InputTooLongError, InvalidInputError, InvalidVoiceSpecError, KokoroError,
+                                  VoiceNotFoundError)
 from kokoro_server.settings import Settings
 from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker
+from kokoro_server.text.clean import clean_input
 from kokoro_server.text.document import Document, Text, VoiceChange
 from kokoro_server.text.lexicon import Lexicon, LexiconStore
 from kokoro_server.text.markup import InputFormat, check_phonemes, parse
@@ -29,7 +31,7 @@ from kokoro_server.voices.library import VoiceLibrary
 from kokoro_server.voices.mix import VoiceMix, parse_mix
 
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
-ENGLISH = ("a", "b")
+VERSION_SEPARATOR = "/"  # a voice id of another version than the default: v0_19/af_bella
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,47 @@ class SpeechService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_dir = DataDir(settings.data_dir)
+        self.data_dir.sweep_temp_files()  # what a killed process left (start-up of the CLI and the server)
         self.models = ModelManager(settings, self.data_dir)
         self.voices = VoiceLibrary(self.data_dir)
         self.lexicons = LexiconStore(self.data_dir.root / "lexicon")
 
-    # -- routing ---------------------------------------------------------------------------
+    # -- voice ids and routing -------------------------------------------------------------
+    def voice_id(self, build: Build, name: str) -> str:
+        """A voice's id in lists: its name for the default version, ``<version>/<name>`` for another
+        (``v0_19/af_bella``), so ids are unique across versions and each selects its own version."""
+        return name if build.version == self.settings.default_model else f"{build.version}{VERSION_SEPARATOR}{name}"
+
+    def parse_voice(self, spec: str, model: str | None) -> tuple[VoiceMix, Build]:
+        """The mix a voice spec names and the build that speaks it. Names may carry their version as
+        the voice list's ids do (``v0_19/af_bella``, ``v0_19/af_bella(2)+v0_19/af_sky(1)``); names
+        without one are routed by :meth:`route`."""
+        versions: set[str] = set()
+        pieces = []
+        for piece in spec.split("+"):
+            version, separator, name = piece.strip().rpartition(VERSION_SEPARATOR)
+            if separator:
+                if version not in BUILDS:
+                    raise InvalidVoiceSpecError(f"voice {piece.strip()!r} names an unknown model version "
+                                                f"{version!r}; known versions: {', '.join(BUILDS)}", param="voice")
+                versions.add(version)
+            pieces.append(name)
+        mix = parse_mix("+".join(pieces))
+        if not versions:
+            return mix, self.route(model, mix)
+        if len(versions) > 1:
+            raise InvalidVoiceSpecError(f"voice mix {spec!r} mixes voices of versions {', '.join(sorted(versions))}; "
+                                        "a mix takes the voices of one version", param="voice")
+        build = BUILDS[versions.pop()]
+        if model:  # the default model's names (kokoro, tts-1, ...) leave the choice to the voice's prefix
+            resolve_model_name(model, self.settings.default_model)  # an unknown name is still a 404
+            named = version_named(model)
+            if named is not None and named != build.version:
+                raise InvalidVoiceSpecError(f"voice {spec!r} is a {build.version} voice, but model {model!r} is "
+                                            f"{named}; name model {build.model_names[0]!r} or a default name "
+                                            "such as 'kokoro'", param="voice")
+        return mix, build
+
     def route(self, model: str | None, voice: VoiceMix) -> Build:
         """The build for a request: the named model; else the default, unless only another version
         has the voice(s) and that version is usable (weights present), e.g. v0.19's ``af_irulan``."""
@@ -124,24 +162,25 @@ class SpeechService:
         pairs = ", ".join(f"{old} -> {new}" for old, new in renamed.items())
         return f". {build.title} equivalent: {pairs}; use voice={spec!r} (model {build.version})"
 
-    def _default_voice(self, model: str | None) -> tuple[VoiceMix, Build, str, str | None]:
+    def default_voice_name(self, build: Build) -> str:
+        return self.settings.default_voice if build.version == self.settings.default_model else build.default_voice
+
+    def _default_voice(self, build: Build) -> tuple[VoiceMix, str, str | None]:
         """No voice asked for: the default voice of the (named or default) model's version.
 
         On a fresh install without it, the voice the build embeds from PyPI, spoken through the
         default voice's language front end; the returned notice says so.
         """
-        build = resolve_model_name(model, self.settings.default_model) if model else \
-            get_build(self.settings.default_model)
-        name = self.settings.default_voice if build.version == self.settings.default_model else build.default_voice
+        name = self.default_voice_name(build)
         default = parse_mix(name)
         if all(self.voices.has(build, n) for n, _ in default.parts):
-            return default, build, name[:1], None
+            return default, name[:1], None
         embedded = build.embedded_voices
         if embedded is None or not self.voices.has(build, embedded.fallback):
             raise self.voices.not_found(build, name)
         notice = (f"default voice {name!r} is not installed; speaking with the embedded voice "
                   f"{embedded.fallback!r} (install more: kokoro-server download -m {build.version} --voices {name})")
-        return parse_mix(embedded.fallback), build, name[:1], notice
+        return parse_mix(embedded.fallback), name[:1], notice
 
     def prepare(self, request: SpeechRequest) -> PreparedSpeech:
         if not (MIN_SPEED <= request.speed <= MAX_SPEED):
@@ -153,28 +192,35 @@ class SpeechService:
             raise InputTooLongError(f"input is {len(request.text)} characters; the limit is "
                                     f"{self.settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", param="input")
         if request.voice:
-            mix = parse_mix(request.voice)
-            build = self.route(request.model, mix)
+            mix, build = self.parse_voice(request.voice, request.model)
             lang, notice = mix.parts[0][0][:1], None
+            try:
+                pack = self.voices.resolve(build, mix)
+            except VoiceNotFoundError as exc:
+                self.models.locate(build, assemble=False)  # missing weights are reported first
+                raise VoiceNotFoundError(exc.message + self._equivalents(build, mix), param="voice") from None
         else:
-            mix, build, lang, notice = self._default_voice(request.model)
-        try:
+            build = resolve_model_name(request.model, self.settings.default_model) if request.model else \
+                get_build(self.settings.default_model)
+            try:
+                mix, lang, notice = self._default_voice(build)
+            except VoiceNotFoundError:
+                self.models.locate(build, assemble=False)  # missing weights are reported first
+                raise
             pack = self.voices.resolve(build, mix)
-        except VoiceNotFoundError as exc:
-            raise VoiceNotFoundError(exc.message + self._equivalents(build, mix), param="voice") from None
+        self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
         lang = (request.lang or lang).lower()
         language = build.languages.get(lang)
         if language is None or not language.supported:
             supported = ", ".join(f"{code} ({l.name})" for code, l in build.languages.items() if l.supported)
             raise InvalidInputError(f"language {lang!r} is not supported offline by {build.version}; "
                                     f"supported: {supported}", param="lang_code")
-        self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
-        options = request.normalization if lang in ENGLISH else NormalizationOptions(normalize=False)
-        document = parse(request.text, markup=request.markup, input_format=request.input_format, lang=lang)
+        document = parse(clean_input(request.text), markup=request.markup, input_format=request.input_format,
+                         lang=lang)
         document = self.lexicons.get(lang, build.vocab, build.version).apply(document)
         check_phonemes(document, build.vocab)
         packs = self._markup_voices(document, build)
-        document = self.normalized(document, options)
+        document = self.normalized(document, request.normalization, lang)
         text = " ".join(s.normalized.text for s in document.segments if isinstance(s, Text) and s.normalized)
         if not document.speakable():
             raise InvalidInputError("input has nothing to speak after normalization", param="input")
@@ -196,9 +242,9 @@ class SpeechService:
         return packs
 
     @staticmethod
-    def normalized(document: Document, options: NormalizationOptions) -> Document:
+    def normalized(document: Document, options: NormalizationOptions, lang: str = "a") -> Document:
         """The document with each text segment's normalized reading (and where its words came from)."""
-        segments = tuple(replace(s, normalized=normalize(s.text, options)) if isinstance(s, Text) else s
+        segments = tuple(replace(s, normalized=normalize(s.text, options, lang)) if isinstance(s, Text) else s
                          for s in document.segments)
         return replace(document, segments=segments)
 
@@ -216,11 +262,10 @@ class SpeechService:
         if len(text) > self.settings.max_input_chars:
             raise InputTooLongError(f"text is {len(text)} characters; the limit is {self.settings.max_input_chars}",
                                     param="text")
-        options = DEFAULT_OPTIONS if lang in ENGLISH else NormalizationOptions(normalize=False)
-        document = self.lexicons.get(lang, build.vocab, build.version).apply(parse(text, lang=lang))
+        document = self.lexicons.get(lang, build.vocab, build.version).apply(parse(clean_input(text), lang=lang))
         check_phonemes(document, build.vocab)
         chunker = Chunker(build.make_phonemizer(lang), build.tokenize)
-        chunks = list(chunker.chunks(self.normalized(document, options)))
+        chunks = list(chunker.chunks(self.normalized(document, DEFAULT_OPTIONS, lang)))
         phonemes = " ".join(c.phonemes for c in chunks if c.tokens)
         return phonemes, [0, *build.tokenize(phonemes), 0]
 
@@ -239,10 +284,10 @@ class SpeechService:
         return chunker.chunks(prepared.document)
 
     def stream(self, prepared: PreparedSpeech) -> Iterator[AudioChunk]:
-        """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks."""
-        model = self.models.get(prepared.build.version)
+        """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks; the model
+        stays loaded until the stream ends (KOKORO_MODEL_TTL_S counts from then)."""
         produced = previous_paused = False
-        with model.backend.streaming():
+        with self.models.hold(prepared.build.version) as model, model.backend.streaming():
             for chunk in self.chunks(prepared):
                 speed = prepared.speed_for(chunk)
                 tokens = chunk.tokens[:MAX_TOKENS]

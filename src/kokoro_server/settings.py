@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kokoro_server.cpus import usable_cores
+
 
 AUTO_CONCURRENCY_MAX = 4
 
@@ -39,6 +41,9 @@ class Settings(BaseSettings):
                                                "a time (0 = auto: KOKORO_CONCURRENCY, at most one per core).")
     use_optimized_model: bool = Field(True, description="Run the model file made by `kokoro-server optimize` "
                                                         "(models/<version>/*.optimized.onnx) when it verifies.")
+    fast_model: bool = Field(True, description="Run the fast variant of an int8 ONNX model (its convs rewritten "
+                                               "onto the u8 x s8 GEMM, bit-identical), derived, verified and "
+                                               "timed once per model, onnxruntime and CPU (models/<version>/.variants/).")
     save_optimized_graph: bool = Field(True, description="Save the ONNX graph optimized for this CPU beside the "
                                                          "model (models/<version>/.optimized/) and start from it.")
     embedded_model: bool = Field(True, description="Use the int8 v1.0 model shipped on PyPI when "
@@ -56,18 +61,33 @@ class Settings(BaseSettings):
                                                   f"{AUTO_CONCURRENCY_MAX}).")
     queue_size: int = Field(16, ge=0, description="Requests waiting for a synthesis slot before 429.")
     api_keys: CommaList = Field(default_factory=list, description="Comma-separated bearer tokens.")
+    public_lists: bool = Field(False, description="With KOKORO_API_KEYS: the read-only routes (GET: voice and "
+                                                  "model lists, config) need no key; synthesis and changes do.")
     cors_origins: CommaList = Field(default_factory=list, description="Comma-separated origins; * for any.")
+    allowed_hosts: CommaList = Field(default_factory=list, description="Host names accepted in the Host header "
+                                     "besides localhost, 127.0.0.1, [::1] and KOKORO_HOST (checked when "
+                                     "listening on loopback or when this is set); * turns the check off.")
     web_ui: bool = True
     preload: CommaList = Field(default_factory=list, description="Model versions loaded at start-up.")
+    model_ttl_s: float = Field(0, ge=0, description="Free a version's weights after this many seconds unused "
+                                                     "(0 = never); it loads again on the next request.")
     download_ttl_s: int = Field(3600, ge=1)
     download_max_bytes: int = Field(512 * 1024 * 1024, ge=0)
+    download_dir: Path | None = Field(None, description="Folder for return_download_link files, shared by every "
+                                                         "process that uses it (a cluster's replicas); empty: a "
+                                                         "private temporary folder.")
 
     @field_validator("concurrency")
     @classmethod
     def _auto_concurrency(cls, value: int) -> int:
-        return value or max(1, min(os.cpu_count() or 1, AUTO_CONCURRENCY_MAX))
+        return value or min(usable_cores(), AUTO_CONCURRENCY_MAX)
 
-    @field_validator("api_keys", "cors_origins", "preload", mode="before")
+    @field_validator("download_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("api_keys", "cors_origins", "allowed_hosts", "preload", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -63,3 +63,17 @@ def word_errors(reference: list[str], hypothesis: list[str]) -> int:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)))
         previous = current
     return previous[-1]
+
+
+def tally(results: list[tuple[list[str], list[str], str]]) -> tuple[float, str]:
+    """(reference words, heard words, what to report) per utterance -> the overall word error rate
+    and a report with one line per utterance."""
+    total_words = total_errors = 0
+    lines = []
+    for reference, hypothesis, label in results:
+        errors = word_errors(reference, hypothesis)
+        total_words += len(reference)
+        total_errors += errors
+        lines.append(f"{errors}/{len(reference)}  {label}")
+    wer = total_errors / max(total_words, 1)
+    return wer, f"WER {wer:.3f} ({total_errors}/{total_words} words)\n" + "\n".join(lines)

@@ -2,22 +2,27 @@
 
 Its lifespan builds the serving objects once (one :class:`SpeechService`, the synthesis runner, the
 download store), keeps them on ``app.state.serving``, preloads ``KOKORO_PRELOAD`` versions in a
-thread (``/health`` answers at once; ``/ready`` turns 200 when preloading is done) and sweeps expired
-downloads.
+thread (``/health`` answers at once; ``/ready`` turns 200 when preloading is done), sweeps expired
+downloads and unloads models unused for ``KOKORO_MODEL_TTL_S``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from kokoro_server import __version__
 from kokoro_server.api.errors import install_error_handler
-from kokoro_server.api.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
+from kokoro_server.api.middleware import (LOOPBACK_NAMES, REQUEST_ID_HEADER, HostCheckMiddleware,
+                                          RequestContextMiddleware)
 from kokoro_server.api.routes import config, downloads, health, models, speech, text, voices
 from kokoro_server.api.routes.web import mount_web_ui
 from kokoro_server.api.state import Serving
@@ -43,9 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = Serving(
             settings=settings, service=service,
             runner=SynthesisRunner(service, concurrency=settings.concurrency, queue_size=settings.queue_size),
-            downloads=DownloadStore.temporary(ttl_s=settings.download_ttl_s, max_bytes=settings.download_max_bytes))
+            downloads=DownloadStore.for_settings(settings, download_parents(service)))
         app.state.serving = state
         tasks = [asyncio.create_task(preload(state)), asyncio.create_task(sweep_downloads(state.downloads))]
+        if settings.model_ttl_s:
+            tasks.append(asyncio.create_task(unload_idle_models(service, settings.model_ttl_s)))
         try:
             yield
         finally:
@@ -58,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="kokoro-server", version=__version__, lifespan=lifespan,
                   description="OpenAI-compatible text-to-speech with Kokoro-82M (v1.0 and v0.19).")
     install_error_handler(app)
+    default_openapi = app.openapi
+    app.openapi = lambda: openapi_without_422(app, default_openapi)  # type: ignore[method-assign]
     for module in (speech, voices, models, config, downloads, health, text):
         app.include_router(module.router)
     if settings.web_ui:
@@ -66,9 +75,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=[REQUEST_ID_HEADER, "X-Download-Path",
                                                                 "Retry-After", "Content-Disposition"])
+    if HostCheckMiddleware.wanted(settings.host, settings.allowed_hosts):
+        app.add_middleware(HostCheckMiddleware, allowed=[*LOOPBACK_NAMES, settings.host, *settings.allowed_hosts])
     app.add_middleware(RequestContextMiddleware,
                        max_body_bytes=settings.max_input_chars * JSON_OVERHEAD_PER_CHAR + BODY_SLACK_BYTES)
     return app
+
+
+def download_parents(service: SpeechService) -> list[Path]:
+    """``<data dir>/downloads``, else (a read-only data dir) a folder of this user's in the temp dir."""
+    return [service.data_dir.downloads_dir, Path(tempfile.gettempdir()) / f"kokoro-server-{os.getuid()}-downloads"]
+
+
+def openapi_without_422(app: FastAPI, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """FastAPI's document, less the 422 it lists for validation errors: they are answered 400 with
+    OpenAI's error body (see api/errors.py), which the routes document."""
+    if app.openapi_schema is None:
+        schema = build()  # cached as app.openapi_schema: edited in place once
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+    return app.openapi_schema or build()
 
 
 async def preload(state: Serving) -> None:
@@ -91,6 +120,13 @@ def load_versions(state: Serving) -> None:
         language = build.languages.get(build.default_voice[:1])
         if language is not None and language.supported:
             build.make_phonemizer(language.code)("Ready.")
+
+
+async def unload_idle_models(service: SpeechService, ttl_s: float) -> None:
+    """KOKORO_MODEL_TTL_S: free the weights of versions unused that long (checked at a quarter of it)."""
+    while True:
+        await asyncio.sleep(min(SWEEP_EVERY_S, max(ttl_s / 4, 0.1)))
+        await asyncio.to_thread(service.models.unload_idle, ttl_s)
 
 
 async def sweep_downloads(store: DownloadStore) -> None:

@@ -44,18 +44,24 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
                               code=exc.code, headers=headers)
     if isinstance(exc, RequestValidationError):
         return _validation_response(exc)
-    if isinstance(exc, HTTPException):
-        message = str(exc.detail)
-        if exc.status_code in (404, 405):
-            message += f": {request.method} {request.url.path} (the API is described at /docs)"
-        return error_response(exc.status_code, message, code=_HTTP_CODES.get(exc.status_code),
-                              type_="authentication_error" if exc.status_code == 401 else "invalid_request_error",
-                              headers=exc.headers)
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    assert isinstance(exc, HTTPException)  # the handler is installed for these three kinds only
+    message = str(exc.detail)
+    if exc.status_code in (404, 405):
+        message += f": {request.method} {request.url.path} (the API is described at /docs)"
+    return error_response(exc.status_code, message, code=_HTTP_CODES.get(exc.status_code),
+                          type_="authentication_error" if exc.status_code == 401 else "invalid_request_error",
+                          headers=exc.headers)
+
+
+# A bug (any other exception) is not handled here: RequestContextMiddleware logs it once and answers
+# internal_error_response() (an app handler for Exception would be followed by the server's own traceback).
+
+
+def internal_error_response() -> JSONResponse:
     return error_response(500, "internal server error (logged on the server)", type_="server_error",
                           code="internal_error")
 
 
 def install_error_handler(app: FastAPI) -> None:
-    for kind in (KokoroError, RequestValidationError, HTTPException, Exception):
+    for kind in (KokoroError, RequestValidationError, HTTPException):
         app.add_exception_handler(kind, handle_error)

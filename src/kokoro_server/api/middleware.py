@@ -1,9 +1,11 @@
-"""ASGI middleware: a request id on every request and response, a structured access log line, and a
-bound on request body size. Plain ASGI (not BaseHTTPMiddleware), so streaming and disconnects pass through.
+"""ASGI middleware: a request id on every request and response, a structured access log line, a bound
+on request body size, one log entry and an OpenAI-style 500 for an unhandled error, and the Host check
+against DNS rebinding. Plain ASGI (not BaseHTTPMiddleware), so streaming and disconnects pass through.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -14,13 +16,24 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kokoro_server.api.errors import error_response
+from kokoro_server.api.errors import error_response, internal_error_response
+from kokoro_server.downloads import ROUTE as DOWNLOAD_ROUTE
 
 log = logging.getLogger("kokoro_server.access")
+errors_log = logging.getLogger("kokoro_server.api")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _QUIET_PATHS = ("/health", "/ready")
+_DOWNLOADS = f"/v1{DOWNLOAD_ROUTE}/"
+DOWNLOAD_NAME_LOGGED = 6  # characters of a download's name in the log: the name is the link's only secret
+
+
+def logged_path(path: str) -> str:
+    """The path as the access log writes it: a download's name cut to a prefix."""
+    if path.startswith(_DOWNLOADS) and len(path) > len(_DOWNLOADS) + DOWNLOAD_NAME_LOGGED:
+        return path[:len(_DOWNLOADS) + DOWNLOAD_NAME_LOGGED] + "..."
+    return path
 
 
 class RequestContextMiddleware:
@@ -66,11 +79,63 @@ class RequestContextMiddleware:
                 await error_response(413, too_large, code="request_too_large")(scope, receive, send_tagged)
             else:
                 await self.app(scope, receive_limited, send_tagged)
+        except Exception as exc:  # a bug: logged once here (not re-raised to be logged again by the server)
+            errors_log.error("unhandled error on %s %s (request %s)", scope["method"], logged_path(scope["path"]),
+                             rid, exc_info=exc)
+            if not status:
+                await internal_error_response()(scope, receive, send_tagged)
         finally:
             level = logging.DEBUG if scope["path"] in _QUIET_PATHS and status < 400 else logging.INFO
             if log.isEnabledFor(level):
                 client = scope.get("client")
                 log.log(level, json.dumps({
-                    "event": "request", "request_id": rid, "method": scope["method"], "path": scope["path"],
+                    "event": "request", "request_id": rid, "method": scope["method"], "path": logged_path(scope["path"]),
                     "status": status or None, "ms": round((time.perf_counter() - started) * 1000, 1),
                     "bytes": sent, "client": client[0] if client else None}))
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_name(header: str) -> str:
+    """The host of a Host header, without its port, lower-cased (``[::1]:8880`` -> ``::1``)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class HostCheckMiddleware:
+    """Against DNS rebinding: a page from another site whose name now points at 127.0.0.1 reaches
+    this server with its own name in the Host header. Only the allowed names are answered."""
+
+    def __init__(self, app: ASGIApp, *, allowed: list[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(host_name(name) for name in allowed)
+
+    @classmethod
+    def wanted(cls, bound_host: str, extra: list[str]) -> bool:
+        """On when listening on loopback, or when KOKORO_ALLOWED_HOSTS names hosts; ``*`` turns it off."""
+        return "*" not in extra and (is_loopback(bound_host) or bool(extra))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("host", "")
+        if host_name(given) in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        shown = given if _CLIENT_ID.fullmatch(given) else "(not printable)"
+        await error_response(400, f"this server does not answer for host {shown!r} (Host header); allowed: "
+                             f"{', '.join(sorted(self.allowed))}. Add the name to KOKORO_ALLOWED_HOSTS",
+                             param="Host", code="invalid_host")(scope, receive, send)

@@ -46,7 +46,9 @@ class SpeechBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    model: str = Field("kokoro", description="kokoro, tts-1, tts-1-hd (the default version), "
+    model: str = Field("kokoro", description="kokoro or any OpenAI TTS model name (tts-1, tts-1-hd, "
+                                             "gpt-4o-mini-tts and their snapshots such as "
+                                             "gpt-4o-mini-tts-2025-03-20): the default version; "
                                              "kokoro-v1_0 or kokoro-v0_19.")
     input: str = Field(..., description="The text to speak (at most KOKORO_MAX_INPUT_CHARS characters).")
     voice: str | VoiceId | None = Field(None, description="A Kokoro voice (af_heart), a mix "
@@ -144,7 +146,9 @@ class Usage(BaseModel):
 
 
 class VoiceObject(BaseModel):
-    id: str
+    id: str = Field(description="Unique across versions and usable as the voice of any request: the name "
+                                "for the default version (af_bella), <version>/<name> for another "
+                                "(v0_19/af_bella).")
     name: str
     language: str = Field(description="Language tag, e.g. en-us.")
     language_code: str = Field(description="Kokoro's one-letter code.")
@@ -158,6 +162,12 @@ class VoiceObject(BaseModel):
 
 class VoiceList(BaseModel):
     voices: list[VoiceObject]
+
+
+class LegacyVoiceList(BaseModel):
+    """``GET /v1/audio/voices?legacy=true``: Kokoro-FastAPI's plain list of voice ids."""
+
+    voices: list[str]
 
 
 class CombineBody(BaseModel):
@@ -179,8 +189,10 @@ class ServerConfig(BaseModel):
     """``GET /v1/config``: the limits and defaults a client (the web page) needs to know."""
 
     max_input_chars: int = Field(description="KOKORO_MAX_INPUT_CHARS: longest accepted input.")
-    default_model: str = Field(description="The version that kokoro, tts-1 and tts-1-hd select.")
-    default_voices: dict[str, str] = Field(description="Version -> the voice a request for it uses by default.")
+    default_model: str = Field(description="The version that kokoro and OpenAI's model names "
+                                           "(tts-1, gpt-4o-mini-tts, ...) select.")
+    default_voices: dict[str, str] = Field(description="Version -> the voice a request for it uses by default "
+                                                       "(its id in GET /v1/audio/voices).")
     response_formats: list[str]
     speed: SpeedRange
     download_links: bool = Field(description="False when KOKORO_DOWNLOAD_MAX_BYTES=0 (return_download_link "

@@ -25,10 +25,14 @@ class AudioFormat:
     container: str | None = None  # PyAV muxer; None = written here (wav, pcm)
     codec: str | None = None
     bit_rate: int | None = None
+    mux_options: tuple[tuple[str, str], ...] = ()  # PyAV/FFmpeg muxer options
 
+
+# Raw MPEG frames, no ID3 tag (nor Xing header): responses joined into one stream stay a valid stream.
+_BARE_MP3 = (("id3v2_version", "0"), ("write_xing", "0"))
 
 FORMATS: dict[str, AudioFormat] = {f.name: f for f in (
-    AudioFormat("mp3", "audio/mpeg", "mp3", "mp3", "libmp3lame", 128_000),
+    AudioFormat("mp3", "audio/mpeg", "mp3", "mp3", "libmp3lame", 128_000, _BARE_MP3),
     AudioFormat("opus", "audio/ogg; codecs=opus", "opus", "ogg", "libopus", 64_000),
     AudioFormat("aac", "audio/aac", "aac", "adts", "aac", 128_000),
     AudioFormat("flac", "audio/flac", "flac", "flac", "flac"),
@@ -102,7 +106,8 @@ class StreamingEncoder:
         import av
 
         self._sink = _Sink()
-        self._container = av.open(self._sink, mode="w", format=self.format.container)
+        self._container = av.open(self._sink, mode="w", format=self.format.container,
+                                  options=dict(self.format.mux_options))
         stream = self._container.add_stream(self.format.codec, rate=SAMPLE_RATE)
         stream.layout = "mono"
         if self.format.bit_rate:

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from kokoro_server.download.manifest import HubFile
 from kokoro_server.errors import DownloadError, HubUnreachableError, KokoroError
+from kokoro_server.files import keep_mode
 
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -328,6 +329,7 @@ def _merge(known: Expected, info: RemoteInfo, file: HubFile) -> Expected:
 def _install(part: Path, target: Path) -> None:
     with part.open("rb") as handle:
         os.fsync(handle.fileno())
+    keep_mode(part, target)  # the .part has the umask's mode, as open() made it; a replaced file keeps its own
     os.replace(part, target)
     try:
         fd = os.open(target.parent, os.O_RDONLY)

@@ -4,7 +4,8 @@ Most of an ONNX Runtime session's start-up goes into optimizing the graph (fusio
 for this CPU). ``SessionOptions.optimized_model_filepath`` saves the result; a session built from it
 with the optimizers off starts about twice as fast. A saved graph is only valid for the same source
 model, onnxruntime version, optimization level and CPU (the NCHWc layout transform is hardware
-specific): those make up its :class:`Fingerprint`. It lives in ``.optimized/`` beside the model,
+specific): those make up its :class:`Fingerprint`, which names its files, so machines of different
+CPUs sharing one data dir each keep (and clean up) only their own. It lives in ``.optimized/`` beside the model,
 written atomically under a content-addressed name with a manifest that records its SHA-256, and it
 is verified byte for byte on every load. Anything stale, missing or corrupt is deleted and the
 caller builds the session from the original model again.
@@ -15,14 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import platform
-import tempfile
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from kokoro_server.files import file_sha256, fsync_file, unchanged, write_atomic
+from kokoro_server.files import TempFile, file_sha256, unchanged, write_atomic
 
 log = logging.getLogger("kokoro_server.engine")
 
@@ -59,7 +58,7 @@ def cpu_signature() -> str:
 
 @dataclass
 class Manifest:
-    """What ``<model>.json`` in the cache folder records about the saved graph."""
+    """What ``<model>.<fingerprint>.json`` in the cache folder records about the saved graph."""
 
     source_size: int
     source_mtime_ns: int
@@ -93,7 +92,8 @@ class GraphCache:
         self.model_path = model_path
         self.fingerprint = fingerprint
         self.folder = model_path.parent / FOLDER
-        self.manifest_path = self.folder / f"{model_path.name}.json"
+        # per fingerprint: replicas on other CPUs (or runtimes) sharing the data dir keep their own
+        self.manifest_path = self.folder / f"{model_path.name}.{fingerprint.digest}.json"
 
     # -- reading ---------------------------------------------------------------------------
     def load(self) -> Path | None:
@@ -137,39 +137,35 @@ class GraphCache:
         return None
 
     # -- writing ---------------------------------------------------------------------------
-    def new_target(self) -> Path | None:
-        """A fresh temporary path for onnxruntime to save the optimized graph to (None: not writable)."""
+    def new_target(self) -> TempFile | None:
+        """A fresh temp file for onnxruntime to save the optimized graph to (None: not writable)."""
         try:
             self.folder.mkdir(exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{self.model_path.name}.", suffix=".tmp", dir=self.folder)
-            os.close(fd)
-            return Path(name)
+            return TempFile(self.folder / self.model_path.name)
         except OSError as exc:
             log.info("cannot save the optimized graph beside %s (%s); sessions will optimize at each start",
                      self.model_path, exc.strerror)
             return None
 
-    def commit(self, target: Path) -> Path | None:
-        """Install the graph onnxruntime saved at ``target`` and record it; its path, or None on failure."""
-        try:
-            source_stat = self.model_path.stat()
-            source_sha256 = file_sha256(self.model_path)
-            size = target.stat().st_size
-            if not size:
+    def commit(self, target: TempFile) -> Path | None:
+        """Install the graph onnxruntime saved in ``target`` and record it; its path, or None on failure."""
+        with target:
+            try:
+                source_stat = self.model_path.stat()
+                source_sha256 = file_sha256(self.model_path)
+                size = target.path.stat().st_size
+                if not size:
+                    return None
+                digest = file_sha256(target.path)
+                name = f"{self.model_path.name}.{self.fingerprint.digest}.{digest[:12]}.onnx"
+                graph = target.commit(self.folder / name)
+                self._write_manifest(Manifest(source_stat.st_size, source_stat.st_mtime_ns, source_sha256,
+                                              self.fingerprint, name, size, digest))
+                self._remove_others(keep=name)
+                return graph
+            except OSError as exc:
+                log.info("cannot save the optimized graph of %s (%s)", self.model_path.name, exc.strerror)
                 return None
-            digest = file_sha256(target)
-            name = f"{self.model_path.name}.{self.fingerprint.digest}.{digest[:12]}.onnx"
-            fsync_file(target)
-            os.replace(target, self.folder / name)
-            self._write_manifest(Manifest(source_stat.st_size, source_stat.st_mtime_ns, source_sha256,
-                                          self.fingerprint, name, size, digest))
-            self._remove_others(keep=name)
-            return self.folder / name
-        except OSError as exc:
-            log.info("cannot save the optimized graph of %s (%s)", self.model_path.name, exc.strerror)
-            return None
-        finally:
-            target.unlink(missing_ok=True)
 
     def _write_manifest(self, manifest: Manifest) -> None:
         write_atomic(self.manifest_path, manifest.to_json().encode())
@@ -183,8 +179,9 @@ class GraphCache:
         self._remove_others(keep=None)
 
     def _remove_others(self, keep: str | None) -> None:
+        """Delete this fingerprint's graphs but ``keep``; those of other fingerprints are never touched."""
         try:
-            for path in self.folder.glob(f"{self.model_path.name}.*.onnx"):
+            for path in self.folder.glob(f"{self.model_path.name}.{self.fingerprint.digest}.*.onnx"):
                 if path.name != keep:
                     path.unlink(missing_ok=True)
         except OSError:

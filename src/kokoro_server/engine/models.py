@@ -5,12 +5,17 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from kokoro_server.builds import BUILDS, Build, get_build
 from kokoro_server.datadir import DataDir, ModelLocation, download_hint, embedded_available, weights_option
 from kokoro_server.engine.base import Backend
+from kokoro_server.engine.fast_variant import Choice
 from kokoro_server.errors import BackendUnavailableError, FileProblemError, KokoroError
 from kokoro_server.settings import Settings
 
@@ -51,6 +56,10 @@ class ModelManager:
         self._data_dir = data_dir
         self._loaded: dict[str, LoadedModel] = {}
         self._locks = {version: threading.Lock() for version in BUILDS}
+        self._usage_lock = threading.Lock()
+        self._users: Counter[str] = Counter()  # streams holding each version (see hold)
+        self._last_used: dict[str, float] = {}  # when each version was last loaded or released
+        self._variants: dict[str, Choice] = {}  # version -> the file its ONNX backend runs and why
 
     def _formats(self) -> tuple[str, ...]:
         """Weight formats KOKORO_BACKEND allows, given what is installed (auto: both if torch is)."""
@@ -117,8 +126,40 @@ class ModelManager:
             if loaded is None:
                 location = self.locate(build)
                 loaded = LoadedModel(build, self._open(build, location), location)
+                self._last_used[version] = time.monotonic()
                 self._loaded[version] = loaded
         return loaded
+
+    @contextmanager
+    def hold(self, version: str) -> Iterator[LoadedModel]:
+        """The loaded model (loading it if needed), never unloaded as idle while the block runs."""
+        with self._usage_lock:
+            self._users[version] += 1
+        try:
+            yield self.get(version)
+        finally:
+            with self._usage_lock:
+                self._users[version] -= 1
+                self._last_used[version] = time.monotonic()
+
+    def unload_idle(self, ttl_s: float) -> list[str]:
+        """Unload every version nobody holds that was last used ``ttl_s`` seconds ago or more."""
+        unloaded = []
+        for version, lock in self._locks.items():
+            if not lock.acquire(blocking=False):  # loading (or unloading) right now
+                continue
+            try:
+                with self._usage_lock:
+                    idle = (version in self._loaded and not self._users[version]
+                            and time.monotonic() - self._last_used.get(version, 0.0) >= ttl_s)
+                    loaded = self._loaded.pop(version) if idle else None
+            finally:
+                lock.release()
+            if loaded is not None:
+                loaded.backend.close()
+                unloaded.append(version)
+                log.info("%s: unloaded after %g s unused (KOKORO_MODEL_TTL_S)", version, ttl_s)
+        return unloaded
 
     def _open(self, build: Build, location: ModelLocation) -> Backend:
         fix = ("delete it: it is assembled again from the PyPI packages" if location.embedded
@@ -129,7 +170,9 @@ class ModelManager:
 
             layout = session_layout(self._settings.sessions, self._settings.threads, self._settings.concurrency)
             derived = usable_derived(location.path) if self._settings.use_optimized_model else None
-            backend: Backend = OnnxBackend(derived or location.path, sessions=layout.sessions, threads=layout.threads,
+            choice = self._variant(derived or location.path, derive=True)
+            self._variants[build.version] = choice
+            backend: Backend = OnnxBackend(choice.path, sessions=layout.sessions, threads=layout.threads,
                                            wide_threads=layout.wide_threads,
                                            save_graph=self._settings.save_optimized_graph, fix_hint=fix)
         else:
@@ -137,8 +180,25 @@ class ModelManager:
 
             backend = TorchBackend(build, location.path, device=self._settings.device,
                                    threads=self._settings.threads, half=self._settings.torch_half)
-        log.info("%s: %s (%s)", build.version, backend.description, self._selection(location))
+        variant = self._variants.get(build.version) if location.format == "onnx" else None
+        log.info("%s: %s (%s)%s", build.version, backend.description, self._selection(location),
+                 f"; variant: {variant.reason}" if variant else "")
         return backend
+
+    def _variant(self, path: Path, *, derive: bool) -> Choice:
+        """The fast variant of an ONNX file, or the file itself (see :mod:`engine.fast_variant`)."""
+        from kokoro_server.engine.fast_variant import choose
+        from kokoro_server.engine.onnx_runtime import import_onnxruntime
+
+        return choose(path, import_onnxruntime(), enabled=self._settings.fast_model, derive=derive)
+
+    def variant(self, build: Build, path: Path) -> Choice:
+        """What runs for ``path`` (an ONNX file of ``build``): the loaded choice, else the recorded one."""
+        loaded = self._loaded.get(build.version)
+        choice = self._variants.get(build.version)
+        if loaded is not None and choice is not None:
+            return choice
+        return self._variant(path, derive=False)
 
     def _selection(self, location: ModelLocation) -> str:
         choice = self._settings.backend

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from kokoro_server.cpus import usable_cores
 from kokoro_server.engine.base import SynthesisOutput
 from kokoro_server.engine.graph_cache import Fingerprint, GraphCache, cpu_signature
 from kokoro_server.engine.pool import SessionPool
@@ -31,12 +32,13 @@ from kokoro_server.errors import BackendUnavailableError, FileProblemError
 log = logging.getLogger("kokoro_server.engine")
 
 OPTIMIZATION_LEVEL = "all"
+ORT_LOG_ERRORS = 3  # onnxruntime's severities: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal
 
 
 def import_onnxruntime() -> Any:
-    """``onnxruntime`` with its usage telemetry off (1.32 on Linux records events in ~/.cache and
-    uploads them to Microsoft; a self-hosted server sends nothing). ``ORT_DISABLE_TELEMETRY=0`` in the
-    environment keeps it on."""
+    """``onnxruntime``, logging errors only, with its usage telemetry off (1.32 on Linux records events
+    in ~/.cache and uploads them to Microsoft; a self-hosted server sends nothing).
+    ``ORT_DISABLE_TELEMETRY=0`` in the environment keeps it on."""
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
         import onnxruntime as ort
@@ -44,6 +46,9 @@ def import_onnxruntime() -> Any:
         raise BackendUnavailableError("onnxruntime is not installed (pip install onnxruntime)") from exc
     if os.environ["ORT_DISABLE_TELEMETRY"] == "1":
         ort.disable_telemetry_events()  # in case it was imported before this function ran
+    # Errors only: its warnings are about its own choices (e.g. "Serializing optimized model ..." when
+    # the optimized graph is saved), not something a user of kokoro-server can act on.
+    ort.set_default_logger_severity(ORT_LOG_ERRORS)
     return ort
 
 
@@ -61,7 +66,7 @@ def session_layout(sessions: int, threads: int, concurrency: int, cores: int | N
     core; auto threads: the cores shared out among the sessions. When both are auto and there is
     more than one narrow session, a wide session with every core serves a lone stream.
     """
-    cores = max(1, cores or os.cpu_count() or 1)
+    cores = cores or usable_cores()
     auto = not sessions and not threads
     sessions = sessions or max(1, min(concurrency, cores))
     threads = threads or max(1, cores // sessions)
@@ -78,7 +83,7 @@ class OnnxBackend:
         self._ort = ort
         self._model_path = model_path
         self._fix_hint = fix_hint
-        self.threads = threads or (os.cpu_count() or 1)
+        self.threads = threads or usable_cores()
         has_wide = wide_threads > self.threads
         self._shared_cores = sessions > 1 or has_wide  # several sessions may run at once
         cache = GraphCache(model_path, Fingerprint(ort.__version__, OPTIMIZATION_LEVEL, cpu_signature())) \
@@ -142,10 +147,10 @@ class OnnxBackend:
                 cache.discard()
         target = cache.new_target()
         try:
-            session = self._open(self._model_path, optimize=True, save_to=target, threads=threads)
+            session = self._open(self._model_path, optimize=True, save_to=target and target.path, threads=threads)
         except BaseException:
             if target is not None:
-                target.unlink(missing_ok=True)
+                target.discard()
             raise
         graph = cache.commit(target) if target is not None else None
         if graph is not None:

@@ -11,7 +11,6 @@ convs float moves the spectrum by about 0.8 dB; this recipe by about 0.8 dB too)
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ import numpy as np
 
 from kokoro_server.builds import Build, get_build
 from kokoro_server.builds.base import MAX_TOKENS
+from kokoro_server.cpus import usable_cores
 from kokoro_server.engine.derived_model import derived_path, install, usable_derived
 from kokoro_server.engine.onnx_runtime import import_onnxruntime
 from kokoro_server.errors import BackendUnavailableError, InvalidInputError, KokoroError
@@ -155,7 +155,7 @@ def _utterances(service: Any, build: Build, voices: Sequence[str], texts: Sequen
 def _session(model: str | bytes, settings: Settings) -> Any:
     ort = import_onnxruntime()
     options = ort.SessionOptions()
-    options.intra_op_num_threads = settings.threads or (os.cpu_count() or 1)
+    options.intra_op_num_threads = settings.threads or usable_cores()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 Edit = tuple[int, int, str]
 """Replace ``text[start:end]`` of the current text with a string."""
@@ -21,13 +20,9 @@ Replacement = str | Sequence[Edit]
 """What a rule returns for a match: its new text, or edits inside the match (finer spans)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Segment:
-    out_start: int
-    out_end: int
-    src_start: int
-    src_end: int
-    exact: bool  # copied text: character i of the output is character i of the source range
+_Segment = tuple[int, int, int, int, bool]
+"""(out_start, out_end, src_start, src_end, exact): ``exact`` for copied text, where character i of
+the output range is character i of the source range; otherwise the range maps as a whole."""
 
 
 class Normalized:
@@ -38,8 +33,8 @@ class Normalized:
     def __init__(self, text: str, segments: list[_Segment], source_length: int) -> None:
         self.text = text
         self._segments = segments
-        self._out_starts = [s.out_start for s in segments]
-        self._out_ends = [s.out_end for s in segments]
+        self._out_starts = [s[0] for s in segments]
+        self._out_ends = [s[1] for s in segments]
         self._source_length = source_length
 
     def __repr__(self) -> str:
@@ -68,19 +63,19 @@ class Normalized:
     def _nearest_source(self, out_position: int) -> int:
         index = bisect_right(self._out_starts, out_position) - 1
         if index < 0:
-            return 0 if not self._segments else self._segments[0].src_start
+            return 0 if not self._segments else self._segments[0][2]
         segment = self._segments[index]
-        if segment.exact and out_position <= segment.out_end:
-            return segment.src_start + (out_position - segment.out_start)
-        return segment.src_end if out_position >= segment.out_end else segment.src_start
+        if segment[4] and out_position <= segment[1]:
+            return segment[2] + (out_position - segment[0])
+        return segment[3] if out_position >= segment[1] else segment[2]
 
 
 def _source_of(segment: _Segment, out_start: int, out_end: int) -> tuple[int, int]:
     """The source range of the part of ``segment`` that lies in ``[out_start, out_end)``."""
-    if not segment.exact:
-        return segment.src_start, segment.src_end
-    low = max(out_start, segment.out_start) - segment.out_start + segment.src_start
-    high = min(out_end, segment.out_end) - segment.out_start + segment.src_start
+    if not segment[4]:
+        return segment[2], segment[3]
+    low = max(out_start, segment[0]) - segment[0] + segment[2]
+    high = min(out_end, segment[1]) - segment[0] + segment[2]
     return low, high
 
 
@@ -91,7 +86,7 @@ class Rewriter:
     def __init__(self, text: str) -> None:
         self.source_length = len(text)
         self.text = text
-        self._segments = [_Segment(0, len(text), 0, len(text), True)] if text else []
+        self._segments = [(0, len(text), 0, len(text), True)] if text else []
 
     def sub(self, pattern: re.Pattern[str], rule: Callable[[re.Match[str]], Replacement] | str) -> None:
         """Replace every match of ``pattern`` like ``pattern.sub`` (a rule returning the match's own
@@ -118,35 +113,35 @@ class Rewriter:
             if start < position or end < start:
                 raise ValueError(f"edits overlap or are out of order at {start}:{end}")
             # copy text[position:start] with its alignment
-            while index < len(segments) and segments[index].out_end <= position:
+            while index < len(segments) and segments[index][1] <= position:
                 index += 1
             i = index
-            while i < len(segments) and segments[i].out_start < start:
+            while i < len(segments) and segments[i][0] < start:
                 segment = segments[i]
-                low, high = max(segment.out_start, position), min(segment.out_end, start)
+                low, high = max(segment[0], position), min(segment[1], start)
                 if high > low:
                     src_low, src_high = _source_of(segment, low, high)
-                    new_segments.append(_Segment(out + low - position, out + high - position,
-                                                 src_low, src_high, segment.exact))
+                    new_segments.append((out + low - position, out + high - position,
+                                                 src_low, src_high, segment[4]))
                 i += 1
             pieces.append(text[position:start])
             out += start - position
             # the replaced range maps to all of its source
             src = self._source_range(start, end, index)
             if replacement:
-                new_segments.append(_Segment(out, out + len(replacement), src[0], src[1], False))
+                new_segments.append((out, out + len(replacement), src[0], src[1], False))
                 pieces.append(replacement)
                 out += len(replacement)
             position = end
         if not pieces:
             return
-        while index < len(segments) and segments[index].out_end <= position:
+        while index < len(segments) and segments[index][1] <= position:
             index += 1
         for segment in segments[index:]:
-            low = max(segment.out_start, position)
-            src_low, src_high = _source_of(segment, low, segment.out_end)
-            new_segments.append(_Segment(out + low - position, out + segment.out_end - position,
-                                         src_low, src_high, segment.exact))
+            low = max(segment[0], position)
+            src_low, src_high = _source_of(segment, low, segment[1])
+            new_segments.append((out + low - position, out + segment[1] - position,
+                                         src_low, src_high, segment[4]))
         pieces.append(text[position:])
         self.text = "".join(pieces)
         self._segments = new_segments
@@ -156,9 +151,9 @@ class Rewriter:
         segments = self._segments
         low = high = -1
         i = index
-        while i < len(segments) and segments[i].out_start < end:
+        while i < len(segments) and segments[i][0] < end:
             segment = segments[i]
-            if segment.out_end > start:
+            if segment[1] > start:
                 a, b = _source_of(segment, start, end)
                 low = a if low < 0 else min(low, a)
                 high = max(high, b)
@@ -166,15 +161,15 @@ class Rewriter:
         if low >= 0:
             return low, high
         # an insertion (or a range over inserted text only): the source position before it
-        while index < len(segments) and segments[index].out_end < start:
+        while index < len(segments) and segments[index][1] < start:
             index += 1
         if index < len(segments):
             segment = segments[index]
-            if segment.out_start >= start:
-                return segment.src_start, segment.src_start
-            point = segment.src_start + (start - segment.out_start) if segment.exact else segment.src_end
+            if segment[0] >= start:
+                return segment[2], segment[2]
+            point = segment[2] + (start - segment[0]) if segment[4] else segment[3]
             return point, point
-        point = segments[-1].src_end if segments else 0
+        point = segments[-1][3] if segments else 0
         return point, point
 
     def result(self) -> Normalized:

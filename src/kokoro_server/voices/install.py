@@ -10,7 +10,6 @@ an existing voice of that name with different content is only replaced with ``fo
 from __future__ import annotations
 
 import io
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from kokoro_server.errors import FileProblemError, InvalidInputError, VoiceVersi
 from kokoro_server.files import write_atomic
 from kokoro_server.voices.library import VoiceLibrary
 from kokoro_server.voices.mix import is_voice_name
-from kokoro_server.voices.packs import PACK_SUFFIXES, read_pack_file, validate_pack
+from kokoro_server.voices.packs import PACK_SUFFIXES, as_pack_array, read_pack_file, reading, validate_pack
 
 ACCEPTED_SUFFIXES = (".pt", ".npy", ".npz")
 
@@ -46,14 +45,11 @@ def read_voice_file(source: Path) -> np.ndarray:
                                fix="use a .pt, .npy or single-array .npz file")
     if suffix != ".npz":
         return read_pack_file(source, suffix=suffix)
-    try:
-        with np.load(source, allow_pickle=False) as bundle:
-            if len(bundle.files) != 1:
-                raise FileProblemError(f"the .npz holds {len(bundle.files)} arrays, expected exactly one",
-                                       file=source, fix="save one voice pack per file")
-            return bundle[bundle.files[0]].astype(np.float32, copy=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise FileProblemError(f"voice file is corrupt ({exc})", file=source) from exc
+    with reading(source), np.load(source, allow_pickle=False) as bundle:
+        if len(bundle.files) != 1:
+            raise FileProblemError(f"the .npz holds {len(bundle.files)} arrays, expected exactly one",
+                                   file=source, fix="save one voice pack per file")
+        return as_pack_array(bundle[bundle.files[0]], source)
 
 
 def check_pack(array: np.ndarray, source: Path, version: str | None,

@@ -1,6 +1,6 @@
 """Voice mix specifications: ``af_bella``, ``af_bella+af_sky``, ``af_bella(2)+af_sky(1)``.
 
-Weights are normalised to sum to one; the mixed pack is the weighted mean of the packs.
+Weights are finite numbers above 0, normalised to sum to one; the mixed pack is the weighted mean of the packs.
 A hand-written scanner (no backtracking regex) keeps parsing linear on any input.
 """
 
@@ -46,8 +46,9 @@ def parse_mix(spec: str) -> VoiceMix:
     for name, weight in raw:
         merged[name] = merged.get(name, 0.0) + weight
     total = sum(merged.values())
-    if total <= 0:
-        raise InvalidVoiceSpecError(f"voice mix {spec!r} has no positive weight", param="voice")
+    if not math.isfinite(total):
+        raise InvalidVoiceSpecError(f"voice mix {spec!r}: the weights are too large (their sum overflows)",
+                                    param="voice")
     return VoiceMix(tuple((name, weight / total) for name, weight in merged.items()))
 
 
@@ -67,8 +68,9 @@ def _parse_piece(piece: str, spec: str) -> tuple[str, float]:
         except ValueError:
             raise InvalidVoiceSpecError(
                 f"malformed voice mix {spec!r}: weight {weight_text!r} is not a number", param="voice") from None
-        if not math.isfinite(weight) or weight < 0:
-            raise InvalidVoiceSpecError(f"malformed voice mix {spec!r}: weight must be >= 0", param="voice")
+        if not (math.isfinite(weight) and weight > 0):
+            raise InvalidVoiceSpecError(f"malformed voice mix {spec!r}: weight {weight_text!r} must be a finite "
+                                        "number above 0", param="voice")
     if not name or any(ch not in _NAME_CHARS for ch in name):
         raise InvalidVoiceSpecError(f"malformed voice mix {spec!r}: bad voice name {name!r}", param="voice")
     return name, weight

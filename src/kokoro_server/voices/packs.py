@@ -6,55 +6,61 @@ For an utterance of ``n`` tokens the style vector is row ``n - 1``.
 
 from __future__ import annotations
 
-import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from kokoro_server.errors import FileProblemError, VoiceVersionMismatchError
-from kokoro_server.voices.torch_pickle import UnsafePickleError, load_tensor_file
+from kokoro_server.errors import FileProblemError, KokoroError, VoiceVersionMismatchError
+from kokoro_server.voices.torch_pickle import load_tensor_file
 
 PACK_SUFFIXES = (".pt", ".npy")
 BUNDLE_SUFFIXES = (".npz", ".bin")
 STYLE_WIDTH = 256
 
 
+@contextmanager
+def reading(path: Path, what: str = "voice file") -> Iterator[None]:
+    """The one place where a failure to read a data file becomes the file error (HTTP 424) naming it:
+    a file's bytes can make zipfile, pickle or numpy raise almost anything."""
+    try:
+        yield
+    except KokoroError:
+        raise
+    except PermissionError as exc:
+        raise FileProblemError(f"{what} is not readable (permission denied)", file=path,
+                               fix=f"chmod a+r {path}") from exc
+    except Exception as exc:
+        raise FileProblemError(f"{what} is corrupt or not a tensor ({type(exc).__name__}: {exc})"[:400], file=path,
+                               fix="replace it (kokoro-server download --voices NAME)") from exc
+
+
 def read_pack_file(path: Path, *, suffix: str | None = None) -> np.ndarray:
     """Read one voice pack file as a float32 array (no shape check); ``suffix`` overrides the path's."""
     suffix = suffix or path.suffix
-    try:
-        if suffix == ".pt":
-            array = load_tensor_file(path)
-        elif suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
-        else:
-            raise FileProblemError("unsupported voice file type", file=path,
-                                   fix="use .pt, .npy, .npz or .bin")
-    except FileProblemError:
-        raise
-    except PermissionError as exc:
-        raise FileProblemError("voice file is not readable (permission denied)", file=path,
-                               fix=f"chmod a+r {path}") from exc
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, UnsafePickleError) as exc:
-        raise FileProblemError(f"voice file is corrupt or not a tensor ({exc})", file=path,
-                               fix="replace it (kokoro-server download --voices NAME)") from exc
-    if not isinstance(array, np.ndarray):
-        raise FileProblemError("voice file does not hold a single tensor", file=path,
-                               fix="save the pack as one float32 tensor [rows, 1, 256]")
-    return array.astype(np.float32, copy=False)
+    if suffix not in PACK_SUFFIXES:
+        raise FileProblemError("unsupported voice file type", file=path, fix="use .pt, .npy, .npz or .bin")
+    with reading(path):
+        array = load_tensor_file(path) if suffix == ".pt" else np.load(path, allow_pickle=False)
+        return as_pack_array(array, path)
 
 
 def read_bundle(path: Path) -> dict[str, np.ndarray]:
     """An ``.npz``/``.bin`` bundle: one array per voice, keyed by voice name."""
-    try:
-        with np.load(path, allow_pickle=False) as bundle:
-            return {name: bundle[name].astype(np.float32, copy=False) for name in bundle.files}
-    except PermissionError as exc:
-        raise FileProblemError("voice bundle is not readable (permission denied)", file=path,
-                               fix=f"chmod a+r {path}") from exc
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise FileProblemError(f"voice bundle is corrupt ({exc})", file=path,
-                               fix="replace the bundle") from exc
+    with reading(path, "voice bundle"), np.load(path, allow_pickle=False) as bundle:
+        return {name: as_pack_array(bundle[name], path) for name in bundle.files}
+
+
+def as_pack_array(array: object, path: Path) -> np.ndarray:
+    """A voice file's array as float32 (a pack holds floating-point values)."""
+    if not isinstance(array, np.ndarray):
+        raise FileProblemError("voice file does not hold a single tensor", file=path,
+                               fix="save the pack as one float32 tensor [rows, 1, 256]")
+    if array.dtype.kind != "f":
+        raise FileProblemError(f"voice file holds {array.dtype} values, not floating point", file=path,
+                               fix="save the pack as one float32 tensor [rows, 1, 256]")
+    return array.astype(np.float32, copy=False)
 
 
 def validate_pack(array: np.ndarray, *, rows: int, version: str, source: str,

@@ -5,19 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from kokoro_server.api.protocol import ServerConfig, SpeedRange
-from kokoro_server.api.security import require_api_key
+from kokoro_server.api.security import KEYED
 from kokoro_server.api.state import Serving, serving
 from kokoro_server.audio.encoders import FORMATS
 from kokoro_server.builds import BUILDS
 from kokoro_server.service import MAX_SPEED, MIN_SPEED
 
-router = APIRouter(prefix="/v1", tags=["config"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", tags=["config"], **KEYED)
 
 
 @router.get("/config", response_model=ServerConfig)
 async def server_config(state: Serving = Depends(serving)) -> ServerConfig:
     settings = state.settings
-    default_voices = {version: settings.default_voice if version == settings.default_model else build.default_voice
+    service = state.service
+    default_voices = {version: service.voice_id(build, service.default_voice_name(build))
                       for version, build in BUILDS.items()}
     return ServerConfig(max_input_chars=settings.max_input_chars, default_model=settings.default_model,
                         default_voices=default_voices, response_formats=list(FORMATS),

@@ -1,4 +1,7 @@
-"""``GET /v1/download/{name}``: files kept for ``return_download_link`` (the random name is the key)."""
+"""``GET /v1/download/{name}``: files kept for ``return_download_link`` (the random name is the key).
+
+The response's ``X-Download-Path`` is ``/download/{name}``, relative to ``/v1`` as Kokoro-FastAPI sends it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from kokoro_server.api.protocol import ErrorBody
 from kokoro_server.api.state import Serving, serving
 from kokoro_server.downloads import ROUTE
 
-router = APIRouter(tags=["speech"])
+router = APIRouter(prefix="/v1", tags=["speech"])
 
 
 @router.get(ROUTE + "/{name}", response_class=FileResponse, responses={404: {"model": ErrorBody}})

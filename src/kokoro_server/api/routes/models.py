@@ -6,13 +6,13 @@ from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from kokoro_server.api.protocol import AudioModelList, ErrorBody, ModelList, ModelObject
-from kokoro_server.api.security import require_api_key
+from kokoro_server.api.security import KEYED
 from kokoro_server.api.state import Serving, serving
 from kokoro_server.builds import BUILDS, model_aliases, resolve_model_name
 from kokoro_server.engine.models import ModelStatus
 from kokoro_server.errors import ModelInUseError
 
-router = APIRouter(prefix="/v1", tags=["models"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", tags=["models"], **KEYED)
 ERRORS = {404: {"model": ErrorBody}, 424: {"model": ErrorBody}}
 
 

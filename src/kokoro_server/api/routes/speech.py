@@ -13,18 +13,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from kokoro_server.api.protocol import ErrorBody, SpeechBody, Usage, sse_event
-from kokoro_server.api.security import require_api_key
+from kokoro_server.api.security import KEYED
 from kokoro_server.api.state import Serving, request_id, serving
-from kokoro_server.audio.encoders import AudioFormat, StreamingEncoder, get_format, wav_header
+from kokoro_server.audio.encoders import FORMATS, AudioFormat, StreamingEncoder, get_format, wav_header
 from kokoro_server.downloads import WAV_HEADER_BYTES, encoder_with_download
 from kokoro_server.errors import InvalidInputError, KokoroError
-from kokoro_server.runner import AudioStream
+from kokoro_server.runner import AudioStream, ClientGone
 
-router = APIRouter(prefix="/v1", tags=["speech"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", tags=["speech"], **KEYED)
 log = logging.getLogger("kokoro_server.api")
 
 FRAME_SAMPLES = 600  # 25 ms at 24 kHz: the unit of usage.output_tokens
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# What a 200 may carry: every response_format's media type, and server-sent events.
+MEDIA_TYPES = {**{fmt.content_type: {} for fmt in FORMATS.values()}, "text/event-stream": {}}
 
 
 class AudioStreamResponse(StreamingResponse):
@@ -42,7 +44,7 @@ class AudioStreamResponse(StreamingResponse):
 
 
 @router.post("/audio/speech", response_class=Response, responses={
-    200: {"content": {"audio/mpeg": {}, "text/event-stream": {}}, "description": "The audio."},
+    200: {"content": MEDIA_TYPES, "description": "The audio (response_format), or server-sent events."},
     400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody},
     413: {"model": ErrorBody}, 424: {"model": ErrorBody}, 429: {"model": ErrorBody}})
 async def create_speech(body: SpeechBody, request: Request, state: Serving = Depends(serving)) -> Response:
@@ -57,7 +59,11 @@ async def create_speech(body: SpeechBody, request: Request, state: Serving = Dep
     prepared = await run_in_threadpool(state.service.prepare, body.to_request())
     writer = state.downloads.open(get_format(body.download_format or fmt.name)) if body.return_download_link else None
     encoder, sink = encoder_with_download(fmt, body.volume_multiplier, writer)
-    stream = await state.runner.start(prepared, encoder, request_id=request_id(request), sink=sink)
+    try:
+        stream = await state.runner.start(prepared, encoder, request_id=request_id(request), sink=sink,
+                                          client_gone=lambda: client_gone(request))
+    except ClientGone:
+        return Response(status_code=499)  # dropped while queued: nobody is listening, nothing is sent
     headers = dict(STREAM_HEADERS)
     if prepared.notice and prepared.notice.isascii():  # e.g. the default voice is missing: a fallback speaks
         headers["X-Kokoro-Notice"] = prepared.notice
@@ -69,6 +75,12 @@ async def create_speech(body: SpeechBody, request: Request, state: Serving = Dep
     if not body.stream:
         return await whole_file(stream, fmt, request, headers)
     return AudioStreamResponse(audio_bytes(stream), stream, media_type=fmt.content_type, headers=headers)
+
+
+async def client_gone(request: Request) -> None:
+    """Returns when the client disconnects (the body has been read: nothing else can arrive)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def audio_bytes(stream: AudioStream) -> AsyncIterator[bytes]:

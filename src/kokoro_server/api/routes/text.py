@@ -10,10 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from kokoro_server.api.protocol import (ErrorBody, GenerateFromPhonemesBody, LexiconList, LexiconObject,
                                         PhonemizeBody, PhonemizeResponse)
 from kokoro_server.api.routes.speech import create_speech
-from kokoro_server.api.security import require_api_key
+from kokoro_server.api.security import KEYED
 from kokoro_server.api.state import Serving, serving
 
-router = APIRouter(tags=["text"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["text"], **KEYED)
 
 
 @router.post("/dev/phonemize", response_model=PhonemizeResponse, responses={400: {"model": ErrorBody}})

@@ -6,37 +6,44 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from kokoro_server.api.protocol import OPENAI_VOICES, CombineBody, ErrorBody, VoiceList, VoiceObject
-from kokoro_server.api.security import require_api_key
+from kokoro_server.api.protocol import (OPENAI_VOICES, CombineBody, ErrorBody, LegacyVoiceList, VoiceList,
+                                        VoiceObject)
+from kokoro_server.api.security import KEYED
 from kokoro_server.api.state import Serving, serving
 from kokoro_server.builds import BUILDS, Build, resolve_model_name
 from kokoro_server.combine import combine_voices
+from kokoro_server.service import SpeechService
 from kokoro_server.voices.library import VoiceInfo
 
-router = APIRouter(prefix="/v1/audio/voices", tags=["voices"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1/audio/voices", tags=["voices"], **KEYED)
 
-def voice_object(build: Build, info: VoiceInfo, default_version: str) -> VoiceObject:
+
+def voice_object(service: SpeechService, build: Build, info: VoiceInfo) -> VoiceObject:
     language = build.languages.get(info.language)
     stem = info.name[3:] if info.name[2:3] == "_" else info.name
+    default = build.version == service.settings.default_model
     return VoiceObject(
-        id=info.name, name=f"{stem.replace('_', ' ').title()} ({info.language_name}, {info.gender})",
+        id=service.voice_id(build, info.name),
+        name=f"{stem.replace('_', ' ').title()} ({info.language_name}, {info.gender})",
         language=language.tag if language else "und", language_code=info.language,
         language_name=info.language_name, gender=info.gender, version=build.version,
         model=build.model_names[0], supported=info.supported,
-        openai_names=[o for o, k in OPENAI_VOICES.items() if k == info.name]
-        if build.version == default_version else [])
+        openai_names=[o for o, k in OPENAI_VOICES.items() if k == info.name] if default else [])
 
 
-@router.get("", response_model=VoiceList, responses={404: {"model": ErrorBody}})
-async def list_voices(model: str | None = None, state: Serving = Depends(serving)) -> VoiceList:
-    """Installed voices of every version, or of the version ``model`` names."""
-    default = state.settings.default_model
-    builds = [resolve_model_name(model, default)] if model else list(BUILDS.values())
+@router.get("", response_model=VoiceList | LegacyVoiceList, responses={404: {"model": ErrorBody}})
+async def list_voices(model: str | None = None, legacy: bool = False,
+                      state: Serving = Depends(serving)) -> VoiceList | LegacyVoiceList:
+    """Installed voices of every version, or of the version ``model`` names; ids are unique across
+    versions. ``legacy=true``: only the ids, as Kokoro-FastAPI's ``{"voices": ["af_bella", ...]}``."""
+    service = state.service
+    builds = [resolve_model_name(model, service.settings.default_model)] if model else list(BUILDS.values())
 
     def collect() -> list[VoiceObject]:
-        return [voice_object(b, info, default) for b in builds for info in state.service.voices.list(b)]
+        return [voice_object(service, b, info) for b in builds for info in service.voices.list(b)]
 
-    return VoiceList(voices=await run_in_threadpool(collect))
+    voices = await run_in_threadpool(collect)
+    return LegacyVoiceList(voices=[v.id for v in voices]) if legacy else VoiceList(voices=voices)
 
 
 @router.post("/combine", response_class=Response, responses={
@@ -49,5 +56,5 @@ async def combine(body: CombineBody, state: Serving = Depends(serving)) -> Respo
     headers = {"Content-Disposition": f'attachment; filename="{combined.file_name}"',
                "X-Voice-Mix": combined.mix.canonical, "X-Voice-Version": combined.build.version}
     if combined.saved is not None:
-        headers["X-Voice-Saved"] = combined.saved.stem
+        headers["X-Voice-Saved"] = state.service.voice_id(combined.build, combined.saved.stem)
     return Response(combined.data, media_type="application/octet-stream", headers=headers)

@@ -268,7 +268,8 @@ function finish(outcome, { format, chars, downloadPath }) {
   if (outcome === "done") {
     ui.progress.value = 1;
     setStatus(`Done: ${seconds(received)} of audio from ${chars.toLocaleString()} characters.${player.playing ? " Playing…" : ""}`);
-    offerDownload(downloadPath ? apiUrl(downloadPath) : state.blobUrl, downloadPath ? format : "wav", false);
+    // X-Download-Path is relative to /v1 (/download/NAME), as Kokoro-FastAPI sends it
+    offerDownload(downloadPath ? apiUrl(`/v1${downloadPath}`) : state.blobUrl, downloadPath ? format : "wav", false);
   } else if (outcome === "stopped") {
     ui.progress.value = 0;
     player.stop();

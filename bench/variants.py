@@ -1,0 +1,185 @@
+"""The original int8 model against its derived variants, interleaved in one run.
+
+    python bench/variants.py [--runs 3] [--threads 1,2] [--tokens 16,64,128,256] [--json FILE]
+                             [--model LABEL=PATH ...] [--no-profile] [--no-rss] [--no-peak]
+
+Variants: ``lossless`` (:mod:`kokoro_server.optimize.lossless`, what the server runs by default),
+plus any ``--model`` files (e.g. ``kokoro-server optimize``'s output). For each (model, threads):
+ms of compute per audio second (sum of per-utterance medians / audio seconds) and the ratio to the
+original's in the same run; the largest sample difference from the original's audio; the share of
+kernel time per op type (onnxruntime's profiler, 1 thread, one 128-token utterance); peak RSS of a
+fresh process that opens the model and synthesizes once; and this CPU's int8 peak (a large
+u8 x s8 ``MatMulInteger``) with the model's distance to it: 27.7 GMAC per audio second (see
+README, Performance) over that peak, next to ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import workload
+
+SAMPLE_RATE = 24_000
+GMAC_PER_AUDIO_S = 27.7
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--tokens", default="16,64,128,256")
+    parser.add_argument("--model", action="append", default=[], help="LABEL=PATH of another variant")
+    parser.add_argument("--voice", default="af_heart")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--no-rss", action="store_true")
+    parser.add_argument("--no-peak", action="store_true")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+
+    import onnx
+
+    from kokoro_server.optimize.lossless import rewrite
+
+    root = workload.data_dir(args.data_dir)
+    original = workload.model_path(root)
+    scratch = Path(tempfile.mkdtemp(prefix="kokoro-variants-"))
+    seconds, (model, convs) = workload.timed(lambda: rewrite(onnx.load(str(original))))
+    lossless = scratch / "lossless.onnx"
+    onnx.save(model, str(lossless))
+    del model
+    print(f"lossless: {convs} convs rewritten in {seconds:.1f} s", file=sys.stderr)
+    models = {"original": original, "lossless": lossless}
+    models.update({label: Path(path) for label, path in (item.split("=", 1) for item in args.model)})
+    threads = [int(t) for t in args.threads.split(",")]
+    utterances = workload.utterances(root, args.voice, [int(t) for t in args.tokens.split(",")])
+    configs = [(label, n) for n in threads for label in models]
+    sessions = {key: workload.open_session(models[key[0]], key[1]) for key in configs}
+    audio, diff = {}, collections.defaultdict(float)
+    for u in utterances:  # warm-up, audio lengths, and the samples against the original's
+        reference = {}
+        for (label, n), session in sessions.items():
+            out = workload.run_once(session, u)
+            audio[label, n, len(u.tokens)] = out.size / SAMPLE_RATE
+            reference.setdefault(n, out)
+            same = out.size == reference[n].size
+            diff[label] = max(diff[label], float(np.max(np.abs(out - reference[n]))) if same else float("inf"))
+    times = collections.defaultdict(list)
+    for run in range(args.runs):
+        for u in utterances:
+            for key in configs:
+                seconds, _ = workload.timed(lambda: workload.run_once(sessions[key], u))
+                times[(*key, len(u.tokens))].append(seconds)
+        print(f"run {run + 1}/{args.runs}, load {workload.machine()['load']}", file=sys.stderr)
+    del sessions
+    results: dict[str, object] = {"machine": workload.machine(), "runs": args.runs, "convs": convs, "timing": []}
+    rows = []
+    per_audio = {}
+    for label, n in configs:
+        medians = [workload.median(times[label, n, len(u.tokens)]) for u in utterances]
+        total_audio = sum(audio[label, n, len(u.tokens)] for u in utterances)
+        per_audio[label, n] = sum(medians) / total_audio * 1000
+    for label, n in configs:
+        ratio = per_audio[label, n] / per_audio["original", n]
+        rows.append([label, n, f"{per_audio[label, n]:.0f}", f"{ratio:.3f}", f"{diff[label]:.3g}"])
+        results["timing"].append({"model": label, "threads": n, "ms_per_audio_s": per_audio[label, n],
+                                  "ratio_to_original": ratio, "max_abs_diff": diff[label]})
+    info = results["machine"]
+    print(f"\nvariants, median of {args.runs} runs, {len(utterances)} utterances ({args.tokens} tokens); "
+          f"{info['cpu']}, {info['cores']} cores, load {info['load']}, onnxruntime {info['onnxruntime']}")
+    workload.print_table(["model", "threads", "ms per audio s", "x original", "max |diff| to original"], rows)
+    if not args.no_profile:
+        results["op_share"] = {label: op_shares(path, utterances[min(2, len(utterances) - 1)]) for label, path in models.items()}
+        ops = sorted({op for shares in results["op_share"].values() for op in list(shares)[:8]},
+                     key=lambda op: -results["op_share"]["original"].get(op, 0))
+        print("\nshare of kernel time per op type (1 thread, profiler):")
+        workload.print_table(["op type"] + list(models),
+                             [[op] + [f"{results['op_share'][m].get(op, 0) * 100:.1f}%" for m in models] for op in ops])
+    if not args.no_rss:
+        results["rss_mib"] = {label: peak_rss(path, utterances[-1]) for label, path in models.items()}
+        print("\npeak RSS, fresh process, 2 threads, one call:",
+              ", ".join(f"{k} {v:.0f} MiB" for k, v in results["rss_mib"].items()))
+    if not args.no_peak:
+        peak = int8_peak()
+        results["int8_peak_gmac_s_per_core"] = peak
+        print(f"\nint8 peak (u8 x s8 MatMulInteger 2048^3, 1 thread): {peak:.0f} GMAC/s per core")
+        for n in threads:
+            limit = GMAC_PER_AUDIO_S / (peak * n) * 1000
+            print(f"distance to the physical limit at {n} thread(s): {GMAC_PER_AUDIO_S} GMAC per audio s / "
+                  f"{peak * n:.0f} GMAC/s = {limit:.0f} ms per audio s; ours: "
+                  + ", ".join(f"{label} {per_audio[label, n]:.0f} ms (x{per_audio[label, n] / limit:.0f})"
+                              for label in models))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+def op_shares(path: Path, utterance: workload.Utterance) -> dict[str, float]:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.enable_profiling = True
+    options.profile_file_prefix = str(Path(tempfile.gettempdir()) / "kokoro-variants-profile")
+    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    workload.run_once(session, utterance)
+    profile = Path(session.end_profiling())
+    totals: collections.Counter[str] = collections.Counter()
+    for event in json.loads(profile.read_text()):
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            totals[event["args"]["op_name"]] += event["dur"]
+    profile.unlink()
+    whole = sum(totals.values())
+    return {op: t / whole for op, t in totals.most_common()}
+
+
+RSS_SCRIPT = """
+import resource, sys, numpy as np, onnxruntime as ort
+o = ort.SessionOptions(); o.intra_op_num_threads = 2; o.enable_mem_pattern = False
+s = ort.InferenceSession(sys.argv[1], sess_options=o, providers=["CPUExecutionProvider"])
+tokens = np.array([[0] + [int(t) for t in sys.argv[2].split(",")] + [0]], dtype=np.int64)
+style = np.array([float(v) for v in sys.argv[3].split(",")], dtype=np.float32).reshape(1, -1)
+s.run(None, {"tokens": tokens, "style": style, "speed": np.array([1.0], dtype=np.float32)})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def peak_rss(path: Path, utterance: workload.Utterance) -> float:
+    out = subprocess.run([sys.executable, "-c", RSS_SCRIPT, str(path), ",".join(map(str, utterance.tokens)),
+                          ",".join(f"{v:.9g}" for v in utterance.style.reshape(-1))],
+                         capture_output=True, text=True, check=True).stdout
+    return float(out.split()[-1])
+
+
+def int8_peak(size: int = 2048, runs: int = 5) -> float:
+    """GMAC/s of one thread on a large u8 x s8 MatMulInteger (AMX / VNNI where the CPU has them)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    b = numpy_helper.from_array(rng.integers(-128, 128, (size, size)).astype(np.int8), "b")
+    graph = helper.make_graph([helper.make_node("MatMulInteger", ["a", "b"], ["y"])], "peak",
+                              [helper.make_tensor_value_info("a", TensorProto.UINT8, [size, size])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT32, [size, size])], [b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"])
+    a = rng.integers(0, 256, (size, size)).astype(np.uint8)
+    session.run(None, {"a": a})
+    best = min(workload.timed(lambda: session.run(None, {"a": a}))[0] for _ in range(runs))
+    return size ** 3 / best / 1e9
+
+
+if __name__ == "__main__":
+    sys.exit(main())

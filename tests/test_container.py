@@ -1,0 +1,79 @@
+"""The CPU image: built with podman from the repository's Dockerfile (offline: a local Debian base and
+host-built wheels), run as a user would (`docker run -p 8880:8880 IMAGE`), and asked for speech from
+the host: it speaks at once, with nothing but the image."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.audio import assert_speech_like, decode
+from tests.support.ci import missing
+from tests.support.cluster import free_port
+from tests.support.container import LIMITS, base_image, build_context, dependency_wheels, podman
+
+pytestmark = [pytest.mark.container, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGE = "localhost/kokoro-server:test"
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    for tool in ("podman", "mmdebstrap", "runc"):
+        if shutil.which(tool) is None:
+            missing(f"{tool} is not installed (apt-get install podman mmdebstrap runc)")
+    base = base_image()
+    context = build_context(REPO, dependency_wheels(REPO), tmp_path_factory.mktemp("image"))
+    podman("build", "--format", "docker", "--build-arg", f"BASE={base}", "--build-arg", "PIP_ARGS=--no-index",
+           "-t", IMAGE, str(context), timeout=1800)
+    return IMAGE
+
+
+@pytest.fixture(scope="module")
+def container(image: str) -> Iterator[tuple[str, str]]:
+    port = free_port()
+    name = f"kokoro-test-{uuid.uuid4().hex[:8]}"
+    url = f"http://127.0.0.1:{port}"
+    try:
+        podman("run", "-d", "--name", name, *LIMITS, "-p", f"127.0.0.1:{port}:8880", image)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/ready", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(1)
+        else:
+            pytest.fail(f"the container never became ready:\n{podman('logs', name, check=False).stderr[-3000:]}")
+        yield url, name
+    finally:
+        podman("rm", "-f", name, check=False)
+
+
+def test_the_image_speaks_at_once(container: tuple[str, str]):
+    """No data, no voice named: the embedded model and voice speak (a fallback the header names)."""
+    url, name = container
+    response = httpx.post(url + "/v1/audio/speech", timeout=120,
+                          json={"model": "kokoro", "input": "Hello from the container.", "response_format": "mp3"})
+    assert response.status_code == 200, response.text
+    audio, _ = decode(response.content, "mp3")
+    assert_speech_like(audio, min_seconds=0.8, max_seconds=6)
+    assert podman("healthcheck", "run", name, check=False).returncode == 0  # the image's check on /ready
+
+
+def test_the_image_runs_as_a_user_with_a_data_volume_and_a_readiness_check(image: str):
+    inspected = json.loads(podman("image", "inspect", image).stdout)[0]
+    config = inspected["Config"]
+    assert config["User"] == "kokoro"
+    assert "/data" in config["Volumes"] and "KOKORO_DATA_DIR=/data" in config["Env"]
+    healthcheck = inspected.get("Healthcheck") or config.get("Healthcheck")  # where podman puts it
+    assert any("/ready" in part for part in healthcheck["Test"])
