@@ -17,7 +17,7 @@ from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name
 from kokoro_server.builds.base import MAX_TOKENS, Phonemizer
 from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
-from kokoro_server.errors import InputTooLongError, InvalidInputError, VoiceNotFoundError
+from kokoro_server.errors import InputTooLongError, InvalidInputError, TimestampsUnavailableError, VoiceNotFoundError
 from kokoro_server.settings import Settings
 from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker, split_sentences
 from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize_text
@@ -55,6 +55,7 @@ class PreparedSpeech:
 class AudioChunk:
     audio: np.ndarray  # float32 mono 24 kHz, with the pause that follows this chunk
     chunk: Chunk
+    durations: np.ndarray | None = None  # frames per model input (pads included), if the backend gives them
 
     @property
     def seconds(self) -> float:
@@ -179,9 +180,16 @@ class SpeechService:
                 if pause:
                     audio = np.concatenate([audio, np.zeros(pause, dtype=np.float32)])
                 produced = True
-                yield AudioChunk(audio, chunk)
+                yield AudioChunk(audio, chunk, output.durations)
         if not produced:
             raise InvalidInputError("input has no speakable text (no phonemes)", param="input")
+
+    def require_timestamps(self, prepared: PreparedSpeech, param: str = "timestamps") -> None:
+        """Word timestamps need the model's durations: refuse before any audio if it cannot give them."""
+        problem = self.models.get(prepared.build.version).backend.durations_problem
+        if problem is not None:
+            raise TimestampsUnavailableError(f"word timestamps are unavailable for {prepared.build.version}: "
+                                             f"{problem}", param=param)
 
     def synthesize(self, request: SpeechRequest) -> np.ndarray:
         prepared = self.prepare(request)

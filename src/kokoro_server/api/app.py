@@ -18,7 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from kokoro_server import __version__
 from kokoro_server.api.errors import install_error_handler
 from kokoro_server.api.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
-from kokoro_server.api.routes import config, downloads, health, models, speech, voices
+from kokoro_server.api.routes import captions, config, downloads, health, models, speech, voices
 from kokoro_server.api.routes.web import mount_web_ui
 from kokoro_server.api.state import Serving
 from kokoro_server.audio.encoders import StreamingEncoder
@@ -58,13 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="kokoro-server", version=__version__, lifespan=lifespan,
                   description="OpenAI-compatible text-to-speech with Kokoro-82M (v1.0 and v0.19).")
     install_error_handler(app)
-    for module in (speech, voices, models, config, downloads, health):
+    for module in (speech, captions, voices, models, config, downloads, health):
         app.include_router(module.router)
     if settings.web_ui:
         mount_web_ui(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
-                           allow_headers=["*"], expose_headers=[REQUEST_ID_HEADER, "X-Download-Path",
+                           allow_headers=["*"], expose_headers=[REQUEST_ID_HEADER, "X-Download-Path", "X-Captions-Path",
                                                                 "Retry-After", "Content-Disposition"])
     app.add_middleware(RequestContextMiddleware,
                        max_body_bytes=settings.max_input_chars * JSON_OVERHEAD_PER_CHAR + BODY_SLACK_BYTES)
