@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kokoro_server.text.normalize import NormalizationOptions, normalize_text
+from kokoro_server.text.normalize import NormalizationOptions, normalize, normalize_text
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -83,3 +86,51 @@ def test_adversarial_input_is_normalized_in_linear_time(unit: str) -> None:
 
     ratio = best_of(big) / max(best_of(small), 1e-4)
     assert ratio < 30, f"{unit!r}: 10x longer input took {ratio:.1f}x longer"
+
+
+# -- the way back: output ranges map to the input they came from ---------------------------------
+
+def _spans(text: str) -> list[tuple[str, str]]:
+    """Each output word with the input text it came from."""
+    normalized = normalize(text)
+    return [(m.group(), text[slice(*normalized.source_span(*m.span()))])
+            for m in re.finditer(r"\S+", normalized.text)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("$5 off", [("five", "$5"), ("dollars", "$5"), ("off", "off")]),
+    ("In 1984 it rained.", [("In", "In"), ("nineteen", "1984"), ("eighty-four", "1984"), ("it", "it"),
+                            ("rained.", "rained.")]),
+    ("  Dr.   Who  ", [("Doctor", "Dr."), ("Who", "Who")]),
+    ("a\x00b", [("a", "a"), ("b", "b")]),
+])
+def test_output_words_map_back_to_their_input(text: str, expected: list[tuple[str, str]]) -> None:
+    assert _spans(text) == expected
+
+
+def test_source_span_of_part_of_copied_text_is_exact_and_of_a_replacement_is_whole() -> None:
+    normalized = normalize("pay $5 now")
+    assert normalized.text == "pay five dollars now"
+    assert normalized.source_span(1, 3) == (1, 3)  # "ay"
+    assert normalized.source_span(5, 7) == (4, 6)  # "iv" of "five" -> "$5"
+    assert normalized.source_span(0, len(normalized.text)) == (0, 10)
+    assert normalized.source_span(4, 4) == (4, 4)  # empty ranges map to a point
+    with pytest.raises(ValueError):
+        normalized.source_span(3, 100)
+
+
+def test_normalize_text_is_normalize_dot_text() -> None:
+    text = "Dr. Smith paid $5.50 at 3:30pm on 2024-01-03."
+    assert normalize_text(text) == normalize(text).text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("0123456789 .,$%:/-aZ\n'(I)km°"), max_size=60) | st.text(max_size=60))
+def test_any_text_normalizes_with_spans_in_order(text: str) -> None:
+    normalized = normalize(text)
+    previous_end = 0
+    for match in re.finditer(r"\S+", normalized.text):
+        start, end = normalized.source_span(*match.span())
+        assert 0 <= start <= end <= len(text)
+        assert end >= previous_end  # output words come from the input in its order
+        previous_end = end

@@ -12,6 +12,8 @@ from functools import lru_cache
 
 from num2words import num2words
 
+from kokoro_server.text.spans import Normalized, Rewriter
+
 
 @dataclass(frozen=True)
 class NormalizationOptions:
@@ -112,6 +114,7 @@ _SYMBOLS = {"&": " and ", "@": " at ", "+": " plus ", "=": " equals ", "°": " d
             "½": " one half ", "¼": " one quarter ", "¾": " three quarters ", "×": " times "}
 _SYMBOL = re.compile("[" + re.escape("".join(_SYMBOLS)) + "]")
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u3000]{1,100000}")
+_QUOTES = re.compile("[\u2018\u2019]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MAGNITUDES = {"k": "thousand", "m": "million", "b": "billion", "bn": "billion"}
 _CURRENCIES = {"$": ("dollar", "cent"), "£": ("pound", "penny"), "€": ("euro", "cent"), "¥": ("yen", "sen")}
@@ -191,31 +194,48 @@ def _number(match: re.Match[str]) -> str:
     return ("minus " if sign else "") + spoken + glued
 
 
-def normalize_text(text: str, options: NormalizationOptions = DEFAULT_OPTIONS) -> str:
-    """Rewrite English text so that every token is pronounceable words and punctuation."""
-    text = _CONTROL.sub(" ", text)
+def normalize(text: str, options: NormalizationOptions = DEFAULT_OPTIONS) -> Normalized:
+    """Rewrite English text so that every token is pronounceable words and punctuation, keeping the
+    way back from each output range to the input range it came from (``source_span``)."""
+    rw = Rewriter(text)
+    rw.sub(_CONTROL, " ")
     if not options.normalize:
-        return _SPACES.sub(" ", text).strip()
-    text = text.replace("\u2019", "'").replace("\u2018", "'")
+        _finish(rw)
+        return rw.result()
+    rw.sub(_QUOTES, "'")
     if options.email_normalization:
-        text = _EMAIL.sub(_email, text)
+        rw.sub(_EMAIL, _email)
     if options.url_normalization:
-        text = _URL.sub(_url, text)
-    text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m.group(1)], text)
-    text = _NUMBER_SIGN.sub("number ", text)
-    text = _ISO_DATE.sub(lambda m: _date(m.group(1), m.group(2), m.group(3), m.group(0)), text)
-    text = _US_DATE.sub(lambda m: _date(m.group(3), m.group(1), m.group(2), m.group(0)), text)
-    text = _TIME.sub(_time, text)
-    text = _MONEY.sub(_money, text)
-    text = _PERCENT.sub(lambda m: f"{number_words(m.group(1))} percent", text)
-    text = _DECADE.sub(lambda m: year(int(m.group(1))).removesuffix("y") + "ies"
-                       if year(int(m.group(1))).endswith("y") else year(int(m.group(1))) + "s", text)
+        rw.sub(_URL, _url)
+    rw.sub(_ABBREVIATION, lambda m: _ABBREVIATIONS[m.group(1)])
+    rw.sub(_NUMBER_SIGN, "number ")
+    rw.sub(_ISO_DATE, lambda m: _date(m.group(1), m.group(2), m.group(3), m.group(0)))
+    rw.sub(_US_DATE, lambda m: _date(m.group(3), m.group(1), m.group(2), m.group(0)))
+    rw.sub(_TIME, _time)
+    rw.sub(_MONEY, _money)
+    rw.sub(_PERCENT, lambda m: f"{number_words(m.group(1))} percent")
+    rw.sub(_DECADE, lambda m: year(int(m.group(1))).removesuffix("y") + "ies"
+           if year(int(m.group(1))).endswith("y") else year(int(m.group(1))) + "s")
     if options.unit_normalization:
-        text = _UNIT.sub(_unit, text)
-    text = _ORDINAL.sub(lambda m: ordinal(int(m.group(1))), text)
-    text = _YEAR_CONTEXT.sub(lambda m: f"{m.group(1)} {year(int(m.group(2)))}{m.group(3)}", text)
-    text = _LONG_DIGITS.sub(lambda m: " " + digits(m.group(0)) + " ", text)
-    text = _NUMBER.sub(_number, text)
+        rw.sub(_UNIT, _unit)
+    rw.sub(_ORDINAL, lambda m: ordinal(int(m.group(1))))
+    rw.sub(_YEAR_CONTEXT, lambda m: [(m.start(2), m.end(2), year(int(m.group(2))))])
+    rw.sub(_LONG_DIGITS, lambda m: " " + digits(m.group(0)) + " ")
+    rw.sub(_NUMBER, _number)
     if options.replace_remaining_symbols:
-        text = _SYMBOL.sub(lambda m: _SYMBOLS[m.group(0)], text)
-    return _SPACES.sub(" ", text).strip()
+        rw.sub(_SYMBOL, lambda m: _SYMBOLS[m.group(0)])
+    _finish(rw)
+    return rw.result()
+
+
+def _finish(rw: Rewriter) -> None:
+    """One space for each run of blanks; none at either end."""
+    rw.sub(_SPACES, " ")
+    lead = len(rw.text) - len(rw.text.lstrip())
+    trail = len(rw.text.rstrip())
+    rw.apply([(0, lead, "")] + ([(trail, len(rw.text), "")] if trail > lead else []))
+
+
+def normalize_text(text: str, options: NormalizationOptions = DEFAULT_OPTIONS) -> str:
+    """The normalized text alone (see :func:`normalize`)."""
+    return normalize(text, options).text
