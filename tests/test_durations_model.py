@@ -17,7 +17,6 @@ from kokoro_server.engine.onnx_runtime import OnnxBackend
 from kokoro_server.errors import TimestampsUnavailableError
 from kokoro_server.service import SpeechRequest, SpeechService
 from kokoro_server.settings import Settings
-from tests.conftest import fill_data_dir
 from tests.support.engine import engine_inputs
 
 TEXTS = ["Hello there.", "The quick brown fox jumps over the lazy dog near the river bank."]
@@ -76,30 +75,6 @@ def test_variant_is_kept_and_derived_again_when_stale(tmp_path: Path, model_file
     renewed = json.loads(manifest_path(model).read_text())
     assert renewed["source_sha256"] == json.loads(manifest_path(model_file).read_text())["source_sha256"]
     assert from_manifest(model, Manifest(**renewed)) == again
-
-
-def tiny_model(path: Path) -> Path:
-    """An ONNX "TTS" with Kokoro's inputs whose audio is its style vector: no duration predictor."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph(
-        [helper.make_node("Reshape", ["style", "flat"], ["audio"])], "tiny",
-        [helper.make_tensor_value_info("tokens", TensorProto.INT64, [1, None]),
-         helper.make_tensor_value_info("style", TensorProto.FLOAT, [1, 256]),
-         helper.make_tensor_value_info("speed", TensorProto.FLOAT, [1])],
-        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, [256])],
-        [helper.make_tensor("flat", TensorProto.INT64, [1], [-1])])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> Path:
-    root = fill_data_dir(tmp_path_factory.mktemp("tiny"), assets, versions=("v1_0",))
-    tiny_model(root / "models" / "v1_0" / "kokoro-v1_0.onnx")
-    return root
 
 
 def test_model_without_durations_speaks_but_refuses_timestamps(tiny_dir: Path) -> None:
