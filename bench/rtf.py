@@ -33,7 +33,6 @@ def main() -> int:
     from kokoro_server.builds.base import MAX_TOKENS
     from kokoro_server.service import SpeechRequest, SpeechService
     from kokoro_server.settings import Settings
-    from kokoro_server.text.chunk import Chunker, split_sentences
 
     data_dir = workload.data_dir(args.data_dir)
     service = SpeechService(Settings(data_dir=data_dir, threads=args.threads))
@@ -41,7 +40,7 @@ def main() -> int:
     words = len(TEXT_200_WORDS.split())
     prepared = service.prepare(request)
     model = service.models.get("v1_0")
-    chunks = list(Chunker(service.phonemizer(prepared), prepared.build.tokenize).chunks(split_sentences(prepared.text)))
+    chunks = list(service.chunks(prepared))
     list(service.stream(prepared))  # warm-up (loads the model, the G2P and caches)
 
     results = []

@@ -103,10 +103,7 @@ def utterances(root: Path, voice: str, token_targets: Sequence[int], text: str =
 
 def pipeline_chunks(service, prepared) -> list[Utterance]:
     """The engine calls the service makes for a prepared request: its chunks as the pipeline cuts them."""
-    from kokoro_server.text.chunk import Chunker, split_sentences
-
-    chunker = Chunker(service.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan)
-    return [utterance(prepared, c.text, c.tokens) for c in chunker.chunks(split_sentences(prepared.text))]
+    return [utterance(prepared, c.text, c.tokens) for c in service.chunks(prepared)]
 
 
 def chunks(root: Path, voice: str, text: str = TEXT_200_WORDS) -> list[Utterance]:

@@ -8,7 +8,7 @@ breaking a stream; ``stream`` then yields audio chunk by chunk as the engine pro
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -19,8 +19,9 @@ from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
 from kokoro_server.errors import InputTooLongError, InvalidInputError, TimestampsUnavailableError, VoiceNotFoundError
 from kokoro_server.settings import Settings
-from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker, split_sentences
-from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize_text
+from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker
+from kokoro_server.text.document import Document, Text, plain
+from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize
 from kokoro_server.voices.library import VoiceLibrary
 from kokoro_server.voices.mix import VoiceMix, parse_mix
 
@@ -46,8 +47,9 @@ class PreparedSpeech:
     pack: np.ndarray
     lang: str
     speed: float
-    text: str  # normalized
+    text: str  # normalized (the text segments of the document, joined)
     chunk_plan: ChunkPlan
+    document: Document  # the input's segments, text segments normalized
     notice: str | None = None  # something the user should know (e.g. a fallback voice was used)
 
 
@@ -156,27 +158,39 @@ class SpeechService:
                                     f"supported: {supported}", param="lang_code")
         self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
         options = request.normalization if lang in ENGLISH else NormalizationOptions(normalize=False)
-        text = normalize_text(request.text, options)
-        if not text:
+        document = self.normalized(plain(request.text), options)
+        text = " ".join(s.normalized.text for s in document.segments if isinstance(s, Text) and s.normalized)
+        if not document.speakable():
             raise InvalidInputError("input has nothing to speak after normalization", param="input")
-        return PreparedSpeech(build, mix, pack, lang, request.speed, text, request.chunk_plan, notice)
+        return PreparedSpeech(build, mix, pack, lang, request.speed, text, request.chunk_plan, document, notice)
+
+    @staticmethod
+    def normalized(document: Document, options: NormalizationOptions) -> Document:
+        """The document with each text segment's normalized reading (and where its words came from)."""
+        segments = tuple(replace(s, normalized=normalize(s.text, options)) if isinstance(s, Text) else s
+                         for s in document.segments)
+        return replace(document, segments=segments)
 
     def phonemizer(self, prepared: PreparedSpeech) -> Phonemizer:
         return prepared.build.make_phonemizer(prepared.lang)
 
     # -- synthesis -------------------------------------------------------------------------
+    def chunks(self, prepared: PreparedSpeech) -> Iterator[Chunk]:
+        """The prepared input's chunks (text front end only), lazily."""
+        chunker = Chunker(self.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan)
+        return chunker.chunks(prepared.document)
+
     def stream(self, prepared: PreparedSpeech) -> Iterator[AudioChunk]:
         """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks."""
         model = self.models.get(prepared.build.version)
-        chunker = Chunker(self.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan)
         produced = False
         with model.backend.streaming():
-            for chunk in chunker.chunks(split_sentences(prepared.text)):
+            for chunk in self.chunks(prepared):
                 tokens = chunk.tokens[:MAX_TOKENS]
                 style = prepared.pack[prepared.build.style_row(len(tokens))]
                 output = model.backend.synthesize(tokens, style, prepared.speed)
                 audio = output.audio
-                pause = int(round(chunk.pause_seconds * SAMPLE_RATE / prepared.speed))
+                pause = int(round(chunk.silence_after(prepared.speed) * SAMPLE_RATE))
                 if pause:
                     audio = np.concatenate([audio, np.zeros(pause, dtype=np.float32)])
                 produced = True

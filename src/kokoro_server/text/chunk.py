@@ -1,34 +1,60 @@
-"""Split long text into model-sized chunks at sentence and clause boundaries, lazily.
+"""Turn a document into model-sized chunks at sentence and clause boundaries, lazily, in linear time.
 
 Pure logic over two callables (phonemize, tokenize), so memory stays flat for book-length input:
 text is consumed sentence by sentence and chunks are yielded as soon as they are complete.
+
+Text is cut *before* it is phonemized: sentences, and pieces of at most ``MAX_PIECE_CHARS`` characters
+(cut at a clause mark, else before a function word, else between words, else anywhere), so each
+character goes through the phonemizer once and no call holds a shared front end for long. The
+phonemizer reads a piece word by word (:mod:`kokoro_server.text.words`), and all later cutting is done
+on those words, never by phonemizing again.
+
 The first chunk is deliberately short (a clause or phrase) so streamed audio starts early; each
 later chunk may be larger than the one before (``growth``) up to ``target_tokens``, so every chunk is
 synthesized before the audio already sent has finished playing (the engine runs about 1.7 tokens of
 audio per token of compute time on a CPU), and playback does not stall. Chunks never exceed the
 model's limit; long sentences are cut at clause marks, then before a function word ("and", "which",
 "with"...), and only as a last resort between arbitrary words.
+
+Each chunk lists its words (:class:`Word`): the text as written in the request input, its span there,
+and which of the chunk's tokens speak it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Literal
+
+from kokoro_server.errors import InvalidInputError, KokoroError
+from kokoro_server.text.document import Break, Document, Pause, Phonemes, SpeedChange, Stressed, Text, VoiceChange
+from kokoro_server.text.words import Token, phonemize_words
 
 Boundary = Literal["clause", "sentence", "paragraph", "end"]
 
 PAUSE_SECONDS: dict[str, float] = {"clause": 0.0, "sentence": 0.1, "paragraph": 0.3, "end": 0.0}
+MAX_PIECE_CHARS = 400  # the most text one phonemizer call reads
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]{0,3}\s{1,10000}|\n\s{0,10000}\n\s{0,10000}|\n")
-_CLAUSE_END = re.compile(r"(?<=[,;:—–])\s{1,100}")
+_CLAUSE_END = re.compile(r"(?<=[,;:—–、，；：])\s{0,100}")
+_CLAUSE_MARKS = ",;:—–、，；："
 
 
 @dataclass(frozen=True)
 class Sentence:
     text: str
     boundary: Boundary  # what follows it
+    start: int = 0  # where ``text`` starts in the text it was split from
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str  # the word as written in the request input (before normalization), e.g. "$5"
+    start: int  # character offsets in the request input (end exclusive)
+    end: int
+    token_start: int  # its phoneme tokens are chunk.tokens[token_start:token_end] (no pad tokens)
+    token_end: int
 
 
 @dataclass(frozen=True)
@@ -38,10 +64,19 @@ class Chunk:
     tokens: list[int]
     boundary: Boundary  # what follows this chunk: decides the pause after its audio
     index: int
+    words: tuple[Word, ...] = ()
+    pause: float = 0.0  # markup pause after it: exactly this many seconds at any speed (0: the boundary's)
+    voice: str | None = None  # a markup voice change: the voice (or mix) speaking it; None: the request's
+    rate: float = 1.0  # a markup speed change: times the request's speed
 
     @property
     def pause_seconds(self) -> float:
-        return PAUSE_SECONDS[self.boundary]
+        """Silence after this chunk at speed 1."""
+        return self.pause or PAUSE_SECONDS[self.boundary]
+
+    def silence_after(self, speed: float) -> float:
+        """Seconds of silence after this chunk's audio when spoken at ``speed`` (markup pauses are exact)."""
+        return self.pause or PAUSE_SECONDS[self.boundary] / (speed * self.rate)
 
 
 @dataclass(frozen=True)
@@ -60,22 +95,24 @@ PHRASE_STARTERS = frozenset(
     "although though as since until after before with without for from in on at to of into onto "
     "about through during like than then along towards toward across over under behind between upon "
     "around against near beside beyond within".split())
-
-Piece = tuple[str, str, list[int], Boundary]  # text, phonemes, tokens, what follows
+_PHRASE_START = re.compile(r"\s(?=(?:" + "|".join(sorted(PHRASE_STARTERS)) + r")\b)", re.IGNORECASE)
 
 
 def split_sentences(text: str) -> Iterator[Sentence]:
     """Yield sentences with the kind of break after each (sentence, paragraph, end)."""
     position = 0
     for match in _SENTENCE_END.finditer(text):
-        piece = text[position:match.start()].strip()
+        raw = text[position:match.start()]
+        piece = raw.strip()
+        start = position + len(raw) - len(raw.lstrip())
         separator = match.group(0)
         position = match.end()
         if piece:
-            yield Sentence(piece, "paragraph" if separator.count("\n") >= 2 else "sentence")
-    tail = text[position:].strip()
+            yield Sentence(piece, "paragraph" if separator.count("\n") >= 2 else "sentence", start)
+    raw = text[position:]
+    tail = raw.strip()
     if tail:
-        yield Sentence(tail, "end")
+        yield Sentence(tail, "end", position + len(raw) - len(raw.lstrip()))
 
 
 def split_clauses(text: str) -> list[str]:
@@ -83,24 +120,90 @@ def split_clauses(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
-def split_phrase(text: str, fraction: float) -> tuple[str, str] | None:
-    """Cut ``text`` in two before a function word, as near ``fraction`` of its length as possible;
-    with no such word, between the two words nearest that point. None for a single word."""
-    words = text.split()
-    if len(words) < 2:
-        return None
-    goal = fraction * len(text)
-    offsets = []
+def cap_pieces(text: str, cap: int = MAX_PIECE_CHARS) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of consecutive pieces of ``text``, each at most ``cap`` characters: cut after
+    a clause mark, else before a function word, else at a space (in the second half of the window),
+    else exactly at ``cap``. Linear: each window is scanned once."""
     position = 0
-    for word in words:
-        position = text.index(word, position)
-        offsets.append(position)
-        position += len(word)
-    phrases = [i for i in range(2, len(words) - 1) if words[i].lower().strip("\"'(") in PHRASE_STARTERS
-               and goal / 2 <= offsets[i] <= goal * 1.6]
-    candidates = phrases or list(range(1, len(words)))
-    cut = min(candidates, key=lambda i: abs(offsets[i] - goal))
-    return " ".join(words[:cut]), " ".join(words[cut:])
+    while len(text) - position > cap:
+        window = text[position:position + cap]
+        half = cap // 2
+        cut = 0
+        for mark in _CLAUSE_MARKS:
+            at = window.rfind(mark, half)
+            if at >= 0 and at + 1 < len(window) and window[at + 1].isspace():
+                cut = max(cut, at + 1)
+        if not cut:
+            starts = [m.start() for m in _PHRASE_START.finditer(window, half)]
+            cut = starts[-1] if starts else 0
+        if not cut:
+            at = max(window.rfind(" ", half), window.rfind("\n", half))
+            cut = at if at > 0 else cap
+        yield position, position + cut
+        position += cut
+        while position < len(text) and text[position].isspace():
+            position += 1
+    if position < len(text):
+        yield position, len(text)
+
+
+# -- units: the phonemized text, token by token -------------------------------------------------
+
+@dataclass(frozen=True)
+class _Unit:
+    text: str  # as read (normalized); " " for the space between words
+    phonemes: str
+    tokens: tuple[int, ...]
+    span: tuple[int, int] | None = None  # the span in the request input of the word it speaks
+
+    @property
+    def space(self) -> bool:
+        return self.span is None and not self.text.strip()
+
+
+@dataclass
+class _Piece:
+    units: list[_Unit]
+    boundary: Boundary
+
+    @property
+    def size(self) -> int:
+        return sum(len(u.tokens) for u in self.units)
+
+    @property
+    def text(self) -> str:
+        return "".join(u.text for u in self.units)
+
+    @property
+    def phonemes(self) -> str:
+        return "".join(u.phonemes for u in self.units)
+
+
+@dataclass(frozen=True)
+class _Control:
+    segment: Pause | VoiceChange | SpeedChange
+
+
+def _strip(units: list[_Unit]) -> list[_Unit]:
+    start, end = 0, len(units)
+    while start < end and units[start].space:
+        start += 1
+    while end > start and units[end - 1].space:
+        end -= 1
+    return units[start:end]
+
+
+def _word_starts(units: list[_Unit]) -> list[int]:
+    """Indices of units that start a word (the units of one written word, e.g. "$5" read as "five
+    dollars", are never cut apart)."""
+    starts = []
+    previous = None
+    for i, unit in enumerate(units):
+        if unit.span is not None and unit.span != previous:
+            starts.append(i)
+        if not unit.space:
+            previous = unit.span
+    return starts
 
 
 class Chunker:
@@ -109,80 +212,245 @@ class Chunker:
         self._phonemize = phonemize
         self._tokenize = tokenize
         self._plan = plan
+        self._space = tuple(tokenize(" "))
 
-    def _piece(self, text: str, boundary: Boundary) -> Piece:
-        phonemes = self._phonemize(text)
-        return text, phonemes, self._tokenize(phonemes), boundary
+    # -- stage 1: segments -> phonemized sentences (and the pauses, voice and speed changes between them)
+    def _read(self, text: str, at: int, locate: Callable[[int, int], tuple[int, int]], source: str) -> list[_Unit]:
+        """Phonemize ``text`` (which starts at ``at`` in the segment's normalized text) into units."""
+        try:
+            tokens = phonemize_words(self._phonemize, text)
+        except KokoroError:
+            raise
+        except Exception as exc:  # a front end choking on user text is the text's problem: 4xx
+            start, end = locate(at, at + len(text))
+            raise InvalidInputError(f"cannot read input characters {start}-{end} ({source[start:end][:60]!r}): "
+                                    f"{type(exc).__name__}: {exc}", param="input") from None
+        return [self._unit(text, token, at, locate, source) for token in tokens]
 
-    def _fit(self, piece: Piece, limit: int) -> Iterator[Piece]:
+    def _unit(self, text: str, token: Token, at: int, locate: Callable[[int, int], tuple[int, int]],
+              source: str) -> _Unit:
+        piece = text[token.start:token.end]
+        if not token.word:
+            return _Unit(piece or token.phonemes, token.phonemes, tuple(self._tokenize(token.phonemes)))
+        return _Unit(piece, token.phonemes, tuple(self._tokenize(token.phonemes)), locate(at + token.start, at + token.end))
+
+    def _segment_units(self, segment: Text, source: str) -> Iterator[tuple[list[_Unit], Boundary]]:
+        """A text segment's sentences (each cut into pieces of at most MAX_PIECE_CHARS), phonemized."""
+        normalized = segment.normalized
+        text = normalized.text if normalized is not None else segment.text
+        if segment.substituted:
+            locate = lambda a, b: (segment.start, segment.end)  # noqa: E731
+        elif normalized is not None:
+            locate = lambda a, b: tuple(segment.start + x for x in normalized.source_span(a, b))  # type: ignore[assignment]  # noqa: E731
+        else:
+            locate = lambda a, b: (segment.start + a, segment.start + b)  # noqa: E731
+        for sentence in split_sentences(text):
+            pieces = list(cap_pieces(sentence.text))
+            for k, (a, b) in enumerate(pieces):
+                units = self._read(sentence.text[a:b], sentence.start + a, locate, source)
+                yield units, sentence.boundary if k == len(pieces) - 1 else "clause"
+
+    def _stressed(self, segment: Stressed, source: str) -> list[_Unit]:
+        from misaki.en import apply_stress
+
+        stress = int(segment.stress) if segment.stress == int(segment.stress) else segment.stress
+        units = self._read(segment.text, 0, lambda a, b: (segment.start + a, segment.start + b), source)
+        return [replace(u, phonemes=(p := apply_stress(u.phonemes, stress)), tokens=tuple(self._tokenize(p)))
+                if u.span is not None else u for u in units]
+
+    def _sentences(self, document: Document) -> Iterator[_Piece | _Control]:
+        pending: list[_Unit] = []
+
+        def add(units: list[_Unit]) -> None:
+            units = _strip(units)
+            if not units:
+                return
+            if pending and units[0].span is not None:
+                pending.append(_Unit(" ", " ", self._space))
+            pending.extend(units)
+
+        def close(boundary: Boundary) -> Iterator[_Piece]:
+            nonlocal pending
+            if pending:
+                yield _Piece(pending, boundary)
+            pending = []
+
+        for segment in document.segments:
+            if isinstance(segment, Text):
+                for units, boundary in self._segment_units(segment, document.source):
+                    add(units)
+                    if boundary != "end" or sum(len(u.text) for u in pending) > MAX_PIECE_CHARS:
+                        yield from close(boundary if boundary != "end" else "clause")
+            elif isinstance(segment, Phonemes):
+                add([_Unit(segment.text, segment.phonemes, tuple(self._tokenize(segment.phonemes)),
+                           (segment.start, segment.end))])
+            elif isinstance(segment, Stressed):
+                add(self._stressed(segment, document.source))
+            elif isinstance(segment, Break):
+                yield from close(segment.kind)
+            else:
+                yield from close("clause")
+                yield _Control(segment)
+            if sum(len(u.text) for u in pending) > MAX_PIECE_CHARS:
+                yield from close("clause")
+        yield from close("end")
+
+    # -- stage 2: fit sentences into budgets, without phonemizing again
+    def _fit(self, piece: _Piece, limit: int) -> Iterator[_Piece]:
         """Cut a piece into pieces of at most ``limit`` tokens where it can be cut naturally.
 
         Clause marks first; then before a function word. Past ``max_tokens`` anything goes
         (words, and for one giant word the tokens themselves).
         """
-        text, _, tokens, boundary = piece
-        if len(tokens) <= limit:
+        size = piece.size
+        if size <= limit:
             yield piece
             return
-        hard = len(tokens) > self._plan.max_tokens
-        clauses = split_clauses(text)
-        if len(clauses) > 1:
-            for i, clause in enumerate(clauses):
-                yield from self._fit(self._piece(clause, boundary if i == len(clauses) - 1 else "clause"), limit)
+        hard = size > self._plan.max_tokens
+        units = piece.units
+        cuts = [i + 1 for i in range(len(units) - 1)
+                if not units[i].space and units[i].text[-1:] in _CLAUSE_MARKS and units[i + 1].space]
+        if cuts:
+            bounds = [0, *cuts, len(units)]
+            for k in range(len(bounds) - 1):
+                part = _strip(units[bounds[k]:bounds[k + 1]])
+                if part:
+                    last = k == len(bounds) - 2
+                    yield from self._fit(_Piece(part, piece.boundary if last else "clause"), limit)
             return
-        halves = split_phrase(text, limit / len(tokens))
-        if halves is not None and (hard or len(tokens) > 1.5 * limit):
+        halves = self._split_phrase(units, limit / size)
+        if halves is not None and (hard or size > 1.5 * limit):
             head, tail = halves
-            yield from self._fit(self._piece(head, "clause"), limit)
+            yield from self._fit(_Piece(head, "clause"), limit)
             # the rest goes into later chunks, whose budgets are larger
-            yield from self._fit(self._piece(tail, boundary), min(int(limit * self._plan.growth), self._plan.max_tokens))
+            yield from self._fit(_Piece(tail, piece.boundary),
+                                 min(int(limit * self._plan.growth), self._plan.max_tokens))
             return
         if not hard:
             yield piece  # a little over a soft budget beats an unnatural cut
             return
         if halves is None:  # one giant "word": cut the tokens
-            step = self._plan.max_tokens
-            for start in range(0, len(tokens), step):
-                last = start + step >= len(tokens)
-                part = text[start * len(text) // len(tokens):(start + step) * len(text) // len(tokens)]
-                yield part, piece[1], tokens[start:start + step], boundary if last else "clause"
+            yield from self._cut_tokens(piece)
             return
         for i, half in enumerate(halves):
-            yield from self._fit(self._piece(half, "clause" if i == 0 else boundary), limit)
+            yield from self._fit(_Piece(half, "clause" if i == 0 else piece.boundary), limit)
 
-    def chunks(self, sentences: Iterable[Sentence]) -> Iterator[Chunk]:
+    @staticmethod
+    def _split_phrase(units: list[_Unit], fraction: float) -> tuple[list[_Unit], list[_Unit]] | None:
+        """Cut before a function word, as near ``fraction`` of the text as possible; with no such
+        word, between the two words nearest that point. None for a single word."""
+        starts = _word_starts(units)
+        if len(starts) < 2:
+            return None
+        offsets = []
+        position = 0
+        at = 0
+        for i, unit in enumerate(units):
+            if at < len(starts) and starts[at] == i:
+                offsets.append(position)
+                at += 1
+            position += len(unit.text)
+        goal = fraction * position
+        phrases = [k for k in range(2, len(starts) - 1)
+                   if units[starts[k]].text.lower().strip("\"'(") in PHRASE_STARTERS
+                   and goal / 2 <= offsets[k] <= goal * 1.6]
+        candidates = phrases or list(range(1, len(starts)))
+        cut = starts[min(candidates, key=lambda k: abs(offsets[k] - goal))]
+        return _strip(units[:cut]), _strip(units[cut:])
+
+    def _cut_tokens(self, piece: _Piece) -> Iterator[_Piece]:
+        """One giant word (no spaces to cut at): pieces of ``max_tokens`` tokens, its text shared out."""
+        step = self._plan.max_tokens
+        pieces: list[_Piece] = []
+        current: list[_Unit] = []
+        size = 0
+        for unit in piece.units:
+            n, length = len(unit.tokens), len(unit.text)
+            start = 0
+            while start < n:
+                take = min(step - size, n - start)
+                text = unit.text[start * length // n:(start + take) * length // n]
+                current.append(replace(unit, text=text, tokens=unit.tokens[start:start + take]))
+                size += take
+                start += take
+                if size >= step:
+                    pieces.append(_Piece(current, "clause"))
+                    current, size = [], 0
+        if current:
+            pieces.append(_Piece(current, "clause"))
+        pieces[-1].boundary = piece.boundary
+        yield from pieces
+
+    def _chunk(self, pieces: list[_Piece], index: int, source: str, voice: str | None, rate: float) -> Chunk:
+        tokens: list[int] = []
+        words: list[Word] = []
+        for i, piece in enumerate(pieces):
+            if i:
+                tokens.extend(self._space)
+            for unit in piece.units:
+                begin = len(tokens)
+                tokens.extend(unit.tokens)
+                if unit.span is None or begin == len(tokens):
+                    continue
+                last = words[-1] if words else None
+                if last is not None and (last.start, last.end) == unit.span:  # one written word, read as several
+                    words[-1] = replace(last, token_end=len(tokens))
+                else:
+                    words.append(Word(source[unit.span[0]:unit.span[1]], unit.span[0], unit.span[1], begin, len(tokens)))
+        return Chunk(" ".join(p.text for p in pieces), " ".join(p.phonemes for p in pieces), tokens,
+                     pieces[-1].boundary, index, tuple(words), voice=voice, rate=rate)
+
+    def chunks(self, document: Document) -> Iterator[Chunk]:
+        """The document's chunks, in order, produced as they are pulled."""
         plan = self._plan
         index = 0
-        buffer: list[Piece] = []
+        buffer: list[_Piece] = []
         size = 0
-        space = self._tokenize(" ")
+        space = len(self._space)
+        voice: str | None = None
+        rate = 1.0
+        early = False  # the first chunk holds a phrase: it goes out before anything is added to it
 
-        def flush() -> Chunk:
-            nonlocal index, buffer, size
-            tokens: list[int] = []
-            for i, piece in enumerate(buffer):
-                if i:
-                    tokens.extend(space)
-                tokens.extend(piece[2])
-            chunk = Chunk(" ".join(p[0] for p in buffer), " ".join(p[1] for p in buffer), tokens,
-                          buffer[-1][3], index)
+        def flush(pause: float = 0.0) -> Chunk:
+            nonlocal index, buffer, size, early
+            chunk = self._chunk(buffer, index, document.source, voice, rate)
+            if pause:
+                chunk = replace(chunk, pause=pause)
             index += 1
-            buffer, size = [], 0
+            buffer, size, early = [], 0, False
             return chunk
 
-        for sentence in sentences:
+        for item in self._sentences(document):
+            if isinstance(item, _Control):
+                segment = item.segment
+                if isinstance(segment, Pause):
+                    if buffer:
+                        yield flush(segment.seconds)
+                    else:  # nothing before it to attach it to: a chunk of silence
+                        yield Chunk("", "", [], "clause", index, pause=segment.seconds, voice=voice, rate=rate)
+                        index += 1
+                    continue
+                if buffer:
+                    yield flush()
+                if isinstance(segment, VoiceChange):
+                    voice = segment.voice
+                else:
+                    rate = segment.rate
+                continue
             budget = plan.budget(index)
             limit = budget if budget < plan.target_tokens else plan.max_tokens
-            for piece in self._fit(self._piece(sentence.text, sentence.boundary), limit):
-                if not piece[2] or not any(ch.isalpha() for ch in piece[1]):
+            for piece in self._fit(item, limit):
+                if not piece.size or not any(ch.isalpha() for ch in piece.phonemes):
                     continue  # nothing to say (punctuation or symbols only)
-                grown = size + len(space) + len(piece[2]) if buffer else len(piece[2])
-                if buffer and (grown > plan.budget(index) or buffer[-1][3] == "paragraph"):
+                if early:
                     yield flush()
-                    grown = len(piece[2])
+                grown = size + space + piece.size if buffer else piece.size
+                if buffer and (grown > plan.budget(index) or buffer[-1].boundary == "paragraph"):
+                    yield flush()
+                    grown = piece.size
                 buffer.append(piece)
                 size = grown
-                if index == 0 and size >= plan.first_tokens // 2 and buffer[-1][3] != "sentence":
-                    yield flush()  # the first chunk goes out as soon as it holds a phrase
+                if index == 0 and size >= plan.first_tokens // 2 and buffer[-1].boundary != "sentence":
+                    early = True  # the first chunk goes out as soon as it holds a phrase
         if buffer:
             yield flush()

