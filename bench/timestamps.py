@@ -35,7 +35,6 @@ def main() -> int:
     from kokoro_server.engine.durations_model import with_durations
     from kokoro_server.engine.onnx_runtime import OnnxBackend
     from kokoro_server.service import AudioChunk
-    from kokoro_server.text.chunk import Chunker, split_sentences
     from kokoro_server.timestamps import StreamClock
 
     root = workload.data_dir(args.data_dir)
@@ -43,8 +42,7 @@ def main() -> int:
     variant = with_durations(source, threads=args.threads or 1)
     assert variant.has_durations, variant.problem
     service, prepared = workload.prepare(root, args.voice, TEXT_200_WORDS)
-    chunker = Chunker(service.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan)
-    chunks = list(chunker.chunks(split_sentences(prepared.text)))
+    chunks = list(service.chunks(prepared))
     calls = [workload.utterance(prepared, c.text, c.tokens) for c in chunks]
     backends = {"as shipped": OnnxBackend(source, threads=args.threads, save_graph=False),
                 "durations variant": OnnxBackend(variant.path, threads=args.threads, save_graph=False)}

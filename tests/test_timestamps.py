@@ -51,13 +51,29 @@ def test_unspoken_and_truncated_words_are_left_out() -> None:
     assert [t.word for t in times] == ["a", "b"]
 
 
+def tone(frames: int, loud: bool = True) -> np.ndarray:
+    return np.full(frames * 600, 0.3 if loud else 0.0, dtype=np.float32)
+
+
 def test_stream_clock_counts_every_sample_of_earlier_chunks() -> None:
     clock = StreamClock()
-    first = clock.advance([Word("one", 0, 3, 0, 2)], np.array([2, 4, 4, 2]), samples=12 * 600 + 2400)
-    silent = clock.advance([], np.array([], dtype=np.int64), samples=24_000)  # e.g. a [pause]
-    second = clock.advance([Word("two", 4, 7, 0, 2)], np.array([2, 4, 4, 2]), samples=12 * 600)
-    assert first[0].start_time == 0.05 and silent == []
+    first = clock.advance([Word("one", 0, 3, 0, 2)], np.array([2, 4, 4, 2]), np.concatenate([tone(12), tone(4, False)]))
+    silent = clock.advance([], None, tone(40, False))  # e.g. a [pause]
+    second = clock.advance([Word("two", 4, 7, 0, 2)], np.array([2, 4, 4, 2]), tone(12))
+    assert first[0].start_time == 0.05 and first[0].end_time == 0.25 and silent == []
     assert second[0].start_time == pytest.approx(0.3 + 0.1 + 1.0 + 0.05)
+
+
+def test_a_word_ends_where_its_sound_fades_not_where_its_last_frames_do() -> None:
+    """The model gives a phrase's last phoneme a long duration that is mostly the fade into silence."""
+    durations = np.array([2, 3, 3, 12, 1])  # pad, "f", "a", a long last phoneme, pad
+    audible = np.array([False] * 2 + [True] * 10 + [False] * 9)  # sound for 4 of its 12 frames
+    plain, = word_times([Word("far", 0, 3, 0, 3)], durations)
+    heard, = word_times([Word("far", 0, 3, 0, 3)], durations, audible=audible)
+    assert plain.end_time == pytest.approx(20 * FRAME_SECONDS) and heard.end_time == pytest.approx(12 * FRAME_SECONDS)
+    assert heard.start_time == plain.start_time
+    quiet, = word_times([Word("hm", 0, 2, 0, 1)], np.array([2, 3, 1]), audible=np.zeros(6, dtype=bool))
+    assert quiet.end_time - quiet.start_time == pytest.approx(FRAME_SECONDS)  # at least a frame
 
 
 def _timed(text: str, seconds_per_word: float = 0.3, pause_after: dict[int, float] | None = None) -> list[WordTime]:

@@ -5,7 +5,9 @@ chunk; ``durations[i]`` is the number of 600-sample frames (25 ms at 24 kHz) the
 ``i``, so ``sum(durations) * 600`` is the length of the speech (the backends check it) and speed is
 already in them. A word whose phoneme tokens are ``tokens[a:b]`` is heard from the end of the
 frames before token ``a`` to the end of token ``b - 1``, counted from where its chunk starts in the
-stream; everything the stream adds between chunks (the pauses after sentences and paragraphs,
+stream; except that its end is drawn back over frames that are already silent: the model gives the
+last phoneme before a pause a long duration (often 300 ms) of which the sound fills only the start,
+the rest being the fade into the pause. Times are counted from where the chunk starts in the stream; everything the stream adds between chunks (the pauses after sentences and paragraphs,
 markup pauses, silent chunks) is in the audio lengths the offsets are summed from. The words are the
 input's own ("$5", one word spanning the spoken "five dollars"), with their character offsets.
 """
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
 DECIMALS = 3  # times are given in milliseconds
+SILENT_DB = -40.0  # a frame this far below the chunk's loudest one is silence (the end of a word)
 
 
 class WordSpan(Protocol):
@@ -51,12 +54,22 @@ class WordTime:
                 "char_start": self.char_start, "char_end": self.char_end}
 
 
-def word_times(words: Sequence[WordSpan], durations: np.ndarray, offset_s: float = 0.0) -> list[WordTime]:
+def audible_frames(audio: np.ndarray) -> np.ndarray:
+    """Per 600-sample frame of ``audio``: whether it is louder than ``SILENT_DB`` below the loudest."""
+    frames = np.asarray(audio, dtype=np.float32)[: len(audio) // FRAME_SAMPLES * FRAME_SAMPLES]
+    level = np.sqrt(np.mean(np.square(frames.reshape(-1, FRAME_SAMPLES), dtype=np.float64), axis=1))
+    return level > (level.max() if level.size else 0.0) * 10 ** (SILENT_DB / 20)
+
+
+def word_times(words: Sequence[WordSpan], durations: np.ndarray, offset_s: float = 0.0,
+               audible: np.ndarray | None = None) -> list[WordTime]:
     """The times of ``words`` in a chunk whose audio starts ``offset_s`` into the stream.
 
     ``durations`` has one count per model input, pads included (``len(tokens) + 2``). Words without
     tokens (nothing spoken) and words past the tokens the model was given are left out; neighbours
     that share one span of the input (a normalized "$5" read as two words) become one word.
+    ``audible`` (:func:`audible_frames` of the chunk's audio): a word ends after its last audible
+    frame (it keeps at least its first frame).
     """
     durations = np.asarray(durations, dtype=np.int64).reshape(-1)
     spoken = durations.size - 2  # tokens the model read
@@ -73,9 +86,15 @@ def word_times(words: Sequence[WordSpan], durations: np.ndarray, offset_s: float
             continue
         merged.append([word.start, word.end, first, last])
         texts.append(word.text)
-    return [WordTime(text, round(offset_s + int(ends[first + 1]) * FRAME_SECONDS, DECIMALS),
-                     round(offset_s + int(ends[last + 1]) * FRAME_SECONDS, DECIMALS), start, end)
-            for text, (start, end, first, last) in zip(texts, merged)]
+    result = []
+    for text, (start, end, first, last) in zip(texts, merged):
+        begin, finish = int(ends[first + 1]), int(ends[last + 1])
+        if audible is not None and finish > begin:
+            heard = np.flatnonzero(audible[begin:finish])
+            finish = begin + (int(heard[-1]) + 1 if heard.size else 1)
+        result.append(WordTime(text, round(offset_s + begin * FRAME_SECONDS, DECIMALS),
+                               round(offset_s + finish * FRAME_SECONDS, DECIMALS), start, end))
+    return result
 
 
 class StreamClock:
@@ -84,10 +103,11 @@ class StreamClock:
     def __init__(self) -> None:
         self.samples = 0  # audio (speech and pauses) of the chunks timed so far
 
-    def advance(self, words: Sequence[WordSpan], durations: np.ndarray, samples: int) -> list[WordTime]:
-        """The words of the next chunk, whose audio (pause included) is ``samples`` long."""
-        times = word_times(words, durations, self.samples / SAMPLE_RATE) if len(words) else []
-        self.samples += samples
+    def advance(self, words: Sequence[WordSpan], durations: np.ndarray | None, audio: np.ndarray) -> list[WordTime]:
+        """The words of the next chunk, whose audio (pause included) is ``audio``."""
+        times = word_times(words, durations, self.samples / SAMPLE_RATE, audible_frames(audio)) \
+            if len(words) and durations is not None else []
+        self.samples += len(audio)
         return times
 
     def words(self, chunk: AudioChunk) -> tuple[WordTime, ...] | None:
@@ -95,4 +115,4 @@ class StreamClock:
         if chunk.durations is None and chunk.chunk.words:
             self.samples += len(chunk.audio)
             return None
-        return tuple(self.advance(chunk.chunk.words, chunk.durations, len(chunk.audio)))
+        return tuple(self.advance(chunk.chunk.words, chunk.durations, chunk.audio))
