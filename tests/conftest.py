@@ -92,3 +92,13 @@ def torch_data_dir(tmp_path_factory: pytest.TempPathFactory, assets: Path, v019_
         (root / "models" / version).mkdir(parents=True, exist_ok=True)
         (root / "models" / version / name).symlink_to(source)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> Path:
+    """A data dir whose v1.0 model is a user's ONNX file without durations (tests/support/tiny_model.py)."""
+    from tests.support.tiny_model import tiny_model
+
+    root = fill_data_dir(tmp_path_factory.mktemp("tiny"), assets, versions=("v1_0",))
+    tiny_model(root / "models" / "v1_0" / "kokoro-v1_0.onnx")
+    return root

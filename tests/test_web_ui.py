@@ -58,7 +58,8 @@ def test_page_and_its_files_are_served_and_fetch_nothing_from_elsewhere(server):
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "default-src 'self'" in page.headers["content-security-policy"]
     names = sorted(p.name for p in STATIC_DIR.iterdir())
-    assert names == ["api.js", "app.js", "index.html", "player.js", "scope.js", "style.css", "voices.js"]
+    assert names == ["api.js", "app.js", "index.html", "player.js", "readalong.js", "scope.js", "style.css",
+                     "voices.js"]
     for name in names:
         served = httpx.get(f"{server.url}/web/{name}")
         assert served.status_code == 200, name
@@ -352,3 +353,56 @@ def test_markup_toggle_and_help(page, server):
     wait_for(page, lambda d: state_of(d) not in ("ready", "connecting", "streaming"), 120)
     assert state_of(page) == "done", visible_errors(page)  # off: the brackets are just text
     toggle.click()
+
+
+READ_ALONG = ("The read-along follows the voice word by word. When the text is longer than its box, the box "
+              "scrolls so that the word being spoken stays in view, and a click on a word plays from there.")
+
+
+def test_read_along_highlights_the_word_being_heard_and_seeks_on_click(page, server):
+    page.set_window_size(390, 900)  # a phone: the text wraps into more lines than its box shows
+    page.execute_script("""
+        window.spoken = [];
+        new MutationObserver(() => {
+          const words = [...document.querySelectorAll('#read-along .word')];
+          const now = words.findIndex(w => w.classList.contains('spoken'));
+          if (now >= 0 && spoken[spoken.length - 1] !== now) spoken.push(now);
+        }).observe(document.getElementById('read-along'), {attributes: true, subtree: true, childList: true});""")
+    type_text(page, READ_ALONG)
+    by_id(page, "generate").click()
+    wait_for(page, lambda d: state_of(d) not in ("ready", "connecting", "streaming"), 120)
+    assert state_of(page) == "done", visible_errors(page)
+    box = by_id(page, "read-along")
+    words = css(page, "#read-along .word")
+    assert box.is_displayed() and box.text == READ_ALONG
+    alnum = lambda text: re.sub(r"\W", "", text)  # noqa: E731
+    assert alnum("".join(w.text for w in words)) == alnum(READ_ALONG)  # every word of the text, in order
+    assert len(words) >= len(READ_ALONG.split())
+    starts = [float(w.get_attribute("data-start")) for w in words]
+    assert starts == sorted(starts) and starts[0] < 0.5
+
+    wait_for(page, lambda d: d.execute_script("return document.getElementById('stop').disabled"), 90)  # played out
+    spoken = page.execute_script("return spoken")
+    assert len(set(spoken)) >= len(words) // 2 and spoken == sorted(spoken), spoken  # it moved along, in order
+
+    last = words[-1]
+    last.click()  # plays the clip from that word
+    wait_for(page, lambda d: d.execute_script("return !document.getElementById('player').paused"), 10)
+    position = page.execute_script("return document.getElementById('player').currentTime")
+    assert starts[-1] - 0.05 <= position <= starts[-1] + 1.0, (position, starts[-1])
+    assert "spoken" in last.get_attribute("class") and last.get_attribute("aria-current") == "true"
+    inside = page.execute_script("""
+        const box = document.getElementById('read-along'), word = arguments[0];
+        return [box.scrollTop, box.scrollHeight > box.clientHeight,
+                word.offsetTop >= box.scrollTop && word.offsetTop + word.offsetHeight <= box.scrollTop + box.clientHeight];""",
+        last)
+    assert inside[1] and inside[0] > 0 and inside[2], inside  # the box scrolled to the word being heard
+
+    srt, vtt = by_id(page, "captions-srt"), by_id(page, "captions-vtt")
+    assert srt.is_displayed() and vtt.is_displayed()
+    assert srt.get_attribute("href").endswith(".srt") and vtt.get_attribute("href").endswith(".vtt")
+    captions = httpx.get(vtt.get_attribute("href"))
+    assert captions.status_code == 200 and captions.headers["content-type"].startswith("text/vtt")
+    assert captions.text.startswith("WEBVTT") and "The read-along follows" in captions.text
+    assert httpx.get(srt.get_attribute("href")).text.startswith("1\n00:00:00,")
+    page.execute_script("document.getElementById('player').pause()")

@@ -30,16 +30,24 @@ def cmd_say(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from kokoro_server.audio.encoders import StreamingEncoder, format_for_path, get_format, wav_header
-    from kokoro_server.files import TempFile
+    from kokoro_server.captions import render
+    from kokoro_server.errors import TimestampsUnavailableError
+    from kokoro_server.files import TempFile, write_atomic
     from kokoro_server.service import SpeechRequest, SpeechService
+    from kokoro_server.timestamps import StreamClock, WordTime
 
     fmt = get_format(args.format) if args.format else format_for_path(args.output) if args.output != "-" \
         else get_format("wav")
+    caption_format = _caption_format(args.captions) if args.captions else None
     text = _read_text(args.text)
     service = SpeechService(_settings(args))
     prepared = service.prepare(SpeechRequest(text=text, voice=args.voice, model=args.model,
                                              speed=args.speed, lang=args.lang, markup=not args.no_markup,
                                              input_format="ssml" if args.ssml else None))
+    clock = StreamClock() if caption_format else None
+    words: list[WordTime] = []
+    if clock is not None:
+        service.require_timestamps(prepared, param="captions")
     if prepared.notice and not args.quiet:
         print(f"kokoro-server: note: {prepared.notice}", file=sys.stderr)
     encoder = StreamingEncoder(fmt, volume=args.volume)
@@ -51,6 +59,12 @@ def cmd_say(args: argparse.Namespace) -> int:
     def write_all(out: Callable[[bytes], object]) -> None:
         nonlocal seconds
         for piece in service.stream(prepared):
+            if clock is not None:
+                heard = clock.words(piece)
+                if heard is None:
+                    raise TimestampsUnavailableError("the model gave no durations for a chunk, so its words "
+                                                     "cannot be timed", param="captions")
+                words.extend(heard)
             out(encoder.encode(piece.audio))
             seconds += piece.seconds
             bar.update(len(piece.chunk.text) + 1)
@@ -70,13 +84,30 @@ def cmd_say(args: argparse.Namespace) -> int:
                     temp.file.seek(0)
                     temp.file.write(wav_header(size))
                 temp.commit()
+        if caption_format is not None:
+            target = Path(args.captions)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, render(caption_format, words, text, seconds).encode())
     finally:
         bar.close()
         service.close()
     if not args.quiet and args.output != "-":
         print(f"wrote {args.output}: {seconds:.2f} s of audio ({prepared.build.version}, "
               f"{prepared.voice.canonical})", file=sys.stderr)
+    if not args.quiet and caption_format is not None:
+        print(f"wrote {args.captions}: {len(words)} words", file=sys.stderr)
     return 0
+
+
+def _caption_format(path: str) -> str:
+    from kokoro_server.captions import MEDIA_TYPES
+    from kokoro_server.errors import InvalidInputError
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in MEDIA_TYPES:
+        raise InvalidInputError(f"--captions {path}: the format follows the extension, one of "
+                                f"{', '.join('.' + f for f in MEDIA_TYPES)}", param="captions")
+    return suffix
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
@@ -203,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--no-markup", action="store_true",
                      help="speak brackets as written (no [pause:1s], [word](/phonemes/), [voice:name] tags)")
     say.add_argument("--ssml", action="store_true", help="the text is SSML (also assumed when it starts with <speak>)")
+    say.add_argument("--captions", metavar="FILE", help="also write the word timings: .srt, .vtt or .json")
     say.add_argument("-q", "--quiet", action="store_true")
     say.set_defaults(func=cmd_say)
 

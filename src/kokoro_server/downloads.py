@@ -37,7 +37,7 @@ import numpy as np
 
 from kokoro_server.audio.encoders import FORMATS, AudioFormat, StreamingEncoder, wav_header
 from kokoro_server.errors import NotFoundError
-from kokoro_server.files import STALE_AFTER_S, unlocked_since
+from kokoro_server.files import STALE_AFTER_S, unlocked_since, write_atomic
 from kokoro_server.settings import Settings
 
 log = logging.getLogger("kokoro_server.downloads")
@@ -119,6 +119,27 @@ class DownloadStore:
 
     def open(self, fmt: AudioFormat) -> DownloadWriter:
         return DownloadWriter(self, f"{secrets.token_urlsafe(16)}.{fmt.extension}", fmt)
+
+    def reserve(self, name: str) -> str:
+        """Announce a small file that :meth:`put` publishes later (until then GET says it is being
+        written), e.g. the captions of a kept clip; its URL path."""
+        self._begin(name)
+        return f"{ROUTE}/{name}"
+
+    def put(self, name: str, data: bytes, content_type: str) -> None:
+        """Publish a reserved file written in one go; a failed write drops it (never raises)."""
+        path = self.folder / name
+        try:
+            write_atomic(path, data)
+        except OSError as exc:
+            log.error("download %s dropped: %s", name, exc)
+            self._drop(name)
+            return
+        self._publish(name, path, len(data), content_type)
+
+    def drop(self, name: str) -> None:
+        """Give up a reserved name (the response failed)."""
+        self._drop(name)
 
     def get(self, name: str) -> Download:
         self.purge()

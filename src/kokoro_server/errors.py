@@ -151,3 +151,11 @@ class BackendUnavailableError(KokoroError):
     status_code = 424
     error_type = "model_files_error"
     code = "backend_unavailable"
+
+
+class TimestampsUnavailableError(KokoroError):
+    """Word timestamps were asked for, but the model this request runs on cannot give its durations
+    (an ONNX model without a durations output or a duration predictor the server recognises)."""
+
+    status_code = 422
+    code = "timestamps_unavailable"

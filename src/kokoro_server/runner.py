@@ -28,6 +28,7 @@ from kokoro_server import SAMPLE_RATE
 from kokoro_server.audio.encoders import StreamingEncoder
 from kokoro_server.errors import BusyError, KokoroError
 from kokoro_server.service import PreparedSpeech, SpeechService
+from kokoro_server.timestamps import StreamClock, WordTime
 
 log = logging.getLogger("kokoro_server.synthesis")
 
@@ -56,6 +57,7 @@ class Piece:
     tokens: int = 0  # phoneme tokens synthesized for it
     final: bool = False  # the encoder's tail: nothing follows
     error: Exception | None = None  # on the final piece when synthesis failed after the stream began
+    words: tuple[WordTime, ...] | None = ()  # with timestamps: the words heard in it (None: unknown)
 
 
 @dataclass
@@ -133,7 +135,8 @@ class SynthesisRunner:
     # -- admission -------------------------------------------------------------------------
     async def start(self, prepared: PreparedSpeech, encoder: StreamingEncoder, *, request_id: str,
                     sink: Sink | None = None,
-                    client_gone: Callable[[], Awaitable[object]] | None = None) -> AudioStream:
+                    client_gone: Callable[[], Awaitable[object]] | None = None,
+                    timestamps: bool = False) -> AudioStream:
         """Wait for a slot and synthesize the first chunk; errors before any audio propagate.
 
         ``client_gone`` returns when the client has disconnected: if that happens before a slot is
@@ -165,7 +168,8 @@ class SynthesisRunner:
         self._running += 1
         self._versions[prepared.build.version] += 1
         record.status = "running"
-        stream = AudioStream(self, prepared, encoder, record, sink, asyncio.get_running_loop())
+        stream = AudioStream(self, prepared, encoder, record, sink, asyncio.get_running_loop(),
+                             clock=StreamClock() if timestamps else None)
         try:
             stream.first = await stream.next_piece(first=True)
         except BaseException as exc:
@@ -244,8 +248,10 @@ class AudioStream:
     first: Piece
 
     def __init__(self, runner: SynthesisRunner, prepared: PreparedSpeech, encoder: StreamingEncoder,
-                 record: StreamRecord, sink: Sink | None, loop: asyncio.AbstractEventLoop) -> None:
+                 record: StreamRecord, sink: Sink | None, loop: asyncio.AbstractEventLoop,
+                 clock: StreamClock | None = None) -> None:
         self.record = record
+        self._clock = clock  # times the words of each chunk (timestamps asked for)
         self._runner = runner
         self._chunks = runner.service.stream(prepared)  # lazy: nothing runs until pulled
         self._encoder = encoder
@@ -262,6 +268,7 @@ class AudioStream:
             if chunk is None:
                 return self._end()
             data = self._encoder.encode(chunk.audio)
+            words = () if self._clock is None else self._clock.words(chunk)
         except Exception as exc:
             if first:
                 raise
@@ -269,7 +276,7 @@ class AudioStream:
         if self._sink is not None:
             self._sink.write(data)
         self._runner._count_chunk(self.record, len(chunk.audio), len(chunk.chunk.tokens))
-        return Piece(data, len(chunk.audio), len(chunk.chunk.tokens))
+        return Piece(data, len(chunk.audio), len(chunk.chunk.tokens), words=words)
 
     def _end(self, error: Exception | None = None) -> Piece:
         """The final piece: the encoder's tail, so even a failed stream ends as a valid file."""

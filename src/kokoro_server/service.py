@@ -13,13 +13,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from kokoro_server import SAMPLE_RATE
-from kokoro_server.audio.silence import trim_silence
+from kokoro_server.audio.silence import speech_bounds
 from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name, version_named
 from kokoro_server.builds.base import MAX_TOKENS, Phonemizer
 from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
 from kokoro_server.errors import (InputTooLongError, InvalidInputError, InvalidVoiceSpecError, KokoroError,
-                                  VoiceNotFoundError)
+                                  TimestampsUnavailableError, VoiceNotFoundError)
 from kokoro_server.settings import Settings
 from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker
 from kokoro_server.text.clean import clean_input
@@ -71,6 +71,8 @@ class PreparedSpeech:
 class AudioChunk:
     audio: np.ndarray  # float32 mono 24 kHz, with the pause that follows this chunk
     chunk: Chunk
+    durations: np.ndarray | None = None  # frames per model input (pads included), if the backend gives them
+    trimmed_lead: int = 0  # samples of the model's leading silence cut off (before a markup pause's end)
 
     @property
     def seconds(self) -> float:
@@ -291,23 +293,31 @@ class SpeechService:
             for chunk in self.chunks(prepared):
                 speed = prepared.speed_for(chunk)
                 tokens = chunk.tokens[:MAX_TOKENS]
+                durations = None
                 if tokens:
                     style = prepared.pack_for(chunk)[prepared.build.style_row(len(tokens))]
-                    audio = model.backend.synthesize(tokens, style, speed).audio
+                    output = model.backend.synthesize(tokens, style, speed)
+                    audio, durations = output.audio, output.durations
                     produced = True
                 else:  # a markup pause with nothing before it
                     audio = np.zeros(0, dtype=np.float32)
-                if chunk.pause:  # a markup pause: exactly that long, so the model's own edge silence goes
-                    audio = trim_silence(audio, lead=previous_paused, trail=True)
-                elif previous_paused:
-                    audio = trim_silence(audio, lead=True, trail=False)
+                # a markup pause is exactly that long, so the model's own edge silence goes around it
+                start, end = speech_bounds(audio, lead=previous_paused, trail=bool(chunk.pause))
+                audio = audio[start:end]
                 previous_paused = bool(chunk.pause)
                 pause = int(round(chunk.silence_after(speed) * SAMPLE_RATE))
                 if pause:
                     audio = np.concatenate([audio, np.zeros(pause, dtype=np.float32)])
-                yield AudioChunk(audio, chunk)
+                yield AudioChunk(audio, chunk, durations, trimmed_lead=start)
         if not produced:
             raise InvalidInputError("input has no speakable text (no phonemes)", param="input")
+
+    def require_timestamps(self, prepared: PreparedSpeech, param: str = "timestamps") -> None:
+        """Word timestamps need the model's durations: refuse before any audio if it cannot give them."""
+        problem = self.models.get(prepared.build.version).backend.durations_problem
+        if problem is not None:
+            raise TimestampsUnavailableError(f"word timestamps are unavailable for {prepared.build.version}: "
+                                             f"{problem}", param=param)
 
     def synthesize(self, request: SpeechRequest) -> np.ndarray:
         prepared = self.prepare(request)

@@ -39,12 +39,21 @@ class Transcriber:
         self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=2)
 
     def __call__(self, audio_24k: np.ndarray) -> str:
-        # Whisper wants 16 kHz: resample by linear interpolation (speech band is unaffected).
-        n_out = int(len(audio_24k) * 16_000 / 24_000)
-        audio_16k = np.interp(np.linspace(0, len(audio_24k) - 1, n_out), np.arange(len(audio_24k)),
-                              audio_24k).astype(np.float32)
-        segments, _ = self._model.transcribe(audio_16k, language="en", beam_size=1)
+        segments, _ = self._model.transcribe(to_16k(audio_24k), language="en", beam_size=1)
         return " ".join(segment.text for segment in segments)
+
+    def word_times(self, audio_24k: np.ndarray, language: str = "en") -> list[tuple[str, float, float]]:
+        """Whisper's own word timestamps: (word, start, end) in seconds."""
+        segments, _ = self._model.transcribe(to_16k(audio_24k), language=language, beam_size=1,
+                                             word_timestamps=True)
+        return [(w.word.strip(), w.start, w.end) for segment in segments for w in segment.words or ()]
+
+
+def to_16k(audio_24k: np.ndarray) -> np.ndarray:
+    """Whisper wants 16 kHz: resample by linear interpolation (speech band is unaffected)."""
+    n_out = int(len(audio_24k) * 16_000 / 24_000)
+    return np.interp(np.linspace(0, len(audio_24k) - 1, n_out), np.arange(len(audio_24k)),
+                     audio_24k).astype(np.float32)
 
 
 _WORD = re.compile(r"[a-z0-9']+")

@@ -23,7 +23,7 @@ from kokoro_server import __version__
 from kokoro_server.api.errors import install_error_handler
 from kokoro_server.api.middleware import (LOOPBACK_NAMES, REQUEST_ID_HEADER, HostCheckMiddleware,
                                           RequestContextMiddleware)
-from kokoro_server.api.routes import config, downloads, health, models, speech, text, voices
+from kokoro_server.api.routes import captions, config, downloads, health, models, speech, text, voices
 from kokoro_server.api.routes.web import mount_web_ui
 from kokoro_server.api.state import Serving
 from kokoro_server.audio.encoders import StreamingEncoder
@@ -67,13 +67,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handler(app)
     default_openapi = app.openapi
     app.openapi = lambda: openapi_without_422(app, default_openapi)  # type: ignore[method-assign]
-    for module in (speech, voices, models, config, downloads, health, text):
+    for module in (speech, captions, voices, models, config, downloads, health, text):
         app.include_router(module.router)
     if settings.web_ui:
         mount_web_ui(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
-                           allow_headers=["*"], expose_headers=[REQUEST_ID_HEADER, "X-Download-Path",
+                           allow_headers=["*"], expose_headers=[REQUEST_ID_HEADER, "X-Download-Path", "X-Captions-Path",
                                                                 "Retry-After", "Content-Disposition"])
     if HostCheckMiddleware.wanted(settings.host, settings.allowed_hosts):
         app.add_middleware(HostCheckMiddleware, allowed=[*LOOPBACK_NAMES, settings.host, *settings.allowed_hosts])

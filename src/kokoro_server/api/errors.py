@@ -6,11 +6,12 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from kokoro_server.api.protocol import ErrorBody, ErrorDetail
 from kokoro_server.errors import BusyError, KokoroError
+from kokoro_server.runner import ClientGone
 
 log = logging.getLogger("kokoro_server.api")
 
@@ -62,6 +63,12 @@ def internal_error_response() -> JSONResponse:
                           code="internal_error")
 
 
+async def client_left(request: Request, exc: Exception) -> Response:
+    """A request dropped while queued because its client disconnected: nobody listens, nothing is sent."""
+    return Response(status_code=499)
+
+
 def install_error_handler(app: FastAPI) -> None:
     for kind in (KokoroError, RequestValidationError, HTTPException):
         app.add_exception_handler(kind, handle_error)
+    app.add_exception_handler(ClientGone, client_left)

@@ -80,6 +80,11 @@ class SpeechBody(BaseModel):
                           "the same audio is encoded a second time, e.g. pcm to play while streaming and "
                           "mp3 to keep.")
 
+    timestamps: bool = Field(False, description="With stream_format sse: after each speech.audio.delta "
+                                                "also a speech.audio.words event with the words heard in "
+                                                "it; with return_download_link also the captions "
+                                                "(X-Captions-Path).")
+
     def voice_name(self) -> str | None:
         voice = self.voice.id if isinstance(self.voice, VoiceId) else self.voice
         return kokoro_voice(voice) if voice else None
@@ -126,6 +131,33 @@ class LexiconObject(BaseModel):
 
 class LexiconList(BaseModel):
     lexicons: list[LexiconObject]
+
+
+class CaptionsBody(SpeechBody):
+    """``POST /v1/audio/captions``: the speech fields, and the caption file's format."""
+
+    caption_format: Literal["srt", "vtt", "json"] = Field(
+        "srt", description="srt (SubRip), vtt (WebVTT) or json (every word with its times and characters).")
+
+
+class CaptionedSpeechBody(SpeechBody):
+    """``POST /dev/captioned_speech``, as Kokoro-FastAPI has it (its fields, the same defaults)."""
+
+    return_timestamps: bool = Field(True, description="Word timestamps with each piece of audio.")
+
+
+class WordTimestamp(BaseModel):
+    word: str = Field(description="The word as written in the input (\"$5\" for the spoken \"five dollars\").")
+    start_time: float = Field(description="Seconds from the start of the audio.")
+    end_time: float
+    char_start: int = Field(description="Where the word is in the input (characters, end exclusive).")
+    char_end: int
+
+
+class CaptionedSpeechResponse(BaseModel):
+    audio: str = Field(description="Base64 audio in response_format (streamed: this piece's bytes).")
+    audio_format: str = Field(description="Its media type, e.g. audio/mpeg.")
+    timestamps: list[WordTimestamp] = Field(default_factory=list)
 
 
 class ErrorDetail(BaseModel):

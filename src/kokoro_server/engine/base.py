@@ -8,6 +8,9 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+FRAME_SAMPLES = 600
+"""Audio samples per predicted duration frame (25 ms at 24 kHz): ``sum(durations) * 600 == len(audio)``."""
+
 
 @dataclass(frozen=True)
 class SynthesisOutput:
@@ -18,6 +21,7 @@ class SynthesisOutput:
 class Backend(Protocol):
     name: str  # "onnx" | "torch"
     description: str  # e.g. "onnxruntime 1.32 CPU, 2 threads, kokoro-v1_0-int8.onnx"
+    durations_problem: str | None  # why synthesize() returns no durations (None: it always does)
 
     def synthesize(self, tokens: Sequence[int], style: np.ndarray, speed: float) -> SynthesisOutput:
         """``tokens`` without pads (1..510 ids); ``style`` is ``[1, 256]`` float32."""

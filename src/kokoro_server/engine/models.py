@@ -166,15 +166,18 @@ class ModelManager:
                else "replace it: " + download_hint(build, weights_option(location.path.name)))
         if location.format == "onnx":
             from kokoro_server.engine.derived_model import usable_derived
+            from kokoro_server.engine.durations_model import with_durations
             from kokoro_server.engine.onnx_runtime import OnnxBackend, session_layout
 
             layout = session_layout(self._settings.sessions, self._settings.threads, self._settings.concurrency)
             derived = usable_derived(location.path) if self._settings.use_optimized_model else None
             choice = self._variant(derived or location.path, derive=True)
             self._variants[build.version] = choice
-            backend: Backend = OnnxBackend(choice.path, sessions=layout.sessions, threads=layout.threads,
+            runs = with_durations(choice.path, threads=layout.wide_threads or layout.threads)
+            backend: Backend = OnnxBackend(runs.path, sessions=layout.sessions, threads=layout.threads,
                                            wide_threads=layout.wide_threads,
-                                           save_graph=self._settings.save_optimized_graph, fix_hint=fix)
+                                           save_graph=self._settings.save_optimized_graph, fix_hint=fix,
+                                           durations_problem=runs.problem)
         else:
             from kokoro_server.engine.torch_kmodel import TorchBackend
 

@@ -24,7 +24,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from kokoro_server.cpus import usable_cores
-from kokoro_server.engine.base import SynthesisOutput
+from kokoro_server.engine.base import FRAME_SAMPLES, SynthesisOutput
+from kokoro_server.engine.durations_model import OUTPUT as DURATIONS_OUTPUT
 from kokoro_server.engine.graph_cache import Fingerprint, GraphCache, cpu_signature
 from kokoro_server.engine.pool import SessionPool
 from kokoro_server.errors import BackendUnavailableError, FileProblemError
@@ -78,7 +79,7 @@ class OnnxBackend:
     name = "onnx"
 
     def __init__(self, model_path: Path, *, sessions: int = 1, threads: int = 0, wide_threads: int = 0,
-                 save_graph: bool = True, fix_hint: str = "") -> None:
+                 save_graph: bool = True, fix_hint: str = "", durations_problem: str | None = None) -> None:
         ort = import_onnxruntime()
         self._ort = ort
         self._model_path = model_path
@@ -96,6 +97,11 @@ class OnnxBackend:
                                    "(expected tokens, style, speed)", file=model_path,
                                    fix=fix_hint or "use a Kokoro ONNX export")
         self._speed_dtype = np.int32 if "int" in inputs["speed"].type else np.float32
+        outputs = [o.name for o in first.get_outputs()]
+        has_durations = DURATIONS_OUTPUT in outputs[1:]
+        self._outputs = [outputs[0]] + ([DURATIONS_OUTPUT] if has_durations else [])
+        self.durations_problem = None if has_durations else (
+            durations_problem or f"{model_path.name} has no {DURATIONS_OUTPUT} output")
         self._source = graph or model_path
         self._source_optimized = graph is not None
         self.sessions = max(1, sessions)
@@ -113,8 +119,8 @@ class OnnxBackend:
         layout = f"{self.sessions} session(s) x {self.threads} thread(s)"
         if has_wide:
             layout = f"1 session x {wide_threads} thread(s) for a lone stream, {layout} when streams overlap"
-        self.description = (f"onnxruntime {ort.__version__} CPU, {layout}, {model_path.name}, "
-                            f"optimized graph {self.graph_origin}")
+        self.description = (f"onnxruntime {ort.__version__} CPU, {layout}, {model_path.name}"
+                            f"{' with durations' if has_durations else ''}, optimized graph {self.graph_origin}")
 
     def _open_more(self, threads: int) -> Any:
         return self._open(self._source, optimize=not self._source_optimized, threads=threads)
@@ -208,18 +214,23 @@ class OnnxBackend:
             with self._state_lock:
                 self._calls -= 1
         audio = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
-        durations = np.asarray(outputs[1]).reshape(-1) if len(outputs) > 1 else None
+        durations = np.asarray(outputs[1]).reshape(-1).astype(np.int64) if len(outputs) > 1 else None
+        if durations is not None and (durations.size != len(tokens) + 2
+                                      or int(durations.sum()) * FRAME_SAMPLES != audio.size):
+            log.warning("%s: durations (%d frames for %d tokens) do not match the audio (%d samples); "
+                        "dropped", self._model_path.name, int(durations.sum()), len(tokens), audio.size)
+            durations = None
         return SynthesisOutput(audio=audio, durations=durations)
 
     def _run(self, feeds: dict[str, np.ndarray], alone: bool) -> list[Any]:
         wide = self._wide
         if alone and wide is not None:  # alone: the only call in progress, so the wide session is free
             self.calls_on["wide"] += 1
-            return wide.run(None, feeds)
+            return wide.run(self._outputs, feeds)
         with self._narrow_pool().use() as session:
             with self._state_lock:
                 self.calls_on["narrow"] += 1
-            return session.run(None, feeds)
+            return session.run(self._outputs, feeds)
 
     def close(self) -> None:
         """Release the sessions; calls in progress finish, later ones fail."""

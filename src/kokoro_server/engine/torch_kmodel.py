@@ -125,6 +125,7 @@ def fill_model(model: Any, state: Mapping[str, Mapping[str, Any]], build: Build,
 
 class TorchBackend:
     name = "torch"
+    durations_problem = None  # KModel returns the predicted durations with the audio
 
     def __init__(self, build: Build, path: Path, *, device: str = "auto", threads: int = 0,
                  half: bool = False) -> None:

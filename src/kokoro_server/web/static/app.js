@@ -1,8 +1,12 @@
-// The page: wires the controls to the API. Speech is requested as raw PCM and played while it streams;
-// the same audio is kept by the server in the chosen download format (download_format).
+// The page: wires the controls to the API. Speech is requested as raw PCM in server-sent events with
+// word timestamps, played while it streams and read along; the same audio is kept by the server in
+// the chosen download format (download_format), with its captions.
 
-import { ApiError, apiFetch, apiUrl, getJson, newRequestId, saveApiKey, savedApiKey } from "./api.js";
+import {
+  ApiError, apiFetch, apiUrl, base64Bytes, getJson, newRequestId, saveApiKey, savedApiKey, serverEvents,
+} from "./api.js";
 import { StreamPlayer } from "./player.js";
+import { ReadAlong } from "./readalong.js";
 import { Scope } from "./scope.js";
 import {
   MixBuilder, filterVoiceList, groupByLanguage, renderVersions, renderVoiceList, versionsOf,
@@ -16,6 +20,7 @@ const ui = {
   status: $("status"), progress: $("progress"), player: $("player"), download: $("download"),
   mixName: $("mix-name"), mixSaved: $("mix-saved"), keyForm: $("api-key-form"), key: $("api-key"),
   markup: $("markup"),
+  captionsSrt: $("captions-srt"), captionsVtt: $("captions-vtt"),
 };
 
 // Which control an API error belongs to, from the error's "param".
@@ -42,6 +47,7 @@ const state = {
   ticker: 0,
 };
 const player = new StreamPlayer();
+const readAlong = new ReadAlong($("read-along"), { onseek: seekTo });
 const scope = new Scope($("scope"));
 const mix = new MixBuilder({
   list: $("mix-parts"), addSelect: $("mix-add"), addButton: $("mix-add-button"), output: $("mix-string"),
@@ -204,8 +210,10 @@ async function generate() {
   const format = ui.format.value;
   const chars = characters();
   const speed = ui.speed.valueAsNumber;
-  const body = { model: state.version, input: ui.text.value, voice: mix.value, speed, response_format: "pcm", stream: true,
-                 markup: ui.markup.checked };
+  const body = {
+    model: state.version, input: ui.text.value, voice: mix.value, speed, response_format: "pcm",
+    stream_format: "sse", timestamps: true, markup: ui.markup.checked,
+  };
   if (!ui.markup.checked) body.input_format = "text"; // literal text: not even <speak> is read as SSML
   if (state.config.download_links) {
     body.return_download_link = true;
@@ -220,21 +228,35 @@ async function generate() {
   ui.progress.removeAttribute("value"); // indeterminate until audio arrives
   let outcome = "error";
   let downloadPath = null;
+  let captionsPath = null;
+  readAlong.clear(body.input);
   try {
-    const response = await apiFetch("/v1/audio/speech", {
+    const send = () => apiFetch("/v1/audio/speech", {
       json: body, signal: controller.signal, headers: { "X-Request-ID": requestId },
     });
+    const response = await send().catch((error) => {
+      if (!(error instanceof ApiError) || error.code !== "timestamps_unavailable") throw error;
+      body.timestamps = false; // this model gives no durations: speech without the read-along
+      readAlong.clear();
+      return send();
+    });
     downloadPath = response.headers.get("X-Download-Path");
+    captionsPath = response.headers.get("X-Captions-Path");
     setState("streaming");
     scope.live(player.analyser);
     state.ticker = setInterval(() => showProgress(chars, speed), 200);
-    const reader = response.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      player.push(value);
-      showProgress(chars, speed);
+    followLive();
+    for await (const event of serverEvents(response)) {
+      if (event.type === "speech.audio.delta") {
+        player.push(base64Bytes(event.audio));
+        showProgress(chars, speed);
+      } else if (event.type === "speech.audio.words") {
+        readAlong.add(event.words);
+      } else if (event.type === "error") {
+        throw new ApiError(500, event.error);
+      }
     }
+    readAlong.finish();
     outcome = "done";
   } catch (error) {
     if (error.name === "AbortError") {
@@ -248,7 +270,36 @@ async function generate() {
     clearInterval(state.ticker);
     state.controller = null;
   }
-  finish(outcome, { format, chars, downloadPath });
+  finish(outcome, { format, chars, downloadPath, captionsPath });
+}
+
+/** Highlights the word being heard while the stream plays live (until the clip player takes over). */
+function followLive() {
+  const step = () => {
+    if (!ui.player.paused) return;
+    if (state.controller || player.playing) {
+      readAlong.show(player.playedSeconds);
+      requestAnimationFrame(step);
+    }
+  };
+  requestAnimationFrame(step);
+}
+
+/** Highlights the word being heard while the clip player plays. */
+function followClip() {
+  const step = () => {
+    readAlong.show(ui.player.currentTime);
+    if (!ui.player.paused && !ui.player.ended) requestAnimationFrame(step);
+  };
+  requestAnimationFrame(step);
+}
+
+/** A click on a word: play the clip from there. */
+function seekTo(seconds) {
+  if (!ui.player.src || state.controller) return;
+  ui.player.currentTime = seconds;
+  readAlong.show(seconds);
+  ui.player.play().catch(() => {});
 }
 
 function showProgress(chars, speed) {
@@ -258,7 +309,7 @@ function showProgress(chars, speed) {
   setStatus(`Synthesizing… ${seconds(received)} of audio received, ${seconds(player.playedSeconds)} played.`);
 }
 
-function finish(outcome, { format, chars, downloadPath }) {
+function finish(outcome, { format, chars, downloadPath, captionsPath }) {
   player.end();
   const received = player.receivedSeconds;
   if (received > 0) {
@@ -270,6 +321,7 @@ function finish(outcome, { format, chars, downloadPath }) {
     setStatus(`Done: ${seconds(received)} of audio from ${chars.toLocaleString()} characters.${player.playing ? " Playing…" : ""}`);
     // X-Download-Path is relative to /v1 (/download/NAME), as Kokoro-FastAPI sends it
     offerDownload(downloadPath ? apiUrl(`/v1${downloadPath}`) : state.blobUrl, downloadPath ? format : "wav", false);
+    if (captionsPath) offerCaptions(apiUrl(`/v1${captionsPath}`));
   } else if (outcome === "stopped") {
     ui.progress.value = 0;
     player.stop();
@@ -299,8 +351,21 @@ function offerDownload(url, format, partial) {
   ui.download.hidden = false;
 }
 
+function offerCaptions(vttUrl) {
+  const stem = ui.download.download.replace(/\.[^.]+$/, "");
+  for (const [link, extension] of [[ui.captionsVtt, "vtt"], [ui.captionsSrt, "srt"]]) {
+    link.href = vttUrl.replace(/\.vtt$/, `.${extension}`);
+    link.download = `${stem}.${extension}`;
+    link.hidden = false;
+  }
+}
+
 function clearResult() {
   ui.download.hidden = true;
+  for (const link of [ui.captionsSrt, ui.captionsVtt]) {
+    link.hidden = true;
+    link.removeAttribute("href");
+  }
   ui.download.removeAttribute("href");
   ui.player.removeAttribute("src");
   ui.player.load();
@@ -435,7 +500,9 @@ ui.player.addEventListener("play", () => {
   player.open(ui.player);
   scope.live(player.analyser);
   setState(document.body.dataset.state);
+  followClip();
 });
+ui.player.addEventListener("seeked", () => readAlong.show(ui.player.currentTime));
 for (const name of ["pause", "ended", "seeked", "timeupdate"]) {
   ui.player.addEventListener(name, () => {
     if (ui.player.paused && !player.playing) showStill();
