@@ -147,7 +147,7 @@ def test_downloads_voices_and_logs_are_shared_by_the_replicas(cluster: ClusterPr
     assert saved.status_code == 200, saved.text
     served_by, spoken_by = set(), set()
     for _ in range(12):  # each request goes to either replica
-        got = http.get(path)
+        got = http.get(f"/v1{path}")
         assert got.status_code == 200 and got.content == made.content
         served_by.add(got.headers[REPLICA])
         spoken = http.post("/v1/audio/speech", json=speech(input="Hi.", voice="af_both", stream=False))

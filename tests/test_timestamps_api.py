@@ -88,9 +88,9 @@ def test_sse_word_events_through_the_openai_clients_raw_stream(server):
     words = [w for e in events if e["type"] == "speech.audio.words" for w in e["words"]]
     check_words(words, samples / SAMPLE_RATE)
 
-    vtt = httpx.get(server.url + captions_path)  # kept beside the audio: WebVTT, and SRT by its name
+    vtt = httpx.get(server.url + "/v1" + captions_path)  # kept beside the audio: WebVTT, and SRT by its name
     assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT\n\n00:00:00.")
-    srt = httpx.get(server.url + re.sub(r"\.vtt$", ".srt", captions_path))
+    srt = httpx.get(server.url + "/v1" + re.sub(r"\.vtt$", ".srt", captions_path))
     assert srt.status_code == 200 and srt.headers["content-type"].startswith("application/x-subrip")
     assert "$5," in srt.text and "That was the second paragraph." in srt.text
 
@@ -101,7 +101,7 @@ def test_caption_files_and_the_audio_of_the_same_synthesis(server, fmt):
         "input": TEXT, "voice": "af_heart", "caption_format": fmt, "response_format": "flac",
         "return_download_link": True})
     assert response.status_code == 200, response.text
-    audio, _ = decode(httpx.get(server.url + response.headers["x-download-path"]).content, "flac")
+    audio, _ = decode(httpx.get(server.url + "/v1" + response.headers["x-download-path"]).content, "flac")
     seconds = audio.size / SAMPLE_RATE
     if fmt == "json":
         check_words(response.json()["words"], seconds)
