@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from kokoro_server.engine.base import FRAME_SAMPLES
-from kokoro_server.files import file_sha256, fsync_file, unchanged, write_atomic
+from kokoro_server.files import TempFile, file_sha256, unchanged, write_atomic
 
 log = logging.getLogger("kokoro_server.engine")
 
@@ -172,22 +171,17 @@ def _derive(source: Path, threads: int) -> DurationsModel:
     del model
     folder = source.parent / FOLDER
     folder.mkdir(exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{source.name}.", suffix=".tmp", dir=folder)
-    target = Path(name)
-    try:
-        with open(fd, "wb") as handle:
-            handle.write(data)
-        fsync_file(target)
-        problem, checked = check_variant(source, target, threads=threads)
+    variant = variant_path(source)
+    with TempFile(variant) as temp:  # the mode a plain open() gives; deleted unless committed
+        temp.file.write(data)
+        temp.file.flush()
+        problem, checked = check_variant(source, temp.path, threads=threads)
         if problem is not None:
             problem = f"the durations output of {source.name} failed its check ({problem})"
             _write_manifest(source, Manifest(**base, kind="none", tensor=tensor, problem=problem))
             log.warning("%s; word timestamps are unavailable for it", problem)
             return DurationsModel(source, problem)
-        variant = variant_path(source)
-        target.replace(variant)
-    finally:
-        target.unlink(missing_ok=True)
+        temp.commit()
     _write_manifest(source, Manifest(**base, kind="variant", tensor=tensor, size=len(data),
                                      sha256=file_sha256(variant), checked_utterances=checked))
     log.info("derived %s (adds the durations output %s; audio checked identical on %d utterances)",
