@@ -123,7 +123,7 @@ def test_timestamps_need_sse_or_the_captions_route(server):
 
 def test_model_without_durations_refuses_timestamps_with_a_clear_4xx(tiny_dir):
     settings = Settings(data_dir=tiny_dir, threads=1, embedded_model=False, preload=[])
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://localhost") as client:
         plain = client.post("/v1/audio/speech", json={"input": "Hello.", "voice": "af_heart", "response_format": "pcm"})
         assert plain.status_code == 200 and plain.content  # speech still works
         for path, body in (("/v1/audio/speech", {"stream_format": "sse", "timestamps": True}),
