@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from kokoro_server.text.clean import clean_input
 from tests.support.audio import assert_speech_like, decode
-from tests.support.server import ServerThread
+from tests.support.server import plain_server
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -59,12 +59,8 @@ def test_clean_input_is_linear_on_a_long_mixed_text() -> None:
 
 @pytest.fixture(scope="module")
 def http(data_dir: Path):
-    from kokoro_server.settings import Settings
-
-    running = ServerThread(Settings(data_dir=data_dir, threads=2, concurrency=1, preload=["v1_0"])).start()
-    with httpx.Client(base_url=running.url, timeout=180) as client:
+    with plain_server(data_dir) as client:
         yield client
-    running.stop()
 
 
 @pytest.mark.parametrize("voice, text", [

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.support.audio import SAMPLE_RATE, assert_speech_like, decode
-from tests.support.server import ServerThread, writable_data_dir
+from tests.support.server import plain_server, writable_data_dir
 from tests.test_cli import run
 
 
@@ -21,12 +21,8 @@ def root(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def http(root: Path):
-    from kokoro_server.settings import Settings
-
-    server = ServerThread(Settings(data_dir=root, threads=2, concurrency=1, preload=["v1_0"])).start()
-    with httpx.Client(base_url=server.url, timeout=180) as client:
+    with plain_server(root) as client:
         yield client
-    server.stop()
 
 
 def speech(http: httpx.Client, text: str, **extra) -> httpx.Response:

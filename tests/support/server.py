@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -62,3 +64,15 @@ class ServerThread:
         self._server.should_exit = True
         self._thread.join(timeout=30)
         self._socket.close()
+
+
+@contextmanager
+def plain_server(data_dir: Path, *, timeout: float = 180.0) -> Iterator[httpx.Client]:
+    """A running server with the default settings over ``data_dir`` (v1.0 preloaded, one synthesis at
+    a time) and an httpx client for it; stopped on exit."""
+    running = ServerThread(Settings(data_dir=data_dir, threads=2, concurrency=1, preload=["v1_0"])).start()
+    try:
+        with httpx.Client(base_url=running.url, timeout=timeout) as client:
+            yield client
+    finally:
+        running.stop()
