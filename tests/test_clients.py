@@ -283,7 +283,8 @@ def test_queued_requests_of_clients_that_left_are_never_synthesized(http, server
     body = json.dumps({"input": "Hi there, anybody?", "voice": "af_heart", "response_format": "pcm"}).encode()
     with http.stream("POST", "/v1/audio/speech", json={"input": long_text, "response_format": "pcm"},
                      headers={"X-Request-ID": "holds-the-slot"}) as holder:
-        assert holder.status_code == 200 and next(holder.iter_raw())  # it holds the only slot now
+        audio = holder.iter_raw()  # kept: a dropped iterator is finalized at once, which closes the response
+        assert holder.status_code == 200 and next(audio)  # it holds the only slot now
         sockets = []
         for i in range(abandoned):
             sock = socket.create_connection(("127.0.0.1", server.port))
