@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from kokoro_server.audio.encoders import StreamingEncoder, get_format
-from kokoro_server.downloads import DownloadStore
+from kokoro_server.serving.download_links import DownloadStore
 from kokoro_server.errors import BusyError, InvalidInputError, NotFoundError
-from kokoro_server.runner import SynthesisRunner
+from kokoro_server.serving.runner import SynthesisRunner
 from kokoro_server.service import SpeechRequest
 from kokoro_server.voices.export import pack_to_pt
 from kokoro_server.voices.packs import read_pack_file

@@ -13,7 +13,7 @@ import pytest
 from kokoro_server.audio.encoders import get_format
 from kokoro_server.cluster.asgi import serve_error_body
 from kokoro_server.cluster.plan import LIGHT_REQUESTS, ClusterPlan
-from kokoro_server.downloads import DownloadStore
+from kokoro_server.serving.download_links import DownloadStore
 from kokoro_server.errors import NotFoundError
 from kokoro_server.settings import Settings
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kokoro_server.datadir import DataDir
-from kokoro_server.downloads import DownloadStore
+from kokoro_server.serving.download_links import DownloadStore
 from kokoro_server.files import TempFile, sweep_temp_files, write_atomic
 from kokoro_server.voices.install import add_voice
 from tests.conftest import fill_data_dir

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kokoro_server import __version__
 from kokoro_server.errors import KokoroError
-from kokoro_server.serve import add_serve_arguments
+from kokoro_server.serving.serve import add_serve_arguments
 from kokoro_server.settings import Settings
 
 PROGRESS_MIN_CHARS = 600  # show a progress bar for input longer than this

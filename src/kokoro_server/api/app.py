@@ -28,8 +28,8 @@ from kokoro_server.api.routes.web import mount_web_ui
 from kokoro_server.api.state import Serving
 from kokoro_server.audio.encoders import StreamingEncoder
 from kokoro_server.builds import BUILDS, get_build
-from kokoro_server.downloads import DownloadStore
-from kokoro_server.runner import SynthesisRunner
+from kokoro_server.serving.download_links import DownloadStore
+from kokoro_server.serving.runner import SynthesisRunner
 from kokoro_server.service import SpeechService
 from kokoro_server.settings import Settings
 

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 
 from kokoro_server.api.protocol import ErrorBody, ErrorDetail
 from kokoro_server.errors import BusyError, KokoroError
-from kokoro_server.runner import ClientGone
+from kokoro_server.serving.runner import ClientGone
 
 log = logging.getLogger("kokoro_server.api")
 

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kokoro_server.api.errors import error_response, internal_error_response
-from kokoro_server.downloads import ROUTE as DOWNLOAD_ROUTE
+from kokoro_server.serving.download_links import ROUTE as DOWNLOAD_ROUTE
 
 log = logging.getLogger("kokoro_server.access")
 errors_log = logging.getLogger("kokoro_server.api")

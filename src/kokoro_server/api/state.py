@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from kokoro_server.downloads import DownloadStore
-from kokoro_server.runner import SynthesisRunner
+from kokoro_server.serving.download_links import DownloadStore
+from kokoro_server.serving.runner import SynthesisRunner
 from kokoro_server.service import SpeechService
 from kokoro_server.settings import Settings
 

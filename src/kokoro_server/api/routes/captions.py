@@ -25,7 +25,7 @@ from kokoro_server.api.routes.speech import (AudioStreamResponse, Started, error
 from kokoro_server.api.security import KEYED
 from kokoro_server.api.state import Serving, serving
 from kokoro_server.audio.encoders import wav_header
-from kokoro_server.downloads import WAV_HEADER_BYTES
+from kokoro_server.serving.download_links import WAV_HEADER_BYTES
 from kokoro_server.timestamps import WordTime
 
 router = APIRouter(tags=["timestamps"], **KEYED)

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from kokoro_server.api.protocol import ErrorBody
 from kokoro_server.api.state import Serving, serving
-from kokoro_server.downloads import ROUTE
+from kokoro_server.serving.download_links import ROUTE
 
 router = APIRouter(prefix="/v1", tags=["speech"])
 

@@ -18,10 +18,10 @@ from kokoro_server.api.protocol import ErrorBody, SpeechBody, Usage, sse_event
 from kokoro_server.api.security import KEYED
 from kokoro_server.api.state import Serving, request_id, serving
 from kokoro_server.audio.encoders import FORMATS, AudioFormat, StreamingEncoder, get_format, wav_header
-from kokoro_server.downloads import WAV_HEADER_BYTES, encoder_with_download
+from kokoro_server.serving.download_links import WAV_HEADER_BYTES, encoder_with_download
 from kokoro_server.engine.base import FRAME_SAMPLES  # 25 ms at 24 kHz: the unit of usage.output_tokens
 from kokoro_server.errors import InvalidInputError, KokoroError, TimestampsUnavailableError
-from kokoro_server.runner import AudioStream
+from kokoro_server.serving.runner import AudioStream
 from kokoro_server.timestamps import WordTime
 
 router = APIRouter(prefix="/v1", tags=["speech"], **KEYED)

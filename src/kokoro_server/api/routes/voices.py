@@ -11,7 +11,7 @@ from kokoro_server.api.protocol import (OPENAI_VOICES, CombineBody, ErrorBody, L
 from kokoro_server.api.security import KEYED
 from kokoro_server.api.state import Serving, serving
 from kokoro_server.builds import BUILDS, Build, resolve_model_name
-from kokoro_server.combine import combine_voices
+from kokoro_server.serving.combine import combine_voices
 from kokoro_server.service import SpeechService
 from kokoro_server.voices.library import VoiceInfo
 

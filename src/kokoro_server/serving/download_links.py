@@ -40,7 +40,7 @@ from kokoro_server.errors import NotFoundError
 from kokoro_server.files import STALE_AFTER_S, unlocked_since, write_atomic
 from kokoro_server.settings import Settings
 
-log = logging.getLogger("kokoro_server.downloads")
+log = logging.getLogger(__name__)
 
 ROUTE = "/download"  # under /v1: X-Download-Path is relative to /v1 (as Kokoro-FastAPI sends it)
 FOLDER_PREFIX = "server-"  # <data dir>/downloads/server-<pid>-<random>/, one per running server
