@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from kokoro_server import SAMPLE_RATE
-from kokoro_server.audio.silence import speech_bounds
+from kokoro_server.audio.silence import LEAD_MARGIN, TRAIL_MARGIN, speech_bounds
 from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name, version_named
 from kokoro_server.builds.base import MAX_TOKENS, Phonemizer
 from kokoro_server.datadir import DataDir
@@ -301,8 +301,10 @@ class SpeechService:
                     produced = True
                 else:  # a markup pause with nothing before it
                     audio = np.zeros(0, dtype=np.float32)
-                # a markup pause is exactly that long, so the model's own edge silence goes around it
-                start, end = speech_bounds(audio, lead=previous_paused, trail=bool(chunk.pause))
+                # the model's edge silence is cut to a margin (none around a markup pause, which is
+                # exactly that long); the boundary's pause follows
+                start, end = speech_bounds(audio, lead=0 if previous_paused else LEAD_MARGIN,
+                                           trail=0 if chunk.pause else TRAIL_MARGIN)
                 audio = audio[start:end]
                 previous_paused = bool(chunk.pause)
                 pause = int(round(chunk.silence_after(speed) * SAMPLE_RATE))

@@ -31,9 +31,12 @@ from kokoro_server.errors import InvalidInputError, KokoroError
 from kokoro_server.text.document import Break, Document, Pause, Phonemes, SpeedChange, Stressed, Text, VoiceChange
 from kokoro_server.text.words import Token, phonemize_words
 
-Boundary = Literal["clause", "sentence", "paragraph", "end"]
+Boundary = Literal["word", "clause", "sentence", "paragraph", "end"]  # "word": cut inside a phrase
 
-PAUSE_SECONDS: dict[str, float] = {"clause": 0.0, "sentence": 0.1, "paragraph": 0.3, "end": 0.0}
+# Silence after a chunk, besides the edge margins the service keeps (0.1 s together, see
+# audio/silence.py): gaps as long as the model's own inside one chunk (about 0.2 s at a comma,
+# 0.4 s after a sentence), longer between paragraphs, a word's gap where a phrase was cut.
+PAUSE_SECONDS: dict[str, float] = {"word": 0.0, "clause": 0.1, "sentence": 0.3, "paragraph": 0.6, "end": 0.0}
 MAX_PIECE_CHARS = 400  # the most text one phonemizer call reads
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]{0,3}\s{1,10000}|\n\s{0,10000}\n\s{0,10000}|\n")
@@ -250,7 +253,10 @@ class Chunker:
             pieces = list(cap_pieces(sentence.text))
             for k, (a, b) in enumerate(pieces):
                 units = self._read(sentence.text[a:b], sentence.start + a, locate, source)
-                yield units, sentence.boundary if k == len(pieces) - 1 else "clause"
+                if k == len(pieces) - 1:
+                    yield units, sentence.boundary
+                else:
+                    yield units, "clause" if sentence.text[a:b].rstrip()[-1:] in _CLAUSE_MARKS else "word"
 
     def _stressed(self, segment: Stressed, source: str) -> list[_Unit]:
         from misaki.en import apply_stress
@@ -323,7 +329,7 @@ class Chunker:
         halves = self._split_phrase(units, limit / size)
         if halves is not None and (hard or size > 1.5 * limit):
             head, tail = halves
-            yield from self._fit(_Piece(head, "clause"), limit)
+            yield from self._fit(_Piece(head, "word"), limit)
             # the rest goes into later chunks, whose budgets are larger
             yield from self._fit(_Piece(tail, piece.boundary),
                                  min(int(limit * self._plan.growth), self._plan.max_tokens))
@@ -335,7 +341,7 @@ class Chunker:
             yield from self._cut_tokens(piece)
             return
         for i, half in enumerate(halves):
-            yield from self._fit(_Piece(half, "clause" if i == 0 else piece.boundary), limit)
+            yield from self._fit(_Piece(half, "word" if i == 0 else piece.boundary), limit)
 
     @staticmethod
     def _split_phrase(units: list[_Unit], fraction: float) -> tuple[list[_Unit], list[_Unit]] | None:
@@ -376,10 +382,10 @@ class Chunker:
                 size += take
                 start += take
                 if size >= step:
-                    pieces.append(_Piece(current, "clause"))
+                    pieces.append(_Piece(current, "word"))
                     current, size = [], 0
         if current:
-            pieces.append(_Piece(current, "clause"))
+            pieces.append(_Piece(current, "word"))
         pieces[-1].boundary = piece.boundary
         yield from pieces
 
