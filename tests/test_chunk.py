@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from kokoro_server.text.chunk import MAX_PIECE_CHARS, ChunkPlan, Chunker, cap_pieces, split_clauses, split_sentences
+from kokoro_server.text.chunk import LEADING_WORDS, MAX_PIECE_CHARS, ChunkPlan, Chunker, cap_pieces, split_clauses, split_sentences
 from kokoro_server.text.document import Document, Text, plain
 
 
@@ -55,6 +55,21 @@ def test_a_long_sentence_without_commas_is_cut_before_function_words() -> None:
     assert chunks[0].text == "The tired old captain" and chunks[0].boundary == "word"
     assert [c.text.split()[0] for c in chunks[1:]] == ["finally", "towards"]  # a function word starts a phrase
     assert " ".join(c.text for c in chunks) == text
+
+
+@pytest.mark.parametrize("text", [
+    "Scientists believe the ancient forest is over three thousand years old.",  # was "... believe the | ancient"
+    "The museum will open a new exhibition about the history of flight next month.",  # was "... open a | new"
+    "My grandmother's old wooden kitchen table still stands there today.",
+    "Their enormous golden retriever happily chased every single seagull.",
+])
+def test_a_phrase_is_never_cut_right_after_an_article_or_a_preposition(service, text: str) -> None:
+    from kokoro_server.service import SpeechRequest
+
+    chunks = list(service.chunks(service.prepare(SpeechRequest(text=text, voice="af_heart"))))  # the real G2P
+    assert len(chunks) >= 2 and " ".join(c.text for c in chunks) == text
+    for chunk in chunks[:-1]:
+        assert chunk.text.split()[-1].lower() not in LEADING_WORDS, [c.text for c in chunks]
 
 
 def test_chunks_grow_to_the_target_so_playback_never_waits() -> None:

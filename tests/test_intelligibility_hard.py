@@ -71,6 +71,7 @@ HARD_SENTENCES = [
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_hard_sentences_are_read_as_a_person_would(service: SpeechService, transcriber) -> None:
     results = []
     for text, expected in HARD_SENTENCES:

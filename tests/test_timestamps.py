@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kokoro_server.captions import LINE_CHARS, MAX_SECONDS, MIN_SECONDS, cues, render, to_srt, to_vtt
-from kokoro_server.timestamps import FRAME_SECONDS, StreamClock, WordTime, word_times
+from kokoro_server.timestamps import FRAME_SECONDS, SOUND_LEAD_FRAMES, StreamClock, WordTime, word_times
 
 
 @dataclass(frozen=True)
@@ -31,18 +31,22 @@ WORDS = [Word("Hi,", 0, 3, 0, 3), Word("$5", 4, 6, 4, 8), Word("$5", 4, 6, 9, 15
 
 @pytest.mark.parametrize("offset", [0.0, 2.5])
 @pytest.mark.parametrize("scale", [1, 3])  # e.g. a slower speed: every duration larger
-def test_words_start_where_their_first_token_starts(offset: float, scale: int) -> None:
+def test_words_are_heard_from_just_before_their_first_token(offset: float, scale: int) -> None:
     durations = np.array([4] + [2] * 18 + [6]) * scale  # pad, 18 tokens, pad
     times = word_times(WORDS, durations, offset)
     frame = FRAME_SECONDS * scale
+    lead = SOUND_LEAD_FRAMES * FRAME_SECONDS  # the decoder sounds a phoneme before its frames
+    assert lead == pytest.approx(0.075)
     assert [t.word for t in times] == ["Hi,", "$5", "now"]  # the two read words of "$5" are one
     assert [(t.char_start, t.char_end) for t in times] == [(0, 3), (4, 6), (7, 10)]
-    assert times[0].start_time == pytest.approx(offset + 4 * frame)  # after the leading pad
-    assert times[0].end_time == pytest.approx(offset + (4 + 3 * 2) * frame)
-    assert times[1].start_time == pytest.approx(offset + (4 + 4 * 2) * frame)
-    assert times[1].end_time == pytest.approx(offset + (4 + 15 * 2) * frame)
-    assert times[2].end_time == pytest.approx(offset + (4 + 18 * 2) * frame)
-    assert times[-1].end_time + 6 * frame == pytest.approx(offset + durations.sum() * FRAME_SECONDS)
+    assert times[0].start_time == pytest.approx(offset + 4 * frame - lead)  # after the leading pad
+    assert times[0].end_time == pytest.approx(offset + (4 + 3 * 2) * frame - lead)
+    assert times[1].start_time == pytest.approx(offset + (4 + 4 * 2) * frame - lead)
+    assert times[1].end_time == pytest.approx(offset + (4 + 15 * 2) * frame - lead)
+    assert times[2].end_time == pytest.approx(offset + (4 + 18 * 2) * frame - lead)
+    assert times[-1].end_time + 6 * frame + lead == pytest.approx(offset + durations.sum() * FRAME_SECONDS)
+    late = word_times(WORDS, durations, offset, not_before=8 * scale)  # the chunk's audio starts later
+    assert late[0].start_time == pytest.approx(offset + 8 * frame) and late[1:] == times[1:]
 
 
 def test_unspoken_and_truncated_words_are_left_out() -> None:
@@ -60,8 +64,10 @@ def test_stream_clock_counts_every_sample_of_earlier_chunks() -> None:
     first = clock.advance([Word("one", 0, 3, 0, 2)], np.array([2, 4, 4, 2]), np.concatenate([tone(12), tone(4, False)]))
     silent = clock.advance([], None, tone(40, False))  # e.g. a [pause]
     second = clock.advance([Word("two", 4, 7, 0, 2)], np.array([2, 4, 4, 2]), tone(12))
-    assert first[0].start_time == 0.05 and first[0].end_time == 0.25 and silent == []
-    assert second[0].start_time == pytest.approx(0.3 + 0.1 + 1.0 + 0.05)
+    assert first[0].start_time == 0.0 and first[0].end_time == 0.175 and silent == []  # heard 3 frames early
+    assert second[0].start_time == pytest.approx(0.3 + 0.1 + 1.0)
+    cut = clock.advance([Word("three", 8, 13, 0, 2)], np.array([6, 4, 4, 2]), tone(12)[1200:], trimmed_lead=1200)
+    assert cut[0].start_time == pytest.approx(1.7 + (6 - 3 - 2) * FRAME_SECONDS)  # 2 frames of its lead were cut
 
 
 def test_a_word_ends_where_its_sound_fades_not_where_its_last_frames_do() -> None:
@@ -70,7 +76,8 @@ def test_a_word_ends_where_its_sound_fades_not_where_its_last_frames_do() -> Non
     audible = np.array([False] * 2 + [True] * 10 + [False] * 9)  # sound for 4 of its 12 frames
     plain, = word_times([Word("far", 0, 3, 0, 3)], durations)
     heard, = word_times([Word("far", 0, 3, 0, 3)], durations, audible=audible)
-    assert plain.end_time == pytest.approx(20 * FRAME_SECONDS) and heard.end_time == pytest.approx(12 * FRAME_SECONDS)
+    assert plain.end_time == pytest.approx((20 - SOUND_LEAD_FRAMES) * FRAME_SECONDS)
+    assert heard.end_time == pytest.approx(12 * FRAME_SECONDS)
     assert heard.start_time == plain.start_time
     quiet, = word_times([Word("hm", 0, 2, 0, 1)], np.array([2, 3, 1]), audible=np.zeros(6, dtype=bool))
     assert quiet.end_time - quiet.start_time == pytest.approx(FRAME_SECONDS)  # at least a frame

@@ -139,33 +139,56 @@ def fold(word: str) -> str:
     return "".join(c for c in plain if c.isalnum())
 
 
-def start_errors(ours: list[WordTime], theirs: list[tuple[str, float, float]]) -> list[float]:
-    """|start difference| of the words both sides agree on (aligned by their spelling)."""
+def start_errors(ours: list[WordTime], theirs: list[tuple[str, float, float]],
+                 joins: list[float] = ()) -> tuple[list[float], list[float], int]:
+    """|start difference| of the words both sides agree on (aligned by their spelling): of the words
+    that begin a chunk after the first (at ``joins``, seconds), of the others, and how many of the
+    former Whisper starts before their chunk's audio begins (where that word is not: an error of
+    Whisper's, which gives the silence and fade before a word to the word)."""
     a, b = [fold(w.word) for w in ours], [fold(w) for w, _, _ in theirs]
     matcher = SequenceMatcher(a=a, b=b, autojunk=False)
-    return [abs(ours[i + k].start_time - theirs[j + k][1]) for i, j, n in matcher.get_matching_blocks()
-            for k in range(n)]
+    firsts = {min(range(len(ours)), key=lambda i: abs(ours[i].start_time - join)) for join in joins}
+    at_joins, others, impossible = [], [], 0
+    for i, j, n in matcher.get_matching_blocks():
+        for k in range(n):
+            error = abs(ours[i + k].start_time - theirs[j + k][1])
+            if i + k in firsts:
+                at_joins.append(error)
+                impossible += theirs[j + k][1] < min(joins, key=lambda t: abs(t - ours[i + k].start_time))
+            else:
+                others.append(error)
+    return at_joins, others, impossible
+
+
+def ms(errors: list[float]) -> str:
+    return f"median {statistics.median(errors) * 1000:.0f} ms, p90 {np.percentile(errors, 90) * 1000:.0f} ms"
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_word_starts_agree_with_whisper(service: SpeechService, transcriber) -> None:
     cases = [("en", "a", "af_heart", 1.0, ENGLISH), ("en", "a", "af_heart", 1.5, ENGLISH),
              ("es", "e", "ef_dora", 1.0, SPANISH), ("fr", "f", "ff_siwis", 1.0, FRENCH)]
-    report, figures = [], {}
+    report, failures = [], []
     for language, lang, voice, speed, sentences in cases:
-        errors, total = [], 0
+        at_joins, others, impossible, total = [], [], 0, 0
         for sentence in sentences:
-            audio, words, _ = speak(service, sentence, voice=voice, speed=speed, lang=lang)
+            audio, words, chunks = speak(service, sentence, voice=voice, speed=speed, lang=lang)
             total += len(words)
-            errors += start_errors(words, transcriber.word_times(audio, language))
-        median, p90 = statistics.median(errors), float(np.percentile(errors, 90))
-        figures[(language, speed)] = (median, p90)
-        report.append(f"{language} speed {speed}: {len(errors)}/{total} words matched, |start difference| "
-                      f"median {median * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms")
+            joins = [start / SAMPLE_RATE for start, _ in chunks[1:]]
+            j, o, x = start_errors(words, transcriber.word_times(audio, language), joins)
+            at_joins, others, impossible = at_joins + j, others + o, impossible + x
+        every = at_joins + others
+        report.append(f"{language} speed {speed}: {len(every)}/{total} words matched, |start difference| "
+                      f"{ms(every)}; inside chunks ({len(others)}) {ms(others)}"
+                      + (f"; first words of chunks ({len(at_joins)}) {ms(at_joins)}, Whisper's start "
+                         f"before the chunk's audio for {impossible}" if at_joins else ""))
+        if statistics.median(others) > 0.080 or np.percentile(others, 90) > 0.200:
+            failures.append(language)  # the issue's target, where Whisper can be a judge
+        if statistics.median(every) > 0.080 or np.percentile(every, 90) > 0.300:
+            failures.append(language)
     print("\n" + "\n".join(report))
-    # Measured 2026-12-01: en 1.0 median 135 / p90 425 ms, en 1.5 95 / 265, es 128 / 232, fr 130 / 403.
-    # The issue's target (median <= 80 ms, p90 <= 200 ms) is not met yet: ours start a median 125 ms after
-    # Whisper's (55 ms once that constant is removed), and Whisper puts the first word at 0.0 and words
-    # next to chunk joins' silences on the wrong side of them. These bounds guard against regressions.
-    for key, (median, p90) in figures.items():
-        assert median <= 0.200 and p90 <= 0.500, report
+    # Measured 2026-12-02 (af_heart, ef_dora, ff_siwis): en 1.0 every word median 52 / p90 224 ms,
+    # inside chunks 50 / 137; the first words of chunks 231 / 314, Whisper placing them before the
+    # join, inside the audio of the chunk before.
+    assert not failures, report

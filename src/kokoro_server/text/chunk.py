@@ -100,6 +100,9 @@ PHRASE_STARTERS = frozenset(
     "although though as since until after before with without for from in on at to of into onto "
     "about through during like than then along towards toward across over under behind between upon "
     "around against near beside beyond within".split())
+# words that lead into the next one: a phrase is never cut right after them ("the | forest")
+LEADING_WORDS = PHRASE_STARTERS | frozenset(
+    "a an the this these those my your his her its our their some any no every each".split())
 _PHRASE_START = re.compile(r"\s(?=(?:" + "|".join(sorted(PHRASE_STARTERS)) + r")\b)", re.IGNORECASE)
 
 
@@ -362,7 +365,11 @@ class Chunker:
         phrases = [k for k in range(2, len(starts) - 1)
                    if units[starts[k]].text.lower().strip("\"'(") in PHRASE_STARTERS
                    and goal / 2 <= offsets[k] <= goal * 1.6]
-        candidates = phrases or list(range(1, len(starts)))
+        def word(k: int) -> str:
+            return "".join(u.text for u in units[starts[k]:starts[k + 1] if k + 1 < len(starts) else None]).strip().lower()
+
+        candidates = (phrases or [k for k in range(1, len(starts)) if word(k - 1) not in LEADING_WORDS]
+                      or list(range(1, len(starts))))
         cut = starts[min(candidates, key=lambda k: abs(offsets[k] - goal))]
         return _strip(units[:cut]), _strip(units[cut:])
 
