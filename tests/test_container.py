@@ -19,7 +19,7 @@ from tests.support.ci import missing
 from tests.support.cluster import free_port
 from tests.support.container import LIMITS, base_image, build_context, dependency_wheels, podman
 
-pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.long]
+pytestmark = [pytest.mark.container, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGE = "localhost/kokoro-server:test"
