@@ -139,3 +139,29 @@ def test_stream_is_lazy(service: SpeechService) -> None:
     prepared = service.prepare(SpeechRequest(text=text, voice="af_heart", speed=4.0))
     taken = list(itertools.islice(service.stream(prepared), 2))
     assert len(taken) == 2
+
+
+@pytest.mark.parametrize("speed", [1.0, 1.5])
+def test_each_join_is_the_pause_of_its_boundary_not_the_models_edge_silence(service: SpeechService,
+                                                                            speed: float) -> None:
+    """The model pads every utterance with ~0.3 s of silence before and ~0.45 s after; a join keeps
+    40 + 60 ms of it and adds its boundary's pause (none where a phrase was cut)."""
+    from kokoro_server.audio.silence import LEAD_MARGIN, SILENCE_LEVEL, TRAIL_MARGIN
+    from kokoro_server.text.chunk import PAUSE_SECONDS
+
+    text = ("The harbour town woke slowly on the first morning of spring, and the fishermen who had waited "
+            "all winter pushed their boats into the grey water. Nobody spoke.\n\nIn the evening, the lamps were lit.")
+    chunks = list(service.stream(service.prepare(SpeechRequest(text=text, voice="af_heart", speed=speed))))
+    boundaries = [c.chunk.boundary for c in chunks]
+    assert {"word", "paragraph"} <= set(boundaries) and boundaries[-1] == "end", boundaries
+
+    def edges(audio: np.ndarray) -> tuple[int, int]:
+        loud = np.flatnonzero(np.abs(audio) >= SILENCE_LEVEL)
+        return int(loud[0]), len(audio) - int(loud[-1]) - 1
+
+    assert edges(chunks[0].audio)[0] <= LEAD_MARGIN  # the first audio starts at once
+    for before, after in zip(chunks, chunks[1:]):
+        gap = (edges(before.audio)[1] + edges(after.audio)[0]) / SAMPLE_RATE
+        expected = (LEAD_MARGIN + TRAIL_MARGIN) / SAMPLE_RATE + PAUSE_SECONDS[before.chunk.boundary] / speed
+        assert gap == pytest.approx(expected, abs=0.005), (before.chunk.text, before.chunk.boundary, gap)
+    assert edges(chunks[-1].audio)[1] <= TRAIL_MARGIN
