@@ -146,7 +146,7 @@ def test_each_join_is_the_pause_of_its_boundary_not_the_models_edge_silence(serv
                                                                             speed: float) -> None:
     """The model pads every utterance with ~0.3 s of silence before and ~0.45 s after; a join keeps
     40 + 60 ms of it and adds its boundary's pause (none where a phrase was cut)."""
-    from kokoro_server.audio.silence import LEAD_MARGIN, SILENCE_LEVEL, TRAIL_MARGIN
+    from kokoro_server.audio.silence import LEAD_MARGIN, TRAIL_MARGIN, speech_bounds
     from kokoro_server.text.chunk import PAUSE_SECONDS
 
     text = ("The harbour town woke slowly on the first morning of spring, and the fishermen who had waited "
@@ -155,9 +155,9 @@ def test_each_join_is_the_pause_of_its_boundary_not_the_models_edge_silence(serv
     boundaries = [c.chunk.boundary for c in chunks]
     assert {"word", "paragraph"} <= set(boundaries) and boundaries[-1] == "end", boundaries
 
-    def edges(audio: np.ndarray) -> tuple[int, int]:
-        loud = np.flatnonzero(np.abs(audio) >= SILENCE_LEVEL)
-        return int(loud[0]), len(audio) - int(loud[-1]) - 1
+    def edges(audio: np.ndarray) -> tuple[int, int]:  # samples of silence before and after the sound
+        start, end = speech_bounds(audio, lead=0, trail=0)
+        return start, len(audio) - end
 
     assert edges(chunks[0].audio)[0] <= LEAD_MARGIN  # the first audio starts at once
     for before, after in zip(chunks, chunks[1:]):

@@ -147,14 +147,14 @@ def start_errors(ours: list[WordTime], theirs: list[tuple[str, float, float]],
     Whisper's, which gives the silence and fade before a word to the word)."""
     a, b = [fold(w.word) for w in ours], [fold(w) for w, _, _ in theirs]
     matcher = SequenceMatcher(a=a, b=b, autojunk=False)
-    firsts = {min(range(len(ours)), key=lambda i: abs(ours[i].start_time - join)) for join in joins}
+    join_of = {min(range(len(ours)), key=lambda i: abs(ours[i].start_time - join)): join for join in joins}
     at_joins, others, impossible = [], [], 0
     for i, j, n in matcher.get_matching_blocks():
         for k in range(n):
             error = abs(ours[i + k].start_time - theirs[j + k][1])
-            if i + k in firsts:
+            if i + k in join_of:
                 at_joins.append(error)
-                impossible += theirs[j + k][1] < min(joins, key=lambda t: abs(t - ours[i + k].start_time))
+                impossible += theirs[j + k][1] < join_of[i + k]
             else:
                 others.append(error)
     return at_joins, others, impossible

@@ -17,8 +17,7 @@ LEAD_MARGIN = int(0.04 * SAMPLE_RATE)  # silence kept before a chunk's first sou
 TRAIL_MARGIN = int(0.06 * SAMPLE_RATE)  # and after its last one
 
 
-def speech_bounds(audio: np.ndarray, *, lead: int = LEAD_MARGIN, trail: int = TRAIL_MARGIN,
-                  level: float = SILENCE_LEVEL) -> tuple[int, int]:
+def speech_bounds(audio: np.ndarray, *, lead: int, trail: int, level: float = SILENCE_LEVEL) -> tuple[int, int]:
     """``(start, end)`` of ``audio`` with at most ``lead`` samples of silence before its first sound
     and ``trail`` after its last (all silent: empty)."""
     loud = np.flatnonzero(np.abs(audio) >= level)

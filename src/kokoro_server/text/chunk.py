@@ -362,13 +362,10 @@ class Chunker:
                 at += 1
             position += len(unit.text)
         goal = fraction * position
+        words = [units[start].text.lower().strip("\"'(") for start in starts]
         phrases = [k for k in range(2, len(starts) - 1)
-                   if units[starts[k]].text.lower().strip("\"'(") in PHRASE_STARTERS
-                   and goal / 2 <= offsets[k] <= goal * 1.6]
-        def word(k: int) -> str:
-            return "".join(u.text for u in units[starts[k]:starts[k + 1] if k + 1 < len(starts) else None]).strip().lower()
-
-        candidates = (phrases or [k for k in range(1, len(starts)) if word(k - 1) not in LEADING_WORDS]
+                   if words[k] in PHRASE_STARTERS and goal / 2 <= offsets[k] <= goal * 1.6]
+        candidates = (phrases or [k for k in range(1, len(starts)) if words[k - 1] not in LEADING_WORDS]
                       or list(range(1, len(starts))))
         cut = starts[min(candidates, key=lambda k: abs(offsets[k] - goal))]
         return _strip(units[:cut]), _strip(units[cut:])
