@@ -52,11 +52,12 @@ def main() -> int:
     root = workload.data_dir(args.data_dir)
     original = workload.model_path(root)
     scratch = Path(tempfile.mkdtemp(prefix="kokoro-variants-"))
-    seconds, (model, convs) = workload.timed(lambda: rewrite(onnx.load(str(original))))
+    seconds, rewritten = workload.timed(lambda: rewrite(onnx.load(str(original))))
     lossless = scratch / "lossless.onnx"
-    onnx.save(model, str(lossless))
-    del model
-    print(f"lossless: {convs} convs rewritten in {seconds:.1f} s", file=sys.stderr)
+    onnx.save(rewritten.model, str(lossless))
+    summary = rewritten.summary()
+    print(f"lossless: {summary}, rewritten in {seconds:.1f} s", file=sys.stderr)
+    del rewritten
     models = {"original": original, "lossless": lossless}
     models.update({label: Path(path) for label, path in (item.split("=", 1) for item in args.model)})
     threads = [int(t) for t in args.threads.split(",")]
@@ -80,7 +81,7 @@ def main() -> int:
                 times[(*key, len(u.tokens))].append(seconds)
         print(f"run {run + 1}/{args.runs}, load {workload.machine()['load']}", file=sys.stderr)
     del sessions
-    results: dict[str, object] = {"machine": workload.machine(), "runs": args.runs, "convs": convs, "timing": []}
+    results: dict[str, object] = {"machine": workload.machine(), "runs": args.runs, "lossless": summary, "timing": []}
     rows = []
     per_audio = {}
     for label, n in configs:

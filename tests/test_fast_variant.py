@@ -25,8 +25,10 @@ KEEP = float("inf")  # keep the verified variant whatever the timing said (the m
 
 @pytest.fixture(scope="module")
 def rewritten(model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    model, convs = rewrite(onnx.load(str(model_file)))
-    assert convs == 87
+    rewritten = rewrite(onnx.load(str(model_file)))
+    assert (rewritten.convs, rewritten.squares) == (87, 50)
+    model = rewritten.model
+    assert not [n for n in model.graph.node if n.op_type in ("ConvInteger", "Pow")]
     assert [o.name for o in model.graph.output] == [o.name for o in onnx.load(str(model_file), load_external_data=False).graph.output]
     path = tmp_path_factory.mktemp("lossless") / "lossless.onnx"
     onnx.save(model, str(path))
@@ -88,7 +90,7 @@ def test_variant_is_derived_once_verified_and_reused(model: Path) -> None:
     assert off.path == model and "KOKORO_FAST_MODEL=false" in off.reason
     out = models_command(model, fast=True)  # what runs and why
     assert f"runs on: onnx ({first.path})" in out, out
-    assert f"variant: {fast_variant.RECIPE}: 87 convs on the u8 x s8 GEMM, outputs bit-identical" in out, out
+    assert f"variant: {fast_variant.RECIPE}: 87 convs on the u8 x s8 GEMM, 50 squares as products, outputs bit-identical" in out, out
     out = models_command(model, fast=False)
     assert "variant: none: the fast variant is off (KOKORO_FAST_MODEL=false)" in out, out
     # a variant that is not faster here is recorded as such, and the original runs

@@ -29,7 +29,7 @@ from kokoro_server.files import file_sha256, unchanged, write_atomic
 
 log = logging.getLogger("kokoro_server.engine")
 
-RECIPE = "lossless-int8-gemm/1"
+RECIPE = "lossless-int8-gemm/2"
 FOLDER = ".variants"
 # Check utterances: the v1.0 tokens of "The quick brown fox jumps over the lazy dog." and of
 # "What time does the library open on Sunday?" (phonemized by misaki, no pads), with a fixed
@@ -140,14 +140,16 @@ def _derive(source: Path, ort: Any, threads: int, max_ratio: float) -> VariantMa
         return None
     try:
         folder.mkdir(exist_ok=True)  # not writable: nothing to derive for
-        model, convs = rewrite(onnx.load(str(source)))
-        if not convs:
+        rewritten = rewrite(onnx.load(str(source)))
+        if not rewritten.changed:
             manifest = VariantManifest(**base, decision="source",
-                                       reason="no uint8 ConvInteger to rewrite: the model runs as it is")
+                                       reason="no uint8 ConvInteger or square to rewrite: the model runs as it is")
         else:
-            data = model.SerializeToString()
-            del model
-            manifest = _verify(source, data, convs, base, ort, threads, max_ratio)
+            data = rewritten.model.SerializeToString()
+            summary, convs, squares = rewritten.summary(), rewritten.convs, rewritten.squares
+            del rewritten
+            manifest = _verify(source, data, summary, base, ort, threads, max_ratio)
+            manifest.measured.update(convs=convs, squares=squares)
             if manifest.decision == "variant":
                 name = f"{source.stem}.{RECIPE.replace('/', '-')}.{manifest.variant_sha256[:12]}.onnx"
                 write_atomic(folder / name, data)
@@ -164,7 +166,7 @@ def _derive(source: Path, ort: Any, threads: int, max_ratio: float) -> VariantMa
     return manifest
 
 
-def _verify(source: Path, data: bytes, convs: int, base: dict[str, Any], ort: Any, threads: int,
+def _verify(source: Path, data: bytes, summary: str, base: dict[str, Any], ort: Any, threads: int,
             max_ratio: float) -> VariantManifest:
     """Outputs of the variant against the source on the check utterances, then both timed interleaved."""
     import hashlib
@@ -182,7 +184,7 @@ def _verify(source: Path, data: bytes, convs: int, base: dict[str, Any], ort: An
                                    reason="the fast variant failed verification (output shapes differ); running the original")
         worst = max([worst] + [float(np.max(np.abs(a.astype(np.float64) - b))) if a.size else 0.0
                                for a, b in zip(expected, got)])
-    measured: dict[str, object] = {"convs": convs, "check_utterances": len(feeds), "max_abs_diff": worst}
+    measured: dict[str, object] = {"check_utterances": len(feeds), "max_abs_diff": worst}
     if worst != 0.0:
         return VariantManifest(**base, decision="source", measured=measured,
                                reason=f"the fast variant failed verification (outputs differ by up to {worst:.3g}); "
@@ -202,7 +204,7 @@ def _verify(source: Path, data: bytes, convs: int, base: dict[str, Any], ort: An
                                       f"(x{ratio:.2f} of the original's time); running the original")
     return VariantManifest(**base, decision="variant", measured=measured, variant_size=len(data),
                            variant_sha256=hashlib.sha256(data).hexdigest(),
-                           reason=f"{convs} convs on the u8 x s8 GEMM, outputs bit-identical on "
+                           reason=f"{summary}, outputs bit-identical on "
                                   f"{len(feeds)} check utterances, x{ratio:.2f} of the original's time "
                                   "measured on this CPU at derivation")
 
