@@ -321,6 +321,36 @@ def test_combine_returns_the_mixed_pack_and_saves_it_by_name(http, data_dir, tmp
     assert http.post("/v1/audio/voices/combine", json={"voices": "af_bella+"}).status_code == 400
 
 
+def test_combine_takes_kokoro_fastapi_bare_bodies(http, tmp_path):
+    """Kokoro-FastAPI's clients post the mix itself: a JSON string or a JSON list of voices."""
+    as_object = http.post("/v1/audio/voices/combine", json={"voices": "af_bella+af_sky"})
+    for body in ("af_bella+af_sky", ["af_bella", "af_sky"]):
+        response = http.post("/v1/audio/voices/combine", json=body)
+        assert response.status_code == 200, response.text
+        assert response.headers["x-voice-mix"] == as_object.headers["x-voice-mix"]
+        (tmp_path / "bare.pt").write_bytes(response.content)
+        (tmp_path / "object.pt").write_bytes(as_object.content)
+        np.testing.assert_array_equal(load_tensor_file(tmp_path / "bare.pt"), load_tensor_file(tmp_path / "object.pt"))
+    for bad in ("nobody+af_sky", [], 3):
+        refused = http.post("/v1/audio/voices/combine", json=bad)
+        assert 400 <= refused.status_code < 500 and "error" in refused.json(), bad
+
+
+def test_a_body_sent_as_a_form_is_refused_with_how_to_send_json(http):
+    """`curl -d '{...}'` sends application/x-www-form-urlencoded. It is not parsed as JSON (a page of
+    another site can send such a body to a local server without a CORS preflight); the error says
+    what to send instead."""
+    body = '{"model": "kokoro", "input": "Hi.", "voice": "af_heart"}'
+    for headers in ({"content-type": "application/x-www-form-urlencoded"}, {"content-type": "text/plain"}):
+        refused = http.post("/v1/audio/speech", content=body, headers=headers)
+        assert refused.status_code == 400
+        error = refused.json()["error"]
+        assert error["code"] == "unsupported_content_type" and "Content-Type: application/json" in error["message"]
+        assert headers["content-type"] in error["message"]
+    plain = http.post("/v1/audio/speech", content=body, headers={"content-type": "application/json; charset=utf-8"})
+    assert plain.status_code == 200 and plain.content
+
+
 # -- models, health, docs, CORS -----------------------------------------------------------------
 
 def test_models_are_listed_with_status_and_load_unload(client, http):

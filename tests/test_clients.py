@@ -192,9 +192,14 @@ def test_download_path_is_relative_to_v1_and_the_log_shows_only_a_prefix(http, c
     kept = httpx.get(str(http.base_url) + "/v1" + path, timeout=120)  # what Kokoro-FastAPI's clients fetch: base URL + path
     assert kept.status_code == 200 and decode(kept.content)[0].size > 0.3 * SAMPLE_RATE
     name = path.rsplit("/", 1)[1]
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "kokoro_server.access"]
-    fetched = [line for line in lines if line["path"].startswith("/v1/download/")]
-    assert fetched and fetched[-1]["status"] == 200
+    deadline = time.monotonic() + 10  # the access line is written after the last byte is sent
+    while True:
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "kokoro_server.access"]
+        fetched = [line for line in lines if line["path"].startswith("/v1/download/")]
+        if fetched or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert fetched and fetched[-1]["status"] == 200, lines
     assert fetched[-1]["path"] == f"/v1/download/{name[:6]}..."
     assert not any(name in r.getMessage() for r in caplog.records)  # the name is the key: never logged
 

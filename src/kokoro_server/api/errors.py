@@ -24,9 +24,22 @@ def error_response(status: int, message: str, *, type_: str = "invalid_request_e
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
-def _validation_response(exc: RequestValidationError) -> JSONResponse:
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _validation_response(request: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0] if exc.errors() else {"msg": "invalid request", "loc": (), "type": "invalid"}
     loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    content_type = request.headers.get("content-type", "")
+    if first.get("loc", ())[:1] == ("body",) and not _is_json(content_type):
+        # e.g. `curl -d '{...}'`, which sends application/x-www-form-urlencoded. Not parsed as JSON on
+        # purpose: a web page of another site may send such a body to a local server without asking.
+        got = f"Content-Type {content_type.split(';', 1)[0]!r}" if content_type else "no Content-Type"
+        return error_response(400, f"the request body must be JSON sent with Content-Type: application/json "
+                                   f"(got {got}); with curl: -H 'Content-Type: application/json'",
+                              code="unsupported_content_type")
     if first.get("type") == "json_invalid":
         return error_response(400, f"the request body is not valid JSON ({first.get('ctx', {}).get('error', '')})",
                               code="invalid_json")
@@ -44,7 +57,7 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(exc.status_code, exc.message, type_=exc.error_type, param=exc.param,
                               code=exc.code, headers=headers)
     if isinstance(exc, RequestValidationError):
-        return _validation_response(exc)
+        return _validation_response(request, exc)
     assert isinstance(exc, HTTPException)  # the handler is installed for these three kinds only
     message = str(exc.detail)
     if exc.status_code in (404, 405):

@@ -211,6 +211,12 @@ class CombineBody(BaseModel):
     def spec(self) -> str:
         return self.voices if isinstance(self.voices, str) else "+".join(self.voices)
 
+    @classmethod
+    def of(cls, body: CombineBody | str | list[str]) -> CombineBody:
+        """The body as sent: this object, or Kokoro-FastAPI's bare ``"af_bella+af_sky"`` or
+        ``["af_bella", "af_sky"]``."""
+        return body if isinstance(body, CombineBody) else cls(voices=body)
+
 
 class SpeedRange(BaseModel):
     min: float

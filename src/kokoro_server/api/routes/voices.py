@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -49,8 +51,11 @@ async def list_voices(model: str | None = None, legacy: bool = False,
 @router.post("/combine", response_class=Response, responses={
     200: {"content": {"application/octet-stream": {}}, "description": "The mixed voice pack (.pt)."},
     400: {"model": ErrorBody}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
-async def combine(body: CombineBody, state: Serving = Depends(serving)) -> Response:
-    """Mix voices into one pack, returned as a ``.pt`` file; with ``name`` it is also installed."""
+async def combine(sent: Annotated[CombineBody | str | list[str], Body()],
+                  state: Serving = Depends(serving)) -> Response:
+    """Mix voices into one pack, returned as a ``.pt`` file; with ``name`` it is also installed. The
+    body is an object, or as Kokoro-FastAPI's clients send it a bare mix string or list of voices."""
+    body = CombineBody.of(sent)
     combined = await run_in_threadpool(combine_voices, state.service, body.spec(), model=body.model,
                                        save_as=body.name)
     headers = {"Content-Disposition": f'attachment; filename="{combined.file_name}"',
