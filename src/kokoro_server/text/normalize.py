@@ -126,7 +126,8 @@ _BEFORE_NUMBER = {  # only before a number: "Fig. 3", "ca. 1500", "vol. 2"
     "vol": "volume", "Ch": "Chapter", "ch": "chapter", "pp": "pages", "p": "page", "Sec": "Section",
     "sec": "section", "Eq": "Equation", "eq": "equation", "ca": "circa", "c": "circa", "Ex": "Example",
     "Art": "Article", "art": "article", "Ref": "Reference", "Tel": "Telephone", "tel": "telephone",
-    "Ph": "Phone", "Apt": "Apartment", "Rm": "Room", "Pt": "Part", "pt": "part",
+    "Ph": "Phone", "Apt": "Apartment", "Rm": "Room", "Pt": "Part", "pt": "part", "ext": "extension",
+    "Ext": "Extension", "apt": "apartment", "Ste": "Suite",
 }
 _DAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday", "Thu": "Thursday",
          "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday", "Sat": "Saturday", "Sun": "Sunday"}
@@ -140,12 +141,12 @@ _ABBREVIATION = re.compile(
     r"(?<![\w.])(" + "|".join(sorted((re.escape(a) for a in _ALL_ABBREVIATIONS), key=len, reverse=True))
     + r")\.(?![\w.])")
 _DAY_OR_MONTH = re.compile(r"[\s,]{1,3}(?:\d|(?:" + "|".join((*_MONTHS, *_MONTH_ABBREVIATIONS)) + r")\b)")
-_NUMBER_AHEAD = re.compile(r"[ \t]{0,2}(?:\d|[IVXLC]{1,6}\b)")
+_NUMBER_AHEAD = re.compile(r"[ \t]{0,2}#?(?:\d|[IVXLC]{1,6}\b)")
 
 
 def _abbreviation(match: re.Match[str]) -> str:
     text, word, end = match.string, match.group(1), match.end()
-    capital_next = _word_after(text, end)[:1].isupper()
+    capital_next = text[end:end + 1] in (" ", "\t", "\n") and _word_after(text, end)[:1].isupper()
     if word in _TITLES:
         return _TITLES[word]
     if word in _INLINE:
@@ -196,6 +197,8 @@ _PHONE = re.compile(r"(?<![\w+.,-])(?:(\+\d{1,3})[ .-]?|(1)[ .-])?(?:\((\d{3})\)
                     r"(?![\w-]|[.,]\d)")
 _PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])\+(\d{1,3})((?:[ .-]\d{1,5}){2,5})(?![\w-]|[.,]\d)")
 _PHONE_LOCAL = re.compile(r"(?<![\w.,-])(\d{3})-(\d{4})(?![\w-]|[.,]\d)")
+_RANGE_WORDS = frozenset("pages page pp from between years ages aged rows lines items numbers verses "
+                         "chapters sizes".split())
 _PHONE_WORDS = frozenset("call phone tel telephone fax dial mobile cell number ring text contact hotline "
                          "reach at on".split())
 
@@ -218,9 +221,14 @@ def _phone_international(match: re.Match[str]) -> str:
 
 
 def _phone_local(match: re.Match[str]) -> str:
-    if _word_before(match.string, match.start()).lower() not in _PHONE_WORDS:
+    """"call 555-1234", and "555-1234" alone: exchanges start with 2-9 and lines are rarely round,
+    while "pages 100-1000" and "250-1000 words" are ranges."""
+    before = _word_before(match.string, match.start()).lower()
+    exchange, line = match.group(1), match.group(2)
+    dialled = exchange[0] in "23456789" and not line.endswith("00") and before not in _RANGE_WORDS
+    if before not in _PHONE_WORDS and not dialled:
         return match.group(0)
-    return _say_groups([match.group(1), match.group(2)])
+    return _say_groups([exchange, line])
 
 
 _WORD_DASH_NUMBER = re.compile(r"(?<=[A-Za-z])-(?=\d)")  # "COVID-19" -> "COVID 19"
@@ -276,10 +284,11 @@ def _hour(match: re.Match[str]) -> str:
 
 
 _YEAR = r"1\d{3}|20\d\d"
+_AMOUNT = r"(?:\d{1,3}(?:,\d{3}){1,4}|\d{1,15})"  # "1,000" or "1000": read whole, not as "1," + "000"
 _DASH = r"[ \t]?[-\u2013\u2212][ \t]?"
 _YEAR_RANGE = re.compile(r"(?<![\w.,$£€¥₹-])(" + _YEAR + r")" + _DASH + r"(" + _YEAR + r"|\d\d)(?![\w-]|[.,]\d|%)")
-_RANGE = re.compile(r"(?<![\w.,:/-])([$£€¥₹]?\d{1,15}(?:\.\d{1,9})?)" + _DASH +
-                    r"(?=[$£€¥₹]?\d{1,15}(?:\.\d{1,9})?(?![\d:/-]|[.,]\d))")
+_RANGE = re.compile(r"(?<![\w.,:/-])([$£€¥₹]?" + _AMOUNT + r"(?:\.\d{1,9})?)" + _DASH +
+                    r"(?=[$£€¥₹]?" + _AMOUNT + r"(?:\.\d{1,9})?(?![\d:/-]|[.,]\d))")
 
 
 def _year_range(match: re.Match[str], british: bool) -> str:
@@ -325,7 +334,7 @@ def _say_money(symbol: str, amount: str, magnitude: str | None) -> str:
     return spoken
 
 
-_PERCENT = re.compile(r"(?<![\d.])(\d{1,15}(?:\.\d{1,10})?)[ \t]?%")
+_PERCENT = re.compile(r"(?<![\d.])(" + _AMOUNT + r"(?:\.\d{1,10})?)[ \t]?%")
 
 # a four-digit number is a year after these words (or a month, or before AD/BC), else a count
 _YEAR_WORDS = frozenset("in since by until till til circa ca c before after during year years early late mid "
@@ -407,7 +416,7 @@ _PER_WORDS = {"hr": "hour", "h": "hour", "d": "day", "wk": "week", "mo": "month"
 _WORD_SLASH = re.compile(r"(?<=[A-Za-z])/(?=[A-Za-z])")
 
 _SIZE = re.compile(r"(?<![\w.])(\d{1,5})[ \t]?[x×][ \t]?(\d{1,5})(?:[ \t]?[x×][ \t]?(\d{1,5}))?(?![\w.]|[.,]\d)")
-_TIMES = re.compile(r"(?<![\w.])(\d{1,6}(?:\.\d{1,3})?)[x×](?![\w])")
+_TIMES = re.compile(r"(?<![\w.])(" + _AMOUNT + r"(?:\.\d{1,3})?)[x×](?![\w])")
 _HEIGHT = re.compile(r"(?<![\w.'])(\d{1,2})'[ \t]?(\d{1,2})(?:\"|''|\u2033|(?![\d'\w]))")
 _FEET = re.compile(r"(?<![\w.'])(\d{1,3})'(?=[ \t]{1,3}(?:tall|long|wide|high|deep|away|under)\b)")
 
@@ -438,7 +447,8 @@ _UNITS = {
     "ns": "nanosecond", "s": "second", "sec": "second", "secs": "second", "min": "minute", "mins": "minute",
     "h": "hour", "hr": "hour", "hrs": "hour", "kb": "kilobyte", "mb": "megabyte", "gb": "gigabyte",
     "tb": "terabyte", "pb": "petabyte", "kbps": "kilobit per second", "mbps": "megabit per second",
-    "gbps": "gigabit per second", "hz": "hertz", "khz": "kilohertz", "mhz": "megahertz", "ghz": "gigahertz",
+    "gbps": "gigabit per second", "kb/s": "kilobyte per second", "mb/s": "megabyte per second",
+    "gb/s": "gigabyte per second", "km/s": "kilometer per second", "ft/s": "foot per second", "hz": "hertz", "khz": "kilohertz", "mhz": "megahertz", "ghz": "gigahertz",
     "w": "watt", "kw": "kilowatt", "mw": "megawatt", "kwh": "kilowatt hour", "v": "volt", "mv": "millivolt",
     "ma": "milliamp", "mah": "milliamp hour", "l": "liter", "ml": "milliliter", "cl": "centiliter",
     "dl": "deciliter", "gal": "gallon", "db": "decibel", "cal": "calorie", "kcal": "kilocalorie",
@@ -448,7 +458,7 @@ _UNITS = {
     "fps": "frame per second", "px": "pixel", "pt": "point", "kn": "knot", "au": "astronomical unit",
 }
 _SPACED_ONLY_GLUED = frozenset({"in", "t", "pt", "au", "ha", "cal", "kn"})  # "5 in the box" is no inch
-_UNIT = re.compile(r"(?<![\w.])(\d{1,15}(?:\.\d{1,10})?)([ \t]?)(" +
+_UNIT = re.compile(r"(?<![\w.])(" + _AMOUNT + r"(?:\.\d{1,10})?)([ \t]?)(" +
                    "|".join(sorted((re.escape(u) for u in _UNITS), key=len, reverse=True)) +
                    r")(?![\w/²³])(\.(?=[ \t]{1,3}[a-z]))?", re.IGNORECASE)
 
@@ -490,7 +500,7 @@ def _dotted(match: re.Match[str]) -> str:
     return _version_words(".".join(parts))
 
 
-_ORDINAL = re.compile(r"(?<![\d.])(\d{1,15})(st|nd|rd|th)\b", re.IGNORECASE)
+_ORDINAL = re.compile(r"(?<![\d.])(" + _AMOUNT + r")(st|nd|rd|th)\b", re.IGNORECASE)
 
 # Roman numerals after names: "Henry VIII" -> "Henry the Eighth", "World War II" -> "World War Two"
 _REGNAL_NAMES = frozenset(
@@ -542,6 +552,9 @@ _SYMBOLS = {"&": " and ", "@": " at ", "+": " plus ", "=": " equals ", "°": " d
             "½": " one half ", "¼": " one quarter ", "¾": " three quarters ", "×": " times ", "%": " percent ",
             "→": " to ", "≈": " about ", "≤": " at most ", "≥": " at least ", "#": " number "}
 _SYMBOL = re.compile("[" + re.escape("".join(_SYMBOLS)) + "]")
+_ARROW = re.compile(r"(?<![<=!-])[-=]>(?![>=-])")  # "A -> B", "x => y", as "→" (not "-->")
+_COMPARISON = re.compile(r"(?<![<>=!])(>=|<=|!=)(?![<>=])")
+_COMPARISONS = {">=": " at least ", "<=": " at most ", "!=": " not equal to "}
 
 
 def _number(match: re.Match[str]) -> str:
@@ -576,7 +589,8 @@ def _english(rw: Rewriter, options: NormalizationOptions, british: bool) -> None
     rw.sub(_ROUND_THE_CLOCK, "twenty-four seven")
     rw.sub(_YEAR_RANGE, lambda m: _year_range(m, british))
     rw.sub(_DOTTED, _dotted)
-    rw.sub(_RANGE, lambda m: [(m.end(1), m.end(), " to ")])
+    rw.sub(_RANGE, lambda m: [(m.end(1), m.end(), " and " if _word_before(m.string, m.start()).lower() == "between"
+                                                 else " to ")])
     rw.sub(_DECADE, lambda m: decade(int(m.group(1) or m.group(2) or m.group(3)), british))
     rw.sub(_SIGN, "minus ")
     rw.sub(_MONEY, lambda m: _say_money(m.group(1), m.group(2), m.group(3)))
@@ -596,13 +610,16 @@ def _english(rw: Rewriter, options: NormalizationOptions, british: bool) -> None
         rw.sub(_UNIT, _unit)
         rw.sub(_PER, lambda m: " per " + _PER_WORDS.get(m.group(1).lower(), m.group(1)))
     rw.sub(_WORD_SLASH, " ")
-    rw.sub(_VERSION_V, lambda m: "version " + _version_words(m.group(1)))
+    rw.sub(_VERSION_V, lambda m: ("" if _word_before(m.string, m.start()).lower() in ("version", "ver")
+                                  else "version ") + _version_words(m.group(1)))
     rw.sub(_VERSION_CONTEXT, lambda m: [(m.start(2), m.end(3), _version_words(f"{m.group(2)}.{m.group(3)}"))])
-    rw.sub(_ORDINAL, lambda m: ordinal(int(m.group(1))))
+    rw.sub(_ORDINAL, lambda m: ordinal(int(m.group(1).replace(",", ""))))
     rw.sub(_ROMAN_NUMERAL, _roman)
     rw.sub(_LONG_DIGITS, lambda m: " " + digits(m.group(0)) + " ")
     rw.sub(_NUMBER, _number)
     if options.replace_remaining_symbols:
+        rw.sub(_ARROW, " to ")
+        rw.sub(_COMPARISON, lambda m: _COMPARISONS[m.group(1)])
         rw.sub(_SYMBOL, lambda m: _SYMBOLS[m.group(0)])
 
 
