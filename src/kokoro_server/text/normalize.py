@@ -197,6 +197,7 @@ _PHONE = re.compile(r"(?<![\w+.,-])(?:(\+\d{1,3})[ .-]?|(1)[ .-])?(?:\((\d{3})\)
                     r"(?![\w-]|[.,]\d)")
 _PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])\+(\d{1,3})((?:[ .-]\d{1,5}){2,5})(?![\w-]|[.,]\d)")
 _PHONE_LOCAL = re.compile(r"(?<![\w.,-])(\d{3})-(\d{4})(?![\w-]|[.,]\d)")
+_SHORT_NUMBER = re.compile(r"\b(?:[Cc]all|[Dd]ial|[Rr]ing|[Tt]ext)[ \t]{1,3}(\d{3})(?![\w-]|[.,]\d)")  # "call 911"
 _RANGE_WORDS = frozenset("pages page pp from between years ages aged rows lines items numbers verses "
                          "chapters sizes".split())
 _PHONE_WORDS = frozenset("call phone tel telephone fax dial mobile cell number ring text contact hotline "
@@ -287,7 +288,7 @@ _YEAR = r"1\d{3}|20\d\d"
 _AMOUNT = r"(?:\d{1,3}(?:,\d{3}){1,4}|\d{1,15})"  # "1,000" or "1000": read whole, not as "1," + "000"
 _DASH = r"[ \t]?[-\u2013\u2212][ \t]?"
 _YEAR_RANGE = re.compile(r"(?<![\w.,$£€¥₹-])(" + _YEAR + r")" + _DASH + r"(" + _YEAR + r"|\d\d)(?![\w-]|[.,]\d|%)")
-_RANGE = re.compile(r"(?<![\w.,:/-])([$£€¥₹]?" + _AMOUNT + r"(?:\.\d{1,9})?)" + _DASH +
+_RANGE = re.compile(r"(?<![\w.,:/-])([$£€¥₹]?" + _AMOUNT + r"(?:\.\d{1,9})?%?)" + _DASH +
                     r"(?=[$£€¥₹]?" + _AMOUNT + r"(?:\.\d{1,9})?(?![\d:/-]|[.,]\d))")
 
 
@@ -469,7 +470,9 @@ def _unit(match: re.Match[str]) -> str:
     if unit == "M" or unit in ("T", "S", "H", "G", "L") and not space or key in _SPACED_ONLY_GLUED and space:
         return match.group(0)  # "5M" is a magnitude, "5 in the box" no inch
     words = _UNITS[key].split(" ")
-    words[0] = _plural(words[0], amount)
+    # the counted word: "miles per hour", "degrees Celsius", but "square feet", "kilowatt hours"
+    counted = 0 if len(words) == 1 or words[1] in ("per", "Celsius", "Fahrenheit") else len(words) - 1
+    words[counted] = _plural(words[counted], amount)
     return f"{number_words(amount)} {' '.join(words)}"
 
 
@@ -550,7 +553,7 @@ _LONG_DIGITS = re.compile(r"\d{16,}")
 _NUMBER = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3}){1,4}|\d{1,400})(\.\d{1,400})?(?![\d])(?=([^\W\d_])?)")
 _SYMBOLS = {"&": " and ", "@": " at ", "+": " plus ", "=": " equals ", "°": " degrees ", "~": " about ",
             "½": " one half ", "¼": " one quarter ", "¾": " three quarters ", "×": " times ", "%": " percent ",
-            "→": " to ", "≈": " about ", "≤": " at most ", "≥": " at least ", "#": " number "}
+            "→": " to ", "≈": " about ", "√": " the square root of ", "≤": " at most ", "≥": " at least ", "#": " number "}
 _SYMBOL = re.compile("[" + re.escape("".join(_SYMBOLS)) + "]")
 _ARROW = re.compile(r"(?<![<=!-])[-=]>(?![>=-])")  # "A -> B", "x => y", as "→" (not "-->")
 _COMPARISON = re.compile(r"(?<![<>=!])(>=|<=|!=)(?![<>=])")
@@ -579,6 +582,7 @@ def _english(rw: Rewriter, options: NormalizationOptions, british: bool) -> None
     rw.sub(_PHONE, _phone)
     rw.sub(_PHONE_INTERNATIONAL, _phone_international)
     rw.sub(_PHONE_LOCAL, _phone_local)
+    rw.sub(_SHORT_NUMBER, lambda m: [(m.start(1), m.end(1), digits(m.group(1)))])
     rw.sub(_ISO_DATE, lambda m: _date(m.group(1), m.group(2), m.group(3), m.group(0), british))
     rw.sub(_US_DATE, lambda m: _date(m.group(3), m.group(1), m.group(2), m.group(0), british))
     rw.sub(_MONTH_DAY, lambda m: _month_day(m.group(1), m.group(2), m.group(3), m.group(4), british, m))
