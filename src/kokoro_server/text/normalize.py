@@ -266,7 +266,9 @@ def _time(match: re.Match[str]) -> str:
     hour, minute, second, half, dot = int(match.group(1)), int(match.group(2)), match.group(3), match.group(4), match.group(5)
     if hour > 24 or minute > 59:
         return match.group(0)
-    if minute == 0:
+    if minute == 0 and hour > 12 and not half:
+        spoken = f"{cardinal(hour)} hundred"  # 18:00, as a 24-hour clock is read
+    elif minute == 0:
         spoken = cardinal(hour) + ("" if half else " o'clock")
     elif minute < 10:
         spoken = f"{cardinal(hour)} oh {cardinal(minute)}"
@@ -341,6 +343,8 @@ _PERCENT = re.compile(r"(?<![\d.])(" + _AMOUNT + r"(?:\.\d{1,10})?)[ \t]?%")
 _YEAR_WORDS = frozenset("in since by until till til circa ca c before after during year years early late mid "
                         "summer winter spring autumn fall born died around about as".split()) | {
     m.lower() for m in _MONTHS}
+_QUARTER_BEFORE = re.compile(r"(?:^|\W)(?:Q[1-4]|H[12])[ \t]$")  # "Q4 2023", "H1 2025"
+_PERIOD_YEAR = re.compile(r"\b(FY|CY)(1\d{3}|20\d\d)(?![\w]|[.,]\d)")  # "FY2023"
 _WEAK_YEAR_WORDS = frozenset("of from to and or through between".split())
 _FIRST_YEAR_WORDS = frozenset(("of", "from", "between"))
 _FUNCTION_WORDS = frozenset("and or but to the a an in on at with as for after before until when while was were "
@@ -362,7 +366,8 @@ class _Years:
         era_before, number, era_after = match.group(1), int(match.group(2)), match.group(3)
         before = _word_before(text, match.start()).lower().rstrip(".")
         after = _word_after(text, match.end())
-        is_year = bool(era_before or era_after) or before in _YEAR_WORDS
+        is_year = bool(era_before or era_after) or before in _YEAR_WORDS or before in ("fy", "cy") \
+            or bool(_QUARTER_BEFORE.search(text[max(0, match.start() - 5):match.start()]))
         if not is_year and before in _WEAK_YEAR_WORDS:
             after_word = after.lower()
             is_year = (before in _FIRST_YEAR_WORDS or match.start() - self.last_year_end < 16) and (
@@ -600,6 +605,7 @@ def _english(rw: Rewriter, options: NormalizationOptions, british: bool) -> None
     rw.sub(_MONEY, lambda m: _say_money(m.group(1), m.group(2), m.group(3)))
     rw.sub(_MONEY_CODE, lambda m: _say_money(_CODES[m.group(2)], m.group(1), None))
     rw.sub(_PERCENT, lambda m: f"{number_words(m.group(1))} percent")
+    rw.sub(_PERIOD_YEAR, lambda m: f"{m.group(1)} {year(int(m.group(2)), british)}")
     rw.sub(_FOUR_DIGITS, _Years(british))
     rw.sub(_FRACTION, _fraction)
     rw.sub(_VULGAR_FRACTION, lambda m: " " + _mixed(m.group(1), *_VULGAR[m.group(2)]) + " ")
