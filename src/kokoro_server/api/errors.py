@@ -24,19 +24,19 @@ def error_response(status: int, message: str, *, type_: str = "invalid_request_e
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
+def _is_json(media_type: str) -> bool:
+    media = media_type.lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def _validation_response(request: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0] if exc.errors() else {"msg": "invalid request", "loc": (), "type": "invalid"}
     loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
-    content_type = request.headers.get("content-type", "")
-    if first.get("loc", ())[:1] == ("body",) and not _is_json(content_type):
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip()
+    if first.get("loc", ())[:1] == ("body",) and not _is_json(media_type):
         # e.g. `curl -d '{...}'`, which sends application/x-www-form-urlencoded. Not parsed as JSON on
         # purpose: a web page of another site may send such a body to a local server without asking.
-        got = f"Content-Type {content_type.split(';', 1)[0]!r}" if content_type else "no Content-Type"
+        got = f"Content-Type {media_type!r}" if media_type else "no Content-Type"
         return error_response(400, f"the request body must be JSON sent with Content-Type: application/json "
                                    f"(got {got}); with curl: -H 'Content-Type: application/json'",
                               code="unsupported_content_type")

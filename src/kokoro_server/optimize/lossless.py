@@ -27,6 +27,7 @@ function from a graph to a graph and composes with other derivations.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -126,18 +127,16 @@ def rewrite(model: onnx.ModelProto) -> Rewritten:
     squares as products, and how many of each."""
     result = onnx.ModelProto()
     result.CopyFrom(model)
-    convs = _gemm_convs(result)
-    squares = _square_by_product(result)
-    if convs or squares:
+    rewritten = Rewritten(result, _gemm_convs(result), _square_by_product(result))
+    if rewritten.changed:
         _drop_unused(result)
-    return Rewritten(result, convs, squares)
+    return rewritten
 
 
 def _square_by_product(model: onnx.ModelProto) -> int:
     """``Pow(x, c)`` with ``c`` a float initializer equal to 2 becomes ``Mul(x, x)``, in place."""
-    twos = {i.name for i in model.graph.initializer
-            if i.data_type == TensorProto.FLOAT and numpy_helper.to_array(i).size == 1
-            and float(numpy_helper.to_array(i).reshape(())) == 2.0}
+    twos = {i.name for i in model.graph.initializer  # scalars only: the weights are not converted
+            if i.data_type == TensorProto.FLOAT and math.prod(i.dims) == 1 and numpy_helper.to_array(i).item() == 2.0}
     count = 0
     for node in model.graph.node:
         if node.op_type == "Pow" and node.domain in ("", "ai.onnx") and len(node.input) == 2 \

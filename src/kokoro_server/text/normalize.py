@@ -287,7 +287,8 @@ def _hour(match: re.Match[str]) -> str:
 
 
 _YEAR = r"1\d{3}|20\d\d"
-_AMOUNT = r"(?:\d{1,3}(?:,\d{3}){1,4}|\d{1,15})"  # "1,000" or "1000": read whole, not as "1," + "000"
+_GROUPED = r"\d{1,3}(?:,\d{3}){1,4}"  # "1,234,567"
+_AMOUNT = r"(?:" + _GROUPED + r"|\d{1,15})"  # "1,000" or "1000": read whole, not as "1," + "000"
 _DASH = r"[ \t]?[-\u2013\u2212][ \t]?"
 _YEAR_RANGE = re.compile(r"(?<![\w.,$£€¥₹-])(" + _YEAR + r")" + _DASH + r"(" + _YEAR + r"|\d\d)(?![\w-]|[.,]\d|%)")
 _RANGE = re.compile(r"(?<![\w.,:/-])([$£€¥₹]?" + _AMOUNT + r"(?:\.\d{1,9})?%?)" + _DASH +
@@ -454,7 +455,8 @@ _UNITS = {
     "h": "hour", "hr": "hour", "hrs": "hour", "kb": "kilobyte", "mb": "megabyte", "gb": "gigabyte",
     "tb": "terabyte", "pb": "petabyte", "kbps": "kilobit per second", "mbps": "megabit per second",
     "gbps": "gigabit per second", "kb/s": "kilobyte per second", "mb/s": "megabyte per second",
-    "gb/s": "gigabyte per second", "km/s": "kilometer per second", "ft/s": "foot per second", "hz": "hertz", "khz": "kilohertz", "mhz": "megahertz", "ghz": "gigahertz",
+    "gb/s": "gigabyte per second", "km/s": "kilometer per second", "ft/s": "foot per second", "hz": "hertz",
+    "khz": "kilohertz", "mhz": "megahertz", "ghz": "gigahertz",
     "w": "watt", "kw": "kilowatt", "mw": "megawatt", "kwh": "kilowatt hour", "v": "volt", "mv": "millivolt",
     "ma": "milliamp", "mah": "milliamp hour", "l": "liter", "ml": "milliliter", "cl": "centiliter",
     "dl": "deciliter", "gal": "gallon", "db": "decibel", "cal": "calorie", "kcal": "kilocalorie",
@@ -555,10 +557,11 @@ def _roman(match: re.Match[str]) -> str:
 
 
 _LONG_DIGITS = re.compile(r"\d{16,}")
-_NUMBER = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3}){1,4}|\d{1,400})(\.\d{1,400})?(?![\d])(?=([^\W\d_])?)")
+_NUMBER = re.compile(r"(?<![\d.,])(" + _GROUPED + r"|\d{1,400})(\.\d{1,400})?(?![\d])(?=([^\W\d_])?)")
 _SYMBOLS = {"&": " and ", "@": " at ", "+": " plus ", "=": " equals ", "°": " degrees ", "~": " about ",
             "½": " one half ", "¼": " one quarter ", "¾": " three quarters ", "×": " times ", "%": " percent ",
-            "→": " to ", "≈": " about ", "√": " the square root of ", "≤": " at most ", "≥": " at least ", "#": " number "}
+            "→": " to ", "≈": " about ", "√": " the square root of ", "≤": " at most ", "≥": " at least ",
+            "#": " number "}
 _SYMBOL = re.compile("[" + re.escape("".join(_SYMBOLS)) + "]")
 _ARROW = re.compile(r"(?<![<=!-])[-=]>(?![>=-])")  # "A -> B", "x => y", as "→" (not "-->")
 _COMPARISON = re.compile(r"(?<![<>=!])(>=|<=|!=)(?![<>=])")
