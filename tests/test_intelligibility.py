@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kokoro_server.service import SpeechRequest, SpeechService
-from kokoro_server.text.normalize import normalize_text
+from kokoro_server.languages import normalize_text
 from tests.support.whisper import tally, word_errors, words
 
 SENTENCES = [

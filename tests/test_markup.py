@@ -10,12 +10,13 @@ from kokoro_server import SAMPLE_RATE
 from kokoro_server.errors import InvalidInputError, KokoroError, VoiceNotFoundError
 from kokoro_server.service import SpeechRequest
 from kokoro_server.text.document import Break, Pause, Phonemes, SpeedChange, Stressed, Text, VoiceChange
+from kokoro_server.languages import read_languages
 from kokoro_server.text.markup import parse
 
 
 def kinds(text: str, **kwargs) -> list[tuple]:
-    """The segments of ``text`` as (kind, value, the input it spans)."""
-    document = parse(text, **kwargs)
+    """The segments of ``text`` as (kind, value, the input it spans), read in American English."""
+    document = read_languages(parse(text, **kwargs), "a")
     out = []
     for s in document.segments:
         value = {Text: lambda s: s.text, Pause: lambda s: s.seconds, Phonemes: lambda s: s.phonemes,
@@ -84,9 +85,9 @@ def test_ssml(body: str, expected: list[tuple]) -> None:
 
 
 def test_ssml_unknown_tags_are_spoken_and_noticed() -> None:
-    document = parse("<speak><emphasis>big</emphasis> <audio src='x'/>deal</speak>")
+    document = parse("<speak><token>big</token> <audio src='x'/>deal</speak>")
     assert "".join(s.text for s in document.segments if isinstance(s, Text)) == "big deal"
-    assert any("<emphasis>" in n for n in document.notices) and any("<audio>" in n for n in document.notices)
+    assert any("<token>" in n for n in document.notices) and any("<audio>" in n for n in document.notices)
 
 
 def test_ssml_is_chosen_by_its_start_or_by_the_field() -> None:
@@ -141,8 +142,8 @@ def test_markup_voices_must_exist_before_any_audio(service) -> None:
 
 
 def test_ssml_notice_reaches_the_prepared_request(service) -> None:
-    prepared = service.prepare(SpeechRequest(text="<speak><emphasis>Hi</emphasis></speak>", voice="af_heart"))
-    assert prepared.notice and "<emphasis>" in prepared.notice
+    prepared = service.prepare(SpeechRequest(text="<speak><token>Hi</token></speak>", voice="af_heart"))
+    assert prepared.notice and "<token>" in prepared.notice
 
 
 def silences(audio: np.ndarray, level: float = 0.005, min_seconds: float = 0.3) -> list[tuple[float, float]]:

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kokoro_server.text.clean import clean_input
-from kokoro_server.text.normalize import NormalizationOptions, normalize, normalize_text
+from kokoro_server.languages import normalize, normalize_text
+from kokoro_server.text.normalize import NormalizationOptions
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -21,12 +21,13 @@ from kokoro_server.engine.models import ModelManager
 from kokoro_server.errors import (InputTooLongError, InvalidInputError, InvalidVoiceSpecError, KokoroError,
                                   TimestampsUnavailableError, VoiceNotFoundError)
 from kokoro_server.settings import Settings
+from kokoro_server.languages import LANGUAGES, front_end, normalize, read_languages
 from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker
 from kokoro_server.text.clean import clean_input
 from kokoro_server.text.document import Document, Text, VoiceChange
 from kokoro_server.text.lexicon import Lexicon, LexiconStore
 from kokoro_server.text.markup import InputFormat, check_phonemes, parse
-from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize
+from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions
 from kokoro_server.voices.library import VoiceLibrary
 from kokoro_server.voices.mix import VoiceMix, parse_mix
 
@@ -40,7 +41,7 @@ class SpeechRequest:
     voice: str | None = None
     model: str | None = None  # a model name or version; None = the default (or routed by voice)
     speed: float = 1.0
-    lang: str | None = None  # one-letter Kokoro language code; None = from the voice name
+    lang: str | None = None  # one-letter Kokoro language code or BCP-47 tag; None = from the voice name
     normalization: NormalizationOptions = DEFAULT_OPTIONS
     chunk_plan: ChunkPlan = field(default_factory=ChunkPlan)
     markup: bool = True  # read inline markup ([pause:1s], [word](/phonemes/), [voice:name]); False: literal text
@@ -176,13 +177,13 @@ class SpeechService:
         name = self.default_voice_name(build)
         default = parse_mix(name)
         if all(self.voices.has(build, n) for n, _ in default.parts):
-            return default, name[:1], None
+            return default, _voice_language(name), None
         embedded = build.embedded_voices
         if embedded is None or not self.voices.has(build, embedded.fallback):
             raise self.voices.not_found(build, name)
         notice = (f"default voice {name!r} is not installed; speaking with the embedded voice "
                   f"{embedded.fallback!r} (install more: kokoro-server download -m {build.version} --voices {name})")
-        return parse_mix(embedded.fallback), name[:1], notice
+        return parse_mix(embedded.fallback), _voice_language(name), notice
 
     def prepare(self, request: SpeechRequest) -> PreparedSpeech:
         if not (MIN_SPEED <= request.speed <= MAX_SPEED):
@@ -195,7 +196,7 @@ class SpeechService:
                                     f"{self.settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", param="input")
         if request.voice:
             mix, build = self.parse_voice(request.voice, request.model)
-            lang, notice = mix.parts[0][0][:1], None
+            lang, notice = _voice_language(mix.parts[0][0]), None
             try:
                 pack = self.voices.resolve(build, mix)
             except VoiceNotFoundError as exc:
@@ -212,14 +213,16 @@ class SpeechService:
             pack = self.voices.resolve(build, mix)
         self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
         lang = (request.lang or lang).lower()
-        language = build.languages.get(lang)
-        if language is None or not language.supported:
+        language = LANGUAGES.find(lang)  # a code or a BCP-47 tag
+        if language is None or language.code not in build.languages or not language.supported:
             supported = ", ".join(f"{code} ({l.name})" for code, l in build.languages.items() if l.supported)
             raise InvalidInputError(f"language {lang!r} is not supported offline by {build.version}; "
                                     f"supported: {supported}", param="lang_code")
-        document = parse(clean_input(request.text), markup=request.markup, input_format=request.input_format,
-                         lang=lang)
-        document = self.lexicons.get(lang, build.vocab, build.version).apply(document)
+        lang = language.code
+        document = parse(clean_input(request.text), markup=request.markup, input_format=request.input_format)
+        document = read_languages(document, lang, pinned=request.lang is not None, supported=build.languages)
+        for code in document.languages:  # each part is read with its own language's lexicon
+            document = self.lexicons.get(code, build.vocab, build.version).apply(document)
         check_phonemes(document, build.vocab)
         packs = self._markup_voices(document, build)
         document = self.normalized(document, request.normalization, lang)
@@ -246,8 +249,8 @@ class SpeechService:
     @staticmethod
     def normalized(document: Document, options: NormalizationOptions, lang: str = "a") -> Document:
         """The document with each text segment's normalized reading (and where its words came from)."""
-        segments = tuple(replace(s, normalized=normalize(s.text, options, lang)) if isinstance(s, Text) else s
-                         for s in document.segments)
+        segments = tuple(replace(s, normalized=normalize(s.text, options, s.lang or lang)) if isinstance(s, Text)
+                         else s for s in document.segments)
         return replace(document, segments=segments)
 
     def phonemize(self, text: str, lang: str = "a", model: str | None = None) -> tuple[str, list[int]]:
@@ -256,17 +259,21 @@ class SpeechService:
         build = resolve_model_name(model, self.settings.default_model) if model else \
             get_build(self.settings.default_model)
         lang = (lang or "a").lower()
-        language = build.languages.get(lang)
-        if language is None or not language.supported:
+        language = LANGUAGES.find(lang)  # a code or a BCP-47 tag
+        if language is None or language.code not in build.languages or not language.supported:
             raise InvalidInputError(f"language {lang!r} is not supported offline by {build.version}", param="language")
+        lang = language.code
         if not text.strip():
             raise InvalidInputError("text is empty", param="text")
         if len(text) > self.settings.max_input_chars:
             raise InputTooLongError(f"text is {len(text)} characters; the limit is {self.settings.max_input_chars}",
                                     param="text")
-        document = self.lexicons.get(lang, build.vocab, build.version).apply(parse(clean_input(text), lang=lang))
+        document = read_languages(parse(clean_input(text)), lang, pinned=True, supported=build.languages)
+        for code in document.languages:
+            document = self.lexicons.get(code, build.vocab, build.version).apply(document)
         check_phonemes(document, build.vocab)
-        chunker = Chunker(build.make_phonemizer(lang), build.tokenize)
+        chunker = Chunker(build.make_phonemizer(lang), build.tokenize, rules=language.chunking,
+                          front_end=front_end(build.make_phonemizer))
         chunks = list(chunker.chunks(self.normalized(document, DEFAULT_OPTIONS, lang)))
         phonemes = " ".join(c.phonemes for c in chunks if c.tokens)
         return phonemes, [0, *build.tokenize(phonemes), 0]
@@ -282,7 +289,8 @@ class SpeechService:
     # -- synthesis -------------------------------------------------------------------------
     def chunks(self, prepared: PreparedSpeech) -> Iterator[Chunk]:
         """The prepared input's chunks (text front end only), lazily."""
-        chunker = Chunker(self.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan)
+        chunker = Chunker(self.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan,
+                          rules=LANGUAGES[prepared.lang].chunking, front_end=front_end(prepared.build.make_phonemizer))
         return chunker.chunks(prepared.document)
 
     def stream(self, prepared: PreparedSpeech) -> Iterator[AudioChunk]:
@@ -328,4 +336,10 @@ class SpeechService:
 
     def close(self) -> None:
         self.models.close()
+
+
+def _voice_language(voice: str) -> str:
+    """The language code of a voice (its name's first letter names its language pack)."""
+    pack = LANGUAGES.of_voice(voice)
+    return pack.code if pack is not None else voice[:1]
 

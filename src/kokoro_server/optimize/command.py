@@ -27,7 +27,7 @@ from kokoro_server.engine.onnx_runtime import import_onnxruntime
 from kokoro_server.errors import BackendUnavailableError, InvalidInputError, KokoroError
 from kokoro_server.optimize.quality import log_mel_distance
 from kokoro_server.settings import Settings
-from kokoro_server.text.normalize import normalize_text
+from kokoro_server.languages import normalize_text
 
 CALIBRATION_TEXTS = (
     "Please remember to bring your umbrella, because it might rain this afternoon.",

@@ -10,16 +10,22 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kokoro_server.builds.base import Build, Language, Phonemizer, WeightFile, read_config
+from functools import cache
+
+from kokoro_server.builds.base import Build, Phonemizer, WeightFile, read_config
 from kokoro_server.builds.v0_19.vocab import VOCAB
-from kokoro_server.text import g2p
+from kokoro_server.languages import LANGUAGES as LANGUAGE_PACKS
+from kokoro_server.languages.espeak import RawEspeak
 
 CONFIG = read_config(__name__)
 
-LANGUAGES = {
-    lang.code: lang
-    for lang in (Language("a", "English (US)", "en-us"), Language("b", "English (UK)", "en-gb"))
-}
+# v0.19 was trained on English only, read by raw espeak-ng
+LANGUAGES = LANGUAGE_PACKS.view(lambda pack: pack.code in ("a", "b"))
+
+
+@cache
+def _raw_espeak(voice: str) -> RawEspeak:
+    return RawEspeak(voice)
 
 _PUNCT_AFTER_Z = re.compile(r' z(?=[;:,.!?¡¿—…"«»“” ]|$)')
 _HUNDRED = re.compile(r"(?<=[a-zɹː])(?=hˈʌndɹɪd)")
@@ -31,7 +37,7 @@ class V019Phonemizer:
 
     def __init__(self, lang: str) -> None:
         self._lang = lang
-        self._espeak = g2p.cached(g2p.RawEspeak, LANGUAGES[lang].tag)
+        self._espeak = _raw_espeak(LANGUAGES[lang].espeak or LANGUAGES[lang].tag)
 
     def __call__(self, text: str) -> str:
         ps = self._espeak(text)

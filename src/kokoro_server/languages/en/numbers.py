@@ -1,4 +1,13 @@
-"""English number words: cardinals, ordinals, years, decades, digits, fractions, Roman numerals."""
+"""English number words: cardinals, ordinals, years, decades, digits, fractions, Roman numerals.
+
+    cardinal(1234)  -> "one thousand two hundred and thirty-four"
+    ordinal(21)     -> "twenty-first"
+    year(1905)      -> "nineteen oh five"
+    decade(1990)    -> "nineteen nineties"
+    pair(747)       -> "seven forty-seven" (a model number, a screen size)
+    digits("911")   -> "nine one one"
+    fraction(3, 4)  -> "three quarters"
+"""
 
 from __future__ import annotations
 
@@ -33,6 +42,19 @@ def year(number: int, british: bool = False) -> str:
     if rest < 10:
         return f"{cardinal(century)} oh {cardinal(rest)}"
     return f"{cardinal(century)} {cardinal(rest)}"
+
+
+def pair(number: int) -> str:
+    """A number read in pairs of digits, as people say model numbers and screen sizes: 1920 ->
+    nineteen twenty, 747 -> seven forty-seven, 720 -> seven twenty, 800 -> eight hundred, 52 -> fifty-two."""
+    if number >= 1000:
+        return year(number)
+    if number < 100:
+        return cardinal(number)
+    high, low = divmod(number, 100)
+    if low == 0:
+        return f"{cardinal(high)} hundred"
+    return f"{cardinal(high)} {cardinal(low) if low >= 10 else 'oh ' + cardinal(low)}"
 
 
 def plural_word(words: str) -> str:

@@ -1,0 +1,52 @@
+"""Dates: numeric (ISO, US month/day/year, dotted day.month.year) and with month names.
+
+    "Born 2024-01-03."   -> "Born January third, twenty twenty-four."  (British: "the third of January, ...")
+    "Due 12/25/1999."    -> "Due December twenty-fifth, nineteen ninety-nine."
+    "May 5, 2024"        -> "May fifth, twenty twenty-four"
+    "5 March 2024"       -> "the fifth of March, twenty twenty-four"
+    "on the 5th of May"  -> "on the fifth of May"
+"""
+
+from __future__ import annotations
+
+import re
+
+from kokoro_server.languages.en.normalize.context import MONTH_NAMES, MONTHS
+from kokoro_server.languages.en.numbers import ordinal, year
+from kokoro_server.text.spans import Rewriter
+
+
+_ISO_DATE = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
+_US_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])")
+_MONTH_DAY = re.compile(r"\b(" + MONTH_NAMES + r")[ \t]{1,3}(\d{1,2})(?:st|nd|rd|th)?(?![\d:.,%]\d|[\w%])"
+                        r"(?:(,?[ \t]{1,3})(\d{4})(?![\w%]|[.,]\d))?")
+_DAY_MONTH = re.compile(r"(?<![\w.,])(\d{1,2})(?:st|nd|rd|th)?[ \t]{1,3}(?:of[ \t]{1,3})?(" + MONTH_NAMES + r")\b"
+                        r"(?:(,?[ \t]{1,3})(\d{4})(?![\w%]|[.,]\d))?")
+
+
+def date_words(year_text: str, month_text: str, day_text: str, original: str, british: bool) -> str:
+    month, day = int(month_text), int(day_text)
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return original
+    if british:
+        return f"the {ordinal(day)} of {MONTHS[month - 1]}, {year(int(year_text), True)}"
+    return f"{MONTHS[month - 1]} {ordinal(day)}, {year(int(year_text))}"
+
+
+def _month_day(month: str, day_text: str, separator: str | None, year_text: str | None, british: bool,
+               match: re.Match[str]) -> str:
+    day = int(day_text)
+    if not 1 <= day <= 31:
+        return match.group(0)
+    the = "" if match.string[max(0, match.start() - 4):match.start()].lower() == "the " else "the "
+    spoken = f"{the}{ordinal(day)} of {month}" if british else f"{month} {ordinal(day)}"
+    if year_text:
+        spoken += f", {year(int(year_text), british)}"
+    return spoken
+
+
+def rewrite(rw: Rewriter, british: bool) -> None:
+    rw.sub(_ISO_DATE, lambda m: date_words(m.group(1), m.group(2), m.group(3), m.group(0), british))
+    rw.sub(_US_DATE, lambda m: date_words(m.group(3), m.group(1), m.group(2), m.group(0), british))
+    rw.sub(_MONTH_DAY, lambda m: _month_day(m.group(1), m.group(2), m.group(3), m.group(4), british, m))
+    rw.sub(_DAY_MONTH, lambda m: _month_day(m.group(2), m.group(1), m.group(3), m.group(4), True, m))

@@ -1,0 +1,62 @@
+"""Telephone numbers, read digit by digit in their groups, as they are dictated.
+
+    "Call 555-123-4567"   -> "Call five-five-five, one-two-three, four-five-six-seven"
+    "+44 20 7946 0958"    -> "plus four four, two-zero, seven-nine-four-six, zero-nine-five-eight"
+    "call 555-1234"       -> "call five-five-five, one-two-three-four"
+    "Call 911 now"        -> "Call nine one one now"
+    "pages 100-1000"      -> left to the range rules
+"""
+
+from __future__ import annotations
+
+import re
+
+from kokoro_server.languages.en.normalize.context import word_before
+from kokoro_server.languages.en.numbers import digits
+from kokoro_server.text.spans import Rewriter
+
+
+_PHONE = re.compile(r"(?<![\w+.,-])(?:(\+\d{1,3})[ .-]?|(1)[ .-])?(?:\((\d{3})\)[ ]?|(\d{3})[ .-])(\d{3})[ .-](\d{4})"
+                    r"(?![\w-]|[.,]\d)")
+_PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])\+(\d{1,3})((?:[ .-]\d{1,5}){2,5})(?![\w-]|[.,]\d)")
+_PHONE_LOCAL = re.compile(r"(?<![\w.,-])(\d{3})-(\d{4})(?![\w-]|[.,]\d)")
+_SHORT_NUMBER = re.compile(r"\b(?:[Cc]all|[Dd]ial|[Rr]ing|[Tt]ext)[ \t]{1,3}(\d{3})(?![\w-]|[.,]\d)")  # "call 911"
+_RANGE_WORDS = frozenset("pages page pp from between years ages aged rows lines items numbers verses "
+                         "chapters sizes".split())
+_PHONE_WORDS = frozenset("call phone tel telephone fax dial mobile cell number ring text contact hotline "
+                         "reach at on".split())
+
+
+def say_groups(groups: list[str]) -> str:
+    """Digit groups as they are dictated: "five-five-five, one-two-three" (the hyphens keep each
+    group together, the commas pause between them)."""
+    return ", ".join(digits(group).replace(" ", "-") for group in groups if group)
+
+
+def _phone(match: re.Match[str]) -> str:
+    country, one, area, area2, exchange, line = match.groups()
+    prefix = f"plus {digits(country)}, " if country else ("one, " if one else "")
+    return prefix + say_groups([area or area2, exchange, line])
+
+
+def _phone_international(match: re.Match[str]) -> str:
+    groups = re.split(r"[ .-]", match.group(2).strip(" .-"))
+    return f"plus {digits(match.group(1))}, " + say_groups(groups)
+
+
+def _phone_local(match: re.Match[str]) -> str:
+    """"call 555-1234", and "555-1234" alone: exchanges start with 2-9 and lines are rarely round,
+    while "pages 100-1000" and "250-1000 words" are ranges."""
+    before = word_before(match.string, match.start()).lower()
+    exchange, line = match.group(1), match.group(2)
+    dialled = exchange[0] in "23456789" and not line.endswith("00") and before not in _RANGE_WORDS
+    if before not in _PHONE_WORDS and not dialled:
+        return match.group(0)
+    return say_groups([exchange, line])
+
+
+def rewrite(rw: Rewriter) -> None:
+    rw.sub(_PHONE, _phone)
+    rw.sub(_PHONE_INTERNATIONAL, _phone_international)
+    rw.sub(_PHONE_LOCAL, _phone_local)
+    rw.sub(_SHORT_NUMBER, lambda m: [(m.start(1), m.end(1), digits(m.group(1)))])

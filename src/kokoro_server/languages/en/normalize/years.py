@@ -1,0 +1,85 @@
+"""Years, year ranges, decades and fiscal years: a four-digit number is a year only in a year's context.
+
+    "In 1984 it rained."     -> "In nineteen eighty-four it rained."
+    "By 2005 it was done."   -> "By two thousand five it was done."
+    "the 1914–18 war"        -> "the nineteen fourteen to eighteen war"
+    "The 1990s"              -> "The nineteen nineties"
+    "FY2023", "Q4 2023"      -> "FY twenty twenty-three", "Q four twenty twenty-three"
+    "1914 people came"       -> "one thousand nine hundred and fourteen people came" (a count)
+"""
+
+from __future__ import annotations
+
+import re
+
+from kokoro_server.languages.en.normalize.context import DASH, MONTHS, YEAR, word_after, word_before
+from kokoro_server.languages.en.numbers import cardinal, decade, year
+from kokoro_server.text.spans import Rewriter
+
+
+_YEAR_RANGE = re.compile(r"(?<![\w.,$£€¥₹-])(" + YEAR + r")" + DASH + r"(" + YEAR + r"|\d\d)(?![\w-]|[.,]\d|%)")
+
+
+def _year_range(match: re.Match[str], british: bool) -> str:
+    first, second = match.group(1), match.group(2)
+    if len(second) == 2:
+        return f"{year(int(first))} to {cardinal(int(second)) if second[0] != '0' else 'oh ' + cardinal(int(second))}"
+    return f"{year(int(first), british)} to {year(int(second), british)}"
+
+
+_DECADE = re.compile(r"(?<![\w.,$£€¥₹])(?:(1[1-9]\d0|20\d0)|'([0-9]0)|([1-9]0))'?s(?!\w)")
+
+# a four-digit number is a year after these words (or a month, or before AD/BC), else a count
+_YEAR_WORDS = frozenset("in since by until till til circa ca c before after during year years early late mid "
+                        "summer winter spring autumn fall born died around about as".split()) | {
+    m.lower() for m in MONTHS}
+_QUARTER_BEFORE = re.compile(r"(?:^|\W)(?:Q[1-4]|H[12])[ \t]$")  # "Q4 2023", "H1 2025"
+_PERIOD_YEAR = re.compile(r"\b(FY|CY)(1\d{3}|20\d\d)(?![\w]|[.,]\d)")  # "FY2023"
+_WEAK_YEAR_WORDS = frozenset("of from to and or through between".split())
+_FIRST_YEAR_WORDS = frozenset(("of", "from", "between"))
+_FUNCTION_WORDS = frozenset("and or but to the a an in on at with as for after before until when while was were "
+                            "is are had has have he she they we i it you his her their its our this that there "
+                            "then so if by from of during saw".split())
+_FOUR_DIGITS = re.compile(r"(?<![\w.,$£€¥₹#'+-])(?:(AD|A\.D\.|CE)[ \t]{1,2})?(" + YEAR + r")(?![\w°%]|[.,:]\d)"
+                          r"(?:[ \t]{1,2}(AD|BC|BCE|CE|A\.D\.|B\.C\.))?")
+
+
+class _Years:
+    """Reads each four-digit number as a year or as a count, from the words around it."""
+
+    def __init__(self, british: bool) -> None:
+        self.british = british
+        self.last_year_end = -100
+
+    def __call__(self, match: re.Match[str]) -> str:
+        text = match.string
+        era_before, number, era_after = match.group(1), int(match.group(2)), match.group(3)
+        before = word_before(text, match.start()).lower().rstrip(".")
+        after = word_after(text, match.end())
+        is_year = bool(era_before or era_after) or before in _YEAR_WORDS or before in ("fy", "cy") \
+            or bool(_QUARTER_BEFORE.search(text[max(0, match.start() - 5):match.start()]))
+        if not is_year and before in _WEAK_YEAR_WORDS:
+            after_word = after.lower()
+            is_year = (before in _FIRST_YEAR_WORDS or match.start() - self.last_year_end < 16) and (
+                not after_word or not after[:1].islower() or after_word in _FUNCTION_WORDS)
+        if not is_year:
+            return match.group(0)
+        self.last_year_end = match.end()
+        spoken = year(number, self.british)
+        era = (era_before or era_after or "").replace(".", "")
+        if era_before:
+            return f"{era} {spoken}"
+        return f"{spoken} {era}" if era else spoken
+
+
+def year_ranges(rw: Rewriter, british: bool) -> None:
+    rw.sub(_YEAR_RANGE, lambda m: _year_range(m, british))
+
+
+def decades(rw: Rewriter, british: bool) -> None:
+    rw.sub(_DECADE, lambda m: decade(int(m.group(1) or m.group(2) or m.group(3)), british))
+
+
+def years(rw: Rewriter, british: bool) -> None:
+    rw.sub(_PERIOD_YEAR, lambda m: f"{m.group(1)} {year(int(m.group(2)), british)}")
+    rw.sub(_FOUR_DIGITS, _Years(british))
