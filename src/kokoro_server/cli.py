@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kokoro_server import __version__
 from kokoro_server.errors import KokoroError
+from kokoro_server.languages import LANGUAGES
 from kokoro_server.serving.serve import add_serve_arguments
 from kokoro_server.settings import Settings
 
@@ -228,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("-v", "--voice", help="voice or mix, e.g. af_heart or af_bella(2)+af_sky(1)")
     say.add_argument("-m", "--model", help="model version or name (v1_0, v0_19, kokoro-v1_0, ...)")
     say.add_argument("--speed", type=float, default=1.0, help="0.25 to 4.0")
-    say.add_argument("--lang", help="language code (a, b, e, f, h, i, p); default from the voice")
+    say.add_argument("--lang", help=f"language: a code or a BCP-47 tag ({LANGUAGES.describe()}); default: the "
+                                    "voice's language")
     say.add_argument("--format", help="mp3, opus, aac, flac, wav or pcm (default: from -o)")
     say.add_argument("--volume", type=float, default=1.0, help="volume multiplier")
     say.add_argument("--no-markup", action="store_true",
@@ -240,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lexicon = sub.add_parser("lexicon", help="list the pronunciation lexicons (lexicon/<lang>.json or .tsv) "
                                              "and their problems")
-    lexicon.add_argument("--lang", help="only this language code")
+    lexicon.add_argument("--lang", help=f"only this language code ({', '.join(p.code for p in LANGUAGES)})")
     lexicon.set_defaults(func=cmd_lexicon)
 
     voices = sub.add_parser("voices", help="list installed voices per model version (or: voices add)")

@@ -11,8 +11,8 @@ match, so a pass is linear in the input even on adversarial text.
 from __future__ import annotations
 
 from kokoro_server.languages.en.normalize import (
-    abbreviations, cardinals, dates, fractions, measures, money, punctuation, ranges, roman, slashes, symbols,
-    telephone, times, versions, web, years,
+    abbreviations, cardinals, dates, fractions, measures, money, punctuation, ranges, references, roman, serials,
+    slashes, symbols, telephone, times, versions, web, years,
 )
 from kokoro_server.text.normalize import NormalizationOptions
 from kokoro_server.text.spans import Rewriter
@@ -24,11 +24,13 @@ def english(rw: Rewriter, options: NormalizationOptions, british: bool) -> None:
         web.emails(rw)
     if options.url_normalization:
         web.urls(rw)
+    abbreviations.rewrite(rw)  # before asides: "(approx.)." keeps its bracket to show the period is no end
+    references.rewrite(rw)  # "Article 5(1)(a)": before asides and telephone numbers
     punctuation.asides(rw)
-    abbreviations.rewrite(rw)
     symbols.number_signs(rw)
     telephone.rewrite(rw)
     dates.rewrite(rw, british)
+    serials.rewrite(rw)
     ranges.word_dash_number(rw)
     times.rewrite(rw)
     fractions.round_the_clock(rw)

@@ -9,6 +9,13 @@ their letters but lose the period that would end a sentence.
     "the U.S. army"             -> "the U.S army"
     "I met Jan. Then I left."   -> unchanged ("Jan" is a name here)
 
+Before a closing bracket an abbreviation is always one (and its period ends no sentence)::
+
+    "(2023 est.)"               -> "(2023 estimated)"  ("Est. 1892" -> "established 1892")
+    "He left (Jan.) early"      -> "He left (January) early"
+    "(see Smith et al.)"        -> "(see Smith et al)"
+    "in 1990 (approx.)."        -> "in 1990 (approximately)."
+
 The abbreviations are the table ``abbreviations.json``.
 """
 
@@ -28,8 +35,11 @@ _BEFORE_NUMBER: dict[str, str] = ABBREVIATIONS["before_number"]  # only before a
 _DAYS: dict[str, str] = ABBREVIATIONS["days"]
 _MONTH_ABBREVIATIONS: dict[str, str] = ABBREVIATIONS["months"]
 _AMBIGUOUS: dict[str, list[str]] = ABBREVIATIONS["ambiguous"]  # [before a name, after it]: "Dr. Who", "Elm Dr."
+_ESTIMATES: dict[str, list[str]] = ABBREVIATIONS["estimates"]  # [before a year, else]: "Est. 1892", "2023 est."
 _ALL_ABBREVIATIONS = (*_TITLES, *_SUFFIXES, *_INLINE, *_BEFORE_NUMBER, *_DAYS, *_MONTH_ABBREVIATIONS,
-                      *_AMBIGUOUS)
+                      *_AMBIGUOUS, *_ESTIMATES)
+_CLOSING = ")]}"
+_YEAR_AHEAD = re.compile(r"[ \t]{1,2}(?:1\d{3}|20\d\d)(?!\d)")
 _ABBREVIATION = re.compile(
     r"(?<![\w.])(" + "|".join(sorted((re.escape(a) for a in _ALL_ABBREVIATIONS), key=len, reverse=True))
     + r")\.(?![\w.])")
@@ -40,6 +50,15 @@ _NUMBER_AHEAD = re.compile(r"[ \t]{0,2}#?(?:\d|[IVXLC]{1,6}\b)")
 def _abbreviation(match: re.Match[str]) -> str:
     text, word, end = match.string, match.group(1), match.end()
     capital_next = text[end:end + 1] in (" ", "\t", "\n") and word_after(text, end)[:1].isupper()
+    closed = text[end:end + 1] in _CLOSING  # "(Jan.)": an abbreviation whatever follows, never a sentence's end
+    if word in _ESTIMATES:
+        established, estimated = _ESTIMATES[word]
+        spoken = established if _YEAR_AHEAD.match(text, end) else estimated
+        return spoken + ("." if not closed and sentence_ends(text, end) else "")
+    if closed:
+        for table in (_BEFORE_NUMBER, _DAYS, _MONTH_ABBREVIATIONS):
+            if word in table:
+                return table[word]
     if word in _TITLES:
         return _TITLES[word]
     if word in _INLINE:

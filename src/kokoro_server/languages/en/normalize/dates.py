@@ -5,13 +5,20 @@
     "May 5, 2024"        -> "May fifth, twenty twenty-four"
     "5 March 2024"       -> "the fifth of March, twenty twenty-four"
     "on the 5th of May"  -> "on the fifth of May"
+
+A month and day without a year are a date after a word that introduces one (British: day first)::
+
+    "on 7/4"             -> "on July fourth"  (British: "on the seventh of April")
+    "due by 3/15."       -> "due by March fifteenth."
+    "Friday 12/25"       -> "Friday December twenty-fifth"
+    "1/2 cup", "rated 8/10", "on 1/2 of the days" -> left to the fraction rules
 """
 
 from __future__ import annotations
 
 import re
 
-from kokoro_server.languages.en.normalize.context import MONTH_NAMES, MONTHS
+from kokoro_server.languages.en.normalize.context import MONTH_NAMES, MONTHS, word_after, word_before
 from kokoro_server.languages.en.numbers import ordinal, year
 from kokoro_server.text.spans import Rewriter
 
@@ -22,6 +29,32 @@ _MONTH_DAY = re.compile(r"\b(" + MONTH_NAMES + r")[ \t]{1,3}(\d{1,2})(?:st|nd|rd
                         r"(?:(,?[ \t]{1,3})(\d{4})(?![\w%]|[.,]\d))?")
 _DAY_MONTH = re.compile(r"(?<![\w.,])(\d{1,2})(?:st|nd|rd|th)?[ \t]{1,3}(?:of[ \t]{1,3})?(" + MONTH_NAMES + r")\b"
                         r"(?:(,?[ \t]{1,3})(\d{4})(?![\w%]|[.,]\d))?")
+
+
+_SHORT_DATE = re.compile(r"(?<![\w/.,-])(\d{1,2})/(\d{1,2})(?![\w/%°]|[.,]\d)")
+_DATE_WORDS = frozenset(
+    "on by since until till til before after due dated effective starting ending through thru expires expired "
+    "expiring deadline monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs "
+    "fri sat sun today tomorrow tonight".split())
+_DAYS_IN = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_EVENTS = {(9, 11), (7, 11)}  # "on 9/11": "nine eleven", as the fraction rules read it
+_NOT_AFTER_DATE = frozenset(
+    "of cup cups teaspoon teaspoons tablespoon tablespoons tsp tbsp inch inches in mile miles hour hours pound pounds "
+    "lb lbs oz ounce ounces share shares majority chance point points time times way".split())
+
+
+def _short_date(match: re.Match[str], british: bool) -> str:
+    text = match.string
+    first, second = int(match.group(1)), int(match.group(2))
+    month, day = (second, first) if british else (first, second)
+    before = word_before(text, match.start()).lower().rstrip(".")
+    if before not in _DATE_WORDS or word_after(text, match.end()).lower() in _NOT_AFTER_DATE:
+        return match.group(0)
+    if not (1 <= month <= 12 and 1 <= day <= _DAYS_IN[month - 1]) or (first, second) in _EVENTS:
+        return match.group(0)
+    if british:
+        return f"the {ordinal(day)} of {MONTHS[month - 1]}"
+    return f"{MONTHS[month - 1]} {ordinal(day)}"
 
 
 def date_words(year_text: str, month_text: str, day_text: str, original: str, british: bool) -> str:
@@ -50,3 +83,4 @@ def rewrite(rw: Rewriter, british: bool) -> None:
     rw.sub(_US_DATE, lambda m: date_words(m.group(3), m.group(1), m.group(2), m.group(0), british))
     rw.sub(_MONTH_DAY, lambda m: _month_day(m.group(1), m.group(2), m.group(3), m.group(4), british, m))
     rw.sub(_DAY_MONTH, lambda m: _month_day(m.group(2), m.group(1), m.group(3), m.group(4), True, m))
+    rw.sub(_SHORT_DATE, lambda m: _short_date(m, british))

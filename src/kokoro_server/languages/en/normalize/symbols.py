@@ -18,7 +18,7 @@ _NUMBER_SIGN = re.compile(r"(?<![\w&])#[ \t]?(?=\d)")
 _SYMBOLS = {"&": " and ", "@": " at ", "+": " plus ", "=": " equals ", "°": " degrees ", "~": " about ",
             "½": " one half ", "¼": " one quarter ", "¾": " three quarters ", "×": " times ", "%": " percent ",
             "→": " to ", "≈": " about ", "√": " the square root of ", "≤": " at most ", "≥": " at least ",
-            "#": " number "}
+            "#": " number ", "§": " section "}
 _SYMBOL = re.compile("[" + re.escape("".join(_SYMBOLS)) + "]")
 _ARROW = re.compile(r"(?<![<=!-])[-=]>(?![>=-])")  # "A -> B", "x => y", as "→" (not "-->")
 _COMPARISON = re.compile(r"(?<![<>=!])(>=|<=|!=)(?![<>=])")

@@ -5,6 +5,12 @@
     "call 555-1234"       -> "call five-five-five, one-two-three-four"
     "Call 911 now"        -> "Call nine one one now"
     "pages 100-1000"      -> left to the range rules
+
+Vanity numbers spell their last digits as a word, and are read as the word::
+
+    "1-800-FLOWERS"       -> "one, eight hundred, flowers"
+    "1-888-NEW-CARS"      -> "one, eight eight eight, new cars"
+    "call 555-GET-FOOD"   -> "call five-five-five, get food"
 """
 
 from __future__ import annotations
@@ -27,6 +33,12 @@ _PHONE_WORDS = frozenset("call phone tel telephone fax dial mobile cell number r
                          "reach at on".split())
 
 
+# a vanity number: a toll-free or dialled area code, then words in capitals (digits may mix in)
+_VANITY = re.compile(r"(?<![\w+.,-])(?:(\+?1)[ .-])?(?:\((\d{3})\)[ ]?|(\d{3})[ .-])"
+                     r"((?=[A-Z0-9-]{0,12}[A-Z]{3})[A-Z0-9]{1,10}(?:[ .-][A-Z0-9]{1,10}){0,3})(?![\w-])")
+_TOLL_FREE = frozenset(("800", "888", "877", "866", "855", "844", "833"))
+
+
 def say_groups(groups: list[str]) -> str:
     """Digit groups as they are dictated: "five-five-five, one-two-three" (the hyphens keep each
     group together, the commas pause between them)."""
@@ -37,6 +49,21 @@ def _phone(match: re.Match[str]) -> str:
     country, one, area, area2, exchange, line = match.groups()
     prefix = f"plus {digits(country)}, " if country else ("one, " if one else "")
     return prefix + say_groups([area or area2, exchange, line])
+
+
+def _vanity(match: re.Match[str]) -> str:
+    """A toll-free prefix (with "1"), an area code in brackets or a phone word before it make it a
+    telephone number; "737-MAX" alone is no telephone number."""
+    one, bracketed, area, spelled = match.groups()
+    code = bracketed or area
+    called = word_before(match.string, match.start()).lower() in _PHONE_WORDS
+    if not (one or bracketed or code in _TOLL_FREE or called) or sum(ch.isalpha() for ch in spelled) < 3:
+        return match.group(0)
+    prefix = "one, " if one else ""
+    area_words = "eight hundred" if code == "800" else digits(code).replace(" ", "-")
+    words = " ".join(digits(run) if run.isdigit() else run.lower()
+                     for run in re.findall(r"[0-9]+|[A-Z]+", spelled))
+    return f"{prefix}{area_words}, {words}"
 
 
 def _phone_international(match: re.Match[str]) -> str:
@@ -56,6 +83,7 @@ def _phone_local(match: re.Match[str]) -> str:
 
 
 def rewrite(rw: Rewriter) -> None:
+    rw.sub(_VANITY, _vanity)
     rw.sub(_PHONE, _phone)
     rw.sub(_PHONE_INTERNATIONAL, _phone_international)
     rw.sub(_PHONE_LOCAL, _phone_local)

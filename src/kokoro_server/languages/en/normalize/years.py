@@ -6,6 +6,16 @@
     "The 1990s"              -> "The nineteen nineties"
     "FY2023", "Q4 2023"      -> "FY twenty twenty-three", "Q four twenty twenty-three"
     "1914 people came"       -> "one thousand nine hundred and fourteen people came" (a count)
+
+Before a proper noun or an event, a four-digit number names the year of the event::
+
+    "The 2020 Olympics"      -> "The twenty twenty Olympics"
+    "the 2016 Rio Games"     -> "the twenty sixteen Rio Games"
+    "the 2000 election"      -> "the two thousand election"
+    "(2023 est.)"            -> "(twenty twenty-three estimated)"
+    "2000 Americans"         -> "two thousand Americans" (a plural: a count)
+
+The year words and event nouns are the table ``years.json``.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import re
 
 from kokoro_server.languages.en.normalize.context import DASH, MONTHS, YEAR, word_after, word_before
+from kokoro_server.languages.en.normalize.tables import YEARS
 from kokoro_server.languages.en.numbers import cardinal, decade, year
 from kokoro_server.text.spans import Rewriter
 
@@ -30,9 +41,9 @@ def _year_range(match: re.Match[str], british: bool) -> str:
 _DECADE = re.compile(r"(?<![\w.,$£€¥₹])(?:(1[1-9]\d0|20\d0)|'([0-9]0)|([1-9]0))'?s(?!\w)")
 
 # a four-digit number is a year after these words (or a month, or before AD/BC), else a count
-_YEAR_WORDS = frozenset("in since by until till til circa ca c before after during year years early late mid "
-                        "summer winter spring autumn fall born died around about as".split()) | {
-    m.lower() for m in MONTHS}
+_YEAR_WORDS = frozenset(YEARS["year_words"]) | {m.lower() for m in MONTHS}
+_EVENT_NOUNS = frozenset(YEARS["event_nouns"])
+_NAME_AFTER = re.compile(r"[ \t]{1,2}([A-Za-z][A-Za-z'.-]{0,24})")
 _QUARTER_BEFORE = re.compile(r"(?:^|\W)(?:Q[1-4]|H[12])[ \t]$")  # "Q4 2023", "H1 2025"
 _PERIOD_YEAR = re.compile(r"\b(FY|CY)(1\d{3}|20\d\d)(?![\w]|[.,]\d)")  # "FY2023"
 _WEAK_YEAR_WORDS = frozenset("of from to and or through between".split())
@@ -62,6 +73,8 @@ class _Years:
             after_word = after.lower()
             is_year = (before in _FIRST_YEAR_WORDS or match.start() - self.last_year_end < 16) and (
                 not after_word or not after[:1].islower() or after_word in _FUNCTION_WORDS)
+        if not is_year and not era_after:
+            is_year = self._names_an_event(text, match.end())
         if not is_year:
             return match.group(0)
         self.last_year_end = match.end()
@@ -70,6 +83,26 @@ class _Years:
         if era_before:
             return f"{era} {spoken}"
         return f"{spoken} {era}" if era else spoken
+
+
+    @staticmethod
+    def _names_an_event(text: str, end: int) -> bool:
+        """An event noun after the number, or a singular proper noun ("Olympics" is both; "Americans"
+        is a plural: a count)."""
+        name = _NAME_AFTER.match(text, end, end + 28)
+        if name is None:
+            return False
+        word = name.group(1).rstrip(".").removesuffix("'s")
+        if word.lower() in _EVENT_NOUNS:
+            return True
+        if not word[:1].isupper() or word == "I" or word.isupper() or _plural(word):
+            return False
+        counted = _NAME_AFTER.match(text, name.end(), name.end() + 28)  # "1500 Apple shares": a count
+        return counted is None or not (counted.group(1).islower() and _plural(counted.group(1)))
+
+
+def _plural(word: str) -> bool:
+    return word.endswith("s") and not word.endswith(("ss", "us", "is"))
 
 
 def year_ranges(rw: Rewriter, british: bool) -> None:
