@@ -18,6 +18,11 @@ model's limit; long sentences are cut at clause marks, then before a function wo
 
 Each chunk lists its words (:class:`Word`): the text as written in the request input, its span there,
 and which of the chunk's tokens speak it.
+
+The chunker knows no language: which words start a phrase, which lead into the next word and which
+marks end a clause are a :class:`ChunkRules` from the language's pack, and a document whose parts are
+in several languages (a text segment's ``lang``) is read part by part with each language's
+phonemizer and rules (``front_end``).
 """
 
 from __future__ import annotations
