@@ -20,9 +20,9 @@ from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
 from kokoro_server.errors import (InputTooLongError, InvalidInputError, InvalidVoiceSpecError, KokoroError,
                                   TimestampsUnavailableError, VoiceNotFoundError)
+from kokoro_server.languages import LANGUAGES, chunker, normalize, read_languages, resolve
 from kokoro_server.settings import Settings
-from kokoro_server.languages import LANGUAGES, front_end, normalize, read_languages
-from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker
+from kokoro_server.text.chunk import Chunk, ChunkPlan
 from kokoro_server.text.clean import clean_input
 from kokoro_server.text.document import Document, Text, VoiceChange
 from kokoro_server.text.lexicon import Lexicon, LexiconStore
@@ -212,13 +212,7 @@ class SpeechService:
                 raise
             pack = self.voices.resolve(build, mix)
         self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
-        lang = (request.lang or lang).lower()
-        language = LANGUAGES.find(lang)  # a code or a BCP-47 tag
-        if language is None or language.code not in build.languages or not language.supported:
-            supported = ", ".join(f"{code} ({l.name})" for code, l in build.languages.items() if l.supported)
-            raise InvalidInputError(f"language {lang!r} is not supported offline by {build.version}; "
-                                    f"supported: {supported}", param="lang_code")
-        lang = language.code
+        lang = resolve(request.lang or lang, build.languages, build.version, "lang_code").code
         document = parse(clean_input(request.text), markup=request.markup, input_format=request.input_format)
         document = read_languages(document, lang, pinned=request.lang is not None, supported=build.languages)
         for code in document.languages:  # each part is read with its own language's lexicon
@@ -258,11 +252,7 @@ class SpeechService:
         both ends), as the model would get them; no voice or weights needed."""
         build = resolve_model_name(model, self.settings.default_model) if model else \
             get_build(self.settings.default_model)
-        lang = (lang or "a").lower()
-        language = LANGUAGES.find(lang)  # a code or a BCP-47 tag
-        if language is None or language.code not in build.languages or not language.supported:
-            raise InvalidInputError(f"language {lang!r} is not supported offline by {build.version}", param="language")
-        lang = language.code
+        lang = resolve(lang or "a", build.languages, build.version, "language").code
         if not text.strip():
             raise InvalidInputError("text is empty", param="text")
         if len(text) > self.settings.max_input_chars:
@@ -272,9 +262,8 @@ class SpeechService:
         for code in document.languages:
             document = self.lexicons.get(code, build.vocab, build.version).apply(document)
         check_phonemes(document, build.vocab)
-        chunker = Chunker(build.make_phonemizer(lang), build.tokenize, rules=language.chunking,
-                          front_end=front_end(build.make_phonemizer))
-        chunks = list(chunker.chunks(self.normalized(document, DEFAULT_OPTIONS, lang)))
+        chunks = list(chunker(build.make_phonemizer, build.tokenize, lang).chunks(
+            self.normalized(document, DEFAULT_OPTIONS, lang)))
         phonemes = " ".join(c.phonemes for c in chunks if c.tokens)
         return phonemes, [0, *build.tokenize(phonemes), 0]
 
@@ -289,9 +278,9 @@ class SpeechService:
     # -- synthesis -------------------------------------------------------------------------
     def chunks(self, prepared: PreparedSpeech) -> Iterator[Chunk]:
         """The prepared input's chunks (text front end only), lazily."""
-        chunker = Chunker(self.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan,
-                          rules=LANGUAGES[prepared.lang].chunking, front_end=front_end(prepared.build.make_phonemizer))
-        return chunker.chunks(prepared.document)
+        build = prepared.build
+        return chunker(build.make_phonemizer, build.tokenize, prepared.lang, prepared.chunk_plan).chunks(
+            prepared.document)
 
     def stream(self, prepared: PreparedSpeech) -> Iterator[AudioChunk]:
         """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks; the model

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import threading
 
+from kokoro_server.languages.data import chunk_rules
+from kokoro_server.languages.pack import G2P, LanguagePack
+from kokoro_server.languages.written import WrittenForms
+
 
 def configure() -> None:
     import espeakng_loader
@@ -44,3 +48,12 @@ class RawEspeak:
         with self._lock:
             result = self._backend.phonemize([text])
         return result[0] if result else ""
+
+
+def espeak_pack(package: str, code: str, tags: tuple[str, ...], name: str, num2words: str | None) -> LanguagePack:
+    """The pack of a language espeak-ng reads (voice: its first tag), with the package's ``written.json``
+    (what espeak-ng misses) and ``chunking.json`` (where its sentences may be cut)."""
+    voice = tags[0]
+    return LanguagePack(code=code, tags=tags, name=name, g2p=G2P(lambda: Espeak(voice), "espeak-ng", stress=True),
+                        normalize=WrittenForms.of(package).rules(), chunking=chunk_rules(package),
+                        num2words=num2words, espeak=voice)

@@ -1,22 +1,10 @@
-"""Portuguese (Brazil): espeak-ng reads it (digits, ordinals and percentages included); the table ``written.json``
-fixes what espeak-ng gets wrong (see :mod:`kokoro_server.languages.written`), ``chunking.json`` says
-where its sentences may be cut."""
+"""Portuguese (Brazil): espeak-ng reads it (digits, ordinals and percentages included); ``written.json`` fixes what
+espeak-ng gets wrong (see :mod:`kokoro_server.languages.written`), ``chunking.json`` says where its
+sentences may be cut."""
 
 from __future__ import annotations
 
-from kokoro_server.languages.data import chunk_rules
-from kokoro_server.languages.espeak import Espeak
-from kokoro_server.languages.pack import G2P, LanguagePack
-from kokoro_server.languages.written import WrittenForms
+from kokoro_server.languages.espeak import espeak_pack
 
-PACK = LanguagePack(
-    code="p",
-    tags=("pt-br", "pt"),
-    name="Portuguese (Brazil)",
-    g2p=G2P(lambda: Espeak("pt-br"), "espeak-ng", stress=True),
-    normalize=WrittenForms.of(__name__).rules(),
-    chunking=chunk_rules(__name__),
-    num2words="pt_BR",
-    espeak="pt-br",
-)
+PACK = espeak_pack(__name__, code="p", tags=("pt-br", "pt"), name="Portuguese (Brazil)", num2words="pt_BR")
 PACKS = (PACK,)
