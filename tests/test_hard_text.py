@@ -24,6 +24,8 @@ def read(text: str, lang: str = "a") -> str:
     ("call 555-GET-FOOD", "call five-five-five, get food"),
     ("1-800-4MY-HOME", "one, eight hundred, four my home"),
     ("1 800 CONTACTS", "one, eight hundred, contacts"),
+    ("1-800-Flowers", "one, eight hundred, flowers"),
+    ("a 1-800 number", "a one eight hundred number"),
 ])
 def test_vanity_numbers_are_read_as_their_words(text: str, expected: str) -> None:
     assert read(text) == expected
@@ -33,6 +35,9 @@ def test_vanity_numbers_are_read_as_their_words(text: str, expected: str) -> Non
     ("1-800-555-1234", "one, eight-zero-zero, five-five-five, one-two-three-four"),  # digits: dictated
     ("the 800-LB gorilla", "the eight hundred-LB gorilla"),  # two letters spell no word: not a phone
     ("Boeing 737-MAX", "Boeing seven hundred and thirty-seven-MAX"),  # no toll-free code, no phone word
+    ("an 800-pound gorilla", "an eight hundred-pound gorilla"),  # a word in lower case after a toll-free code
+    ("pages 1-800", "pages one to eight hundred"),
+    ("1-800 people", "one to eight hundred people"),
 ])
 def test_what_is_no_vanity_number_stays_as_it_was(text: str, expected: str) -> None:
     assert read(text) == expected

@@ -11,13 +11,15 @@ Vanity numbers spell their last digits as a word, and are read as the word::
     "1-800-FLOWERS"       -> "one, eight hundred, flowers"
     "1-888-NEW-CARS"      -> "one, eight eight eight, new cars"
     "call 555-GET-FOOD"   -> "call five-five-five, get food"
+    "1-800-Flowers.com"   -> "one, eight hundred, flowers.com" (the web rules read the rest)
+    "a 1-800 number"      -> "a one eight hundred number"
 """
 
 from __future__ import annotations
 
 import re
 
-from kokoro_server.languages.en.normalize.context import word_before
+from kokoro_server.languages.en.normalize.context import word_after, word_before
 from kokoro_server.languages.en.numbers import digits
 from kokoro_server.text.spans import Rewriter
 
@@ -29,14 +31,16 @@ _PHONE_LOCAL = re.compile(r"(?<![\w.,-])(\d{3})-(\d{4})(?![\w-]|[.,]\d)")
 _SHORT_NUMBER = re.compile(r"\b(?:[Cc]all|[Dd]ial|[Rr]ing|[Tt]ext)[ \t]{1,3}(\d{3})(?![\w-]|[.,]\d)")  # "call 911"
 _RANGE_WORDS = frozenset("pages page pp from between years ages aged rows lines items numbers verses "
                          "chapters sizes".split())
+_NUMBER_WORDS = frozenset("number numbers line lines hotline call calls".split())
 _PHONE_WORDS = frozenset("call phone tel telephone fax dial mobile cell number ring text contact hotline "
                          "reach at on".split())
 
 
 # a vanity number: a toll-free or dialled area code, then words in capitals (digits may mix in)
 _VANITY = re.compile(r"(?<![\w+.,-])(?:(\+?1)[ .-])?(?:\((\d{3})\)[ ]?|(\d{3})[ .-])"
-                     r"((?=[A-Z0-9-]{0,12}[A-Z]{3})[A-Z0-9]{1,10}(?:[ .-][A-Z0-9]{1,10}){0,3})(?![\w-])")
+                     r"((?=[A-Za-z0-9-]{0,12}[A-Za-z]{3})[A-Za-z0-9]{1,10}(?:[ .-][A-Za-z0-9]{1,10}){0,3})(?![\w-])")
 _TOLL_FREE = frozenset(("800", "888", "877", "866", "855", "844", "833"))
+_TOLL_FREE_PREFIX = re.compile(r"(?<![\w.,+-])1-(8(?:00|88|77|66|55|44|33))(?![\w-]|[.,]\d)")  # "a 1-800 number"
 
 
 def say_groups(groups: list[str]) -> str:
@@ -57,13 +61,29 @@ def _vanity(match: re.Match[str]) -> str:
     one, bracketed, area, spelled = match.groups()
     code = bracketed or area
     called = word_before(match.string, match.start()).lower() in _PHONE_WORDS
-    if not (one or bracketed or code in _TOLL_FREE or called) or sum(ch.isalpha() for ch in spelled) < 3:
+    capitals = not any(ch.islower() for ch in spelled)  # "800-FLOWERS"; "800-pound gorilla" is no number
+    spaced = match.string[match.start(4) - 1] == " "  # "a 1-800 number": a word after the number
+    if not (one or bracketed or called or code in _TOLL_FREE and capitals) or (spaced and not capitals) or \
+            sum(ch.isalpha() for ch in spelled) < 3:
         return match.group(0)
     prefix = "one, " if one else ""
-    area_words = "eight hundred" if code == "800" else digits(code).replace(" ", "-")
+    area_words = _area_words(code)
     words = " ".join(digits(run) if run.isdigit() else run.lower()
-                     for run in re.findall(r"[0-9]+|[A-Z]+", spelled))
+                     for run in re.findall(r"[0-9]+|[A-Za-z]+", spelled))
     return f"{prefix}{area_words}, {words}"
+
+
+def _toll_free_prefix(match: re.Match[str]) -> str:
+    """"a 1-800 number", "call 1-800": else "pages 1-800" is a range."""
+    text = match.string
+    if word_after(text, match.end()).lower() not in _NUMBER_WORDS and \
+            word_before(text, match.start()).lower() not in _PHONE_WORDS - {"at", "on", "number"}:
+        return match.group(0)
+    return "one " + _area_words(match.group(1))
+
+
+def _area_words(code: str) -> str:
+    return "eight hundred" if code == "800" else digits(code).replace(" ", "-")
 
 
 def _phone_international(match: re.Match[str]) -> str:
@@ -84,6 +104,7 @@ def _phone_local(match: re.Match[str]) -> str:
 
 def rewrite(rw: Rewriter) -> None:
     rw.sub(_VANITY, _vanity)
+    rw.sub(_TOLL_FREE_PREFIX, _toll_free_prefix)
     rw.sub(_PHONE, _phone)
     rw.sub(_PHONE_INTERNATIONAL, _phone_international)
     rw.sub(_PHONE_LOCAL, _phone_local)
