@@ -151,6 +151,9 @@ def test_brackets_that_are_no_reference_stay_as_they_were(text: str, expected: s
     ("Jane a/k/a JJ", "Jane also known as JJ"),
     ("the a/c unit", "the A C unit"),
     ("w/in 5 days", "within five days"),
+    ("a 5yo boy", "a five year old boy"),
+    ("He is 7 y.o. Then he left.", "He is seven years old. Then he left."),
+    ("a 3 yr old", "a three year old"),
 ])
 def test_slash_abbreviations_are_read_out(text: str, expected: str) -> None:
     assert read(text) == expected
@@ -177,6 +180,8 @@ def test_other_slashes_keep_their_reading(text: str, expected: str) -> None:
     ("until 6/30", "until June thirtieth"),
     ("Friday 12/25", "Friday December twenty-fifth"),
     ("Fri. 12/25 at noon", "Friday December twenty-fifth at noon"),
+    ("on 12/25/99", "on December twenty-fifth, ninety-nine"),
+    ("by 7/4/04", "by July fourth, oh four"),
 ])
 def test_month_and_day_after_a_date_word_are_a_date(text: str, expected: str) -> None:
     assert read(text) == expected
@@ -208,6 +213,10 @@ def test_fractions_after_date_words_stay_fractions(text: str, expected: str) -> 
     ("the 2012 London Olympics", "the twenty twelve London Olympics"),
     ("the 2000 election", "the two thousand election"),
     ("2020 Census data", "twenty twenty Census data"),
+    ("We met at Expo 2020 in Dubai.", "We met at Expo twenty twenty in Dubai."),
+    ("Flight 1549 landed", "Flight fifteen forty-nine landed"),
+    ("Population: 8,336,817 (est. 2023)", "Population: eight million three hundred and thirty-six thousand "
+                                          "eight hundred and seventeen, estimated twenty twenty-three,"),
 ])
 def test_years_before_an_event_are_years(text: str, expected: str) -> None:
     assert read(text) == expected
@@ -219,6 +228,8 @@ def test_years_before_an_event_are_years(text: str, expected: str) -> None:
     ("2020 candidates", "two thousand and twenty candidates"),
     ("He sold 1500 Apple shares", "He sold one thousand five hundred Apple shares"),
     ("a total of 1500 people", "a total of one thousand five hundred people"),
+    ("Over 2000 people came", "Over two thousand people came"),
+    ("I paid Bob 2020 dollars", "I paid Bob two thousand and twenty dollars"),
 ])
 def test_counts_before_nouns_stay_counts(text: str, expected: str) -> None:
     assert read(text) == expected

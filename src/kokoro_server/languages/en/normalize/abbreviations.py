@@ -11,7 +11,7 @@ their letters but lose the period that would end a sentence.
 
 Before a closing bracket an abbreviation is always one (and its period ends no sentence)::
 
-    "(2023 est.)"               -> "(2023 estimated)"  ("Est. 1892" -> "established 1892")
+    "(2023 est.)"               -> "(2023 estimated)"  ("Est. 1892" -> "established 1892"; "(est. 2023)" -> "(estimated 2023)")
     "He left (Jan.) early"      -> "He left (January) early"
     "(see Smith et al.)"        -> "(see Smith et al)"
     "in 1990 (approx.)."        -> "in 1990 (approximately)."
@@ -53,7 +53,8 @@ def _abbreviation(match: re.Match[str]) -> str:
     closed = text[end:end + 1] in _CLOSING  # "(Jan.)": an abbreviation whatever follows, never a sentence's end
     if word in _ESTIMATES:
         established, estimated = _ESTIMATES[word]
-        spoken = established if _YEAR_AHEAD.match(text, end) else estimated
+        bracketed = text[max(0, match.start() - 1):match.start()] == "("  # "(est. 2023)": an estimate's year
+        spoken = established if _YEAR_AHEAD.match(text, end) and not bracketed else estimated
         return spoken + ("." if not closed and sentence_ends(text, end) else "")
     if closed:
         for table in (_BEFORE_NUMBER, _DAYS, _MONTH_ABBREVIATIONS):

@@ -2,6 +2,7 @@
 
     "Born 2024-01-03."   -> "Born January third, twenty twenty-four."  (British: "the third of January, ...")
     "Due 12/25/1999."    -> "Due December twenty-fifth, nineteen ninety-nine."
+    "on 12/25/99"        -> "on December twenty-fifth, ninety-nine"
     "May 5, 2024"        -> "May fifth, twenty twenty-four"
     "5 March 2024"       -> "the fifth of March, twenty twenty-four"
     "on the 5th of May"  -> "on the fifth of May"
@@ -19,12 +20,13 @@ from __future__ import annotations
 import re
 
 from kokoro_server.languages.en.normalize.context import MONTH_NAMES, MONTHS, word_after, word_before
-from kokoro_server.languages.en.numbers import ordinal, year
+from kokoro_server.languages.en.numbers import cardinal, ordinal, year
 from kokoro_server.text.spans import Rewriter
 
 
 _ISO_DATE = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
 _US_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])")
+_US_SHORT_YEAR = re.compile(r"(?<![\d/.,])(\d{1,2})/(\d{1,2})/(\d{2})(?![\d/%]|[.,]\d)")  # "12/25/99"
 _MONTH_DAY = re.compile(r"\b(" + MONTH_NAMES + r")[ \t]{1,3}(\d{1,2})(?:st|nd|rd|th)?(?![\d:.,%]\d|[\w%])"
                         r"(?:(,?[ \t]{1,3})(\d{4})(?![\w%]|[.,]\d))?")
 _DAY_MONTH = re.compile(r"(?<![\w.,])(\d{1,2})(?:st|nd|rd|th)?[ \t]{1,3}(?:of[ \t]{1,3})?(" + MONTH_NAMES + r")\b"
@@ -57,6 +59,19 @@ def _short_date(match: re.Match[str], british: bool) -> str:
     return f"{MONTHS[month - 1]} {ordinal(day)}"
 
 
+def _short_year_date(match: re.Match[str], british: bool) -> str:
+    """"12/25/99" -> "December twenty-fifth, ninety-nine", "7/4/04" -> "July fourth, oh four"."""
+    first, second, year_text = match.groups()
+    month, day = (int(second), int(first)) if british else (int(first), int(second))
+    if not (1 <= month <= 12 and 1 <= day <= _DAYS_IN[month - 1]):
+        return match.group(0)
+    two = int(year_text)
+    spoken_year = ("oh " + cardinal(two)) if year_text.startswith("0") and two else cardinal(two) if two else "oh oh"
+    if british:
+        return f"the {ordinal(day)} of {MONTHS[month - 1]}, {spoken_year}"
+    return f"{MONTHS[month - 1]} {ordinal(day)}, {spoken_year}"
+
+
 def date_words(year_text: str, month_text: str, day_text: str, original: str, british: bool) -> str:
     month, day = int(month_text), int(day_text)
     if not (1 <= month <= 12 and 1 <= day <= 31):
@@ -81,6 +96,7 @@ def _month_day(month: str, day_text: str, separator: str | None, year_text: str 
 def rewrite(rw: Rewriter, british: bool) -> None:
     rw.sub(_ISO_DATE, lambda m: date_words(m.group(1), m.group(2), m.group(3), m.group(0), british))
     rw.sub(_US_DATE, lambda m: date_words(m.group(3), m.group(1), m.group(2), m.group(0), british))
+    rw.sub(_US_SHORT_YEAR, lambda m: _short_year_date(m, british))
     rw.sub(_MONTH_DAY, lambda m: _month_day(m.group(1), m.group(2), m.group(3), m.group(4), british, m))
     rw.sub(_DAY_MONTH, lambda m: _month_day(m.group(2), m.group(1), m.group(3), m.group(4), True, m))
     rw.sub(_SHORT_DATE, lambda m: _short_date(m, british))

@@ -15,6 +15,9 @@ Before a proper noun or an event, a four-digit number names the year of the even
     "(2023 est.)"            -> "(twenty twenty-three estimated)"
     "2000 Americans"         -> "two thousand Americans" (a plural: a count)
 
+and after a name: "at Expo 2020" -> "at Expo twenty twenty", "Flight 1549 landed" -> "Flight fifteen
+forty-nine landed" (but "paid Bob 2020 dollars": a plural noun after it makes it a count; "Over 2000").
+
 The year words and event nouns are the table ``years.json``.
 """
 
@@ -44,6 +47,10 @@ _DECADE = re.compile(r"(?<![\w.,$£€¥₹])(?:(1[1-9]\d0|20\d0)|'([0-9]0)|([1-
 _YEAR_WORDS = frozenset(YEARS["year_words"]) | {m.lower() for m in MONTHS}
 _EVENT_NOUNS = frozenset(YEARS["event_nouns"])
 _NAME_AFTER = re.compile(r"[ \t]{1,2}([A-Za-z][A-Za-z'.-]{0,24})")
+_NAME_BEFORE = re.compile(r"(^|[^\w])([A-Za-z][A-Za-z'-]{0,24})[ \t]{1,2}$")
+_NOT_NAMES = frozenset("I Over Under About Around Nearly Almost Some Only Just More Less Than Total Exactly Roughly "
+                       "Approximately Precisely Another Additional Every Each Maybe Perhaps Plus Minus Times "
+                       "Sold Bought Paid Add Count Number Numbers".split())
 _QUARTER_BEFORE = re.compile(r"(?:^|\W)(?:Q[1-4]|H[12])[ \t]$")  # "Q4 2023", "H1 2025"
 _PERIOD_YEAR = re.compile(r"\b(FY|CY)(1\d{3}|20\d\d)(?![\w]|[.,]\d)")  # "FY2023"
 _WEAK_YEAR_WORDS = frozenset("of from to and or through between".split())
@@ -74,7 +81,7 @@ class _Years:
             is_year = (before in _FIRST_YEAR_WORDS or match.start() - self.last_year_end < 16) and (
                 not after_word or not after[:1].islower() or after_word in _FUNCTION_WORDS)
         if not is_year and not era_after:
-            is_year = self._names_an_event(text, match.end())
+            is_year = self._names_an_event(text, match.end()) or self._follows_a_name(text, match)
         if not is_year:
             return match.group(0)
         self.last_year_end = match.end()
@@ -84,6 +91,21 @@ class _Years:
             return f"{era} {spoken}"
         return f"{spoken} {era}" if era else spoken
 
+
+    @staticmethod
+    def _follows_a_name(text: str, match: re.Match[str]) -> bool:
+        """"Expo 2020", "Flight 1549", "(est. 2023)": after a name (or an estimate in brackets), unless a
+        plural noun follows ("paid Bob 2020 dollars") or the word is a quantity's ("Over 2000")."""
+        name = _NAME_BEFORE.search(text, max(0, match.start() - 40), match.start())
+        if name is None:
+            return False
+        word = name.group(2)
+        if word.lower() == "estimated" and text[match.end():match.end() + 1] in ",)":
+            return True  # "(est. 2023)", its brackets already read as an aside: ", estimated 2023,"
+        if not word[:1].isupper() or word.lower() in _FUNCTION_WORDS or word in _NOT_NAMES:
+            return False
+        after = _NAME_AFTER.match(text, match.end(), match.end() + 28)
+        return after is None or not (after.group(1).islower() and _plural(after.group(1)))
 
     @staticmethod
     def _names_an_event(text: str, end: int) -> bool:
