@@ -113,16 +113,16 @@ def test_abbreviations_elsewhere_keep_their_reading(text: str, expected: str) ->
 # -- legal sub-clause references --------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, expected", [
-    ("Article 5(1)(a)", "Article five one A"),
+    ("Article 5(1)(a)", "Article five, one A"),
     ("Under Article 5(1)(a) of the GDPR, data must be fair.",
-     "Under Article five one A of the GDPR, data must be fair."),
-    ("Art. 6(1)(f) GDPR", "Article six one F GDPR"),
-    ("Rule 12(b)(6)", "Rule twelve B six"),
-    ("a 501(c)(3) charity", "a five oh one C three charity"),
-    ("§ 1983(a)", "section nineteen eighty-three A"),
-    ("section 101(a)(15)(H)", "section one oh one A fifteen H"),
-    ("paragraph 3(b)", "paragraph three B"),
-    ("clause 4(ii)", "clause four two"),
+     "Under Article five, one A of the GDPR, data must be fair."),
+    ("Art. 6(1)(f) GDPR", "Article six, one F GDPR"),
+    ("Rule 12(b)(6)", "Rule twelve, B six"),
+    ("a 501(c)(3) charity", "a five oh one, C three charity"),
+    ("§ 1983(a)", "section nineteen eighty-three, A"),
+    ("section 101(a)(15)(H)", "section one oh one, A fifteen H"),
+    ("paragraph 3(b)", "paragraph three, B"),
+    ("clause 4(ii)", "clause four, two"),
 ])
 def test_legal_references_read_their_sub_clauses_in_order(text: str, expected: str) -> None:
     assert read(text) == expected
@@ -233,3 +233,33 @@ def test_years_before_an_event_are_years(text: str, expected: str) -> None:
 ])
 def test_counts_before_nouns_stay_counts(text: str, expected: str) -> None:
     assert read(text) == expected
+
+
+# -- heard: the reported sentences, spoken and transcribed --------------------------------------------
+
+HEARD = [
+    ("Call 1-800-FLOWERS to order a bouquet.", "call one eight hundred flowers to order a bouquet"),
+    ("The Boeing 747-400 is a jumbo jet.", "the boeing seven forty-seven four hundred is a jumbo jet"),
+    ("The population is 5 million (2023 est.).", "the population is five million twenty twenty-three estimated"),
+    ("Under Article 5(1)(a), data must be processed fairly.",
+     "under article five one a data must be processed fairly"),
+    ("The patient is a 45 y/o male.", "the patient is a forty-five year old male"),
+    ("We will meet on 7/4 for the fireworks.", "we will meet on july fourth for the fireworks"),
+    ("The 2020 Olympics were postponed.", "the twenty twenty olympics were postponed"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.long
+def test_the_reported_sentences_are_heard_as_a_person_reads_them(service, transcriber) -> None:
+    from kokoro_server.service import SpeechRequest
+    from tests.support.whisper import tally, words
+    from tests.test_intelligibility import spoken_words
+
+    results = []
+    for text, expected in HEARD:
+        heard = transcriber(service.synthesize(SpeechRequest(text=text, voice="af_heart")))
+        results.append((words(expected), spoken_words(heard), f"{text!r} -> {heard.strip()!r}"))
+    wer, report = tally(results)
+    print("\nreported hard sentences: " + report)
+    assert wer <= 0.05, report

@@ -1,12 +1,12 @@
 """Legal and document references with sub-clauses in brackets: read in order, as lawyers say them.
 
-    "Article 5(1)(a)"        -> "Article five one A"
-    "Art. 6(1)(f) GDPR"      -> "Article six one F GDPR"
-    "Rule 12(b)(6)"          -> "Rule twelve B six"
-    "a 501(c)(3) charity"    -> "a five oh one C three charity"
-    "§ 1983(a)"              -> "section nineteen eighty-three A"
-    "section 101(a)(15)(H)"  -> "section one oh one A fifteen H"
-    "clause 4(ii)"           -> "clause four two" (a Roman numeral of two or more letters)
+    "Article 5(1)(a)"        -> "Article five, one A"
+    "Art. 6(1)(f) GDPR"      -> "Article six, one F GDPR"
+    "Rule 12(b)(6)"          -> "Rule twelve, B six"
+    "a 501(c)(3) charity"    -> "a five oh one, C three charity"
+    "§ 1983(a)"              -> "section nineteen eighty-three, A"
+    "section 101(a)(15)(H)"  -> "section one oh one, A fifteen H"
+    "clause 4(ii)"           -> "clause four, two" (a Roman numeral of two or more letters)
 
 Without a reference word before it, a number takes this reading only when a letter is among its
 brackets: "5(1)" alone, "f(x)", "2(3 + 4)" are left as they are.
@@ -46,7 +46,8 @@ def _reference(match: re.Match[str]) -> str:
     if any(s is None for s in spoken):
         return match.group(0)
     head = ("sections " if section and section.startswith("§§") else "section ") if section else ""
-    return head + " ".join([pair(int(number)) if len(number) >= 3 else cardinal(int(number)), *spoken])  # type: ignore[list-item]
+    # a comma after the number keeps "five, one A" from being heard as "fifty-one A"
+    return head + (pair(int(number)) if len(number) >= 3 else cardinal(int(number))) + ", " + " ".join(spoken)  # type: ignore[arg-type]
 
 
 def rewrite(rw: Rewriter) -> None:
