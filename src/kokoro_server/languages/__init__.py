@@ -5,18 +5,19 @@ engine and capabilities, normalization rules and tables, ``<say-as>`` readings, 
 may be cut and its num2words code. The registry below is the one list of languages: the builds,
 the CLI help, the OpenAPI schema, ``GET /v1/config`` and the web page read it.
 
-Adding a language: a folder here (see ``docs/languages.md``) and its module in the line below.
+Adding a language: a folder here (see ``docs/languages.md``) and its module in the import and in the
+registry's line below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from kokoro_server.errors import InvalidInputError
 from kokoro_server.languages import en, es, fr, hi, it, ja, pt_br, zh
 from kokoro_server.languages.pack import G2P, LanguagePack, Phonemizer
 from kokoro_server.languages.reading import read_languages as _read_languages
 from kokoro_server.languages.registry import LanguageRegistry
-from kokoro_server.errors import InvalidInputError
 from kokoro_server.text.chunk import ChunkPlan, ChunkRules, Chunker, FrontEnd
 from kokoro_server.text.document import Document
 from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, Normalized

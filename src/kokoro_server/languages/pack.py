@@ -12,14 +12,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from kokoro_server.languages.say_as import SayAs
 from kokoro_server.text.chunk import ChunkRules
 from kokoro_server.text.normalize import NormalizationOptions
 from kokoro_server.text.spans import Rewriter
-
-if TYPE_CHECKING:
-    from kokoro_server.languages.say_as import SayAs
 
 
 class Phonemizer(Protocol):
@@ -84,8 +82,7 @@ class LanguagePack:
         return self._engine[0]
 
     def readings(self) -> SayAs:
-        from kokoro_server.languages.say_as import SayAs
-
+        """Its ``<say-as>`` readings."""
         return self.say_as or SayAs(self.num2words)
 
     def describe(self) -> str:
