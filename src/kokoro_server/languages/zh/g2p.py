@@ -6,8 +6,6 @@ import threading
 
 
 class Mandarin:
-    spaced = False
-
     def __init__(self) -> None:
         import logging
 
