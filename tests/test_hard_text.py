@@ -215,6 +215,9 @@ def test_fractions_after_date_words_stay_fractions(text: str, expected: str) -> 
     ("2020 Census data", "twenty twenty Census data"),
     ("We met at Expo 2020 in Dubai.", "We met at Expo twenty twenty in Dubai."),
     ("Flight 1549 landed", "Flight fifteen forty-nine landed"),
+    ("A 2019 study found it.", "A twenty nineteen study found it."),
+    ("the 2008 financial crisis", "the two thousand eight financial crisis"),
+    ("2020 was hard.", "twenty twenty was hard."),
     ("Population: 8,336,817 (est. 2023)", "Population: eight million three hundred and thirty-six thousand "
                                           "eight hundred and seventeen, estimated twenty twenty-three,"),
 ])
@@ -230,6 +233,10 @@ def test_years_before_an_event_are_years(text: str, expected: str) -> None:
     ("a total of 1500 people", "a total of one thousand five hundred people"),
     ("Over 2000 people came", "Over two thousand people came"),
     ("I paid Bob 2020 dollars", "I paid Bob two thousand and twenty dollars"),
+    ("2000 American soldiers", "two thousand American soldiers"),
+    ("2000 sheep", "two thousand sheep"),
+    ("It weighs 2023 kg", "It weighs two thousand and twenty-three kilograms"),
+    ("2000 were injured", "two thousand were injured"),
 ])
 def test_counts_before_nouns_stay_counts(text: str, expected: str) -> None:
     assert read(text) == expected

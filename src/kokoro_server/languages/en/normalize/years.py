@@ -13,6 +13,8 @@ Before a proper noun or an event, a four-digit number names the year of the even
     "the 2016 Rio Games"     -> "the twenty sixteen Rio Games"
     "the 2000 election"      -> "the two thousand election"
     "(2023 est.)"            -> "(twenty twenty-three estimated)"
+    "a 2019 study"           -> "a twenty nineteen study" (a singular noun: no count)
+    "2020 was hard"          -> "twenty twenty was hard" (a singular verb: one thing)
     "2000 Americans"         -> "two thousand Americans" (a plural: a count)
 
 and after a name: "at Expo 2020" -> "at Expo twenty twenty", "Flight 1549 landed" -> "Flight fifteen
@@ -26,7 +28,7 @@ from __future__ import annotations
 import re
 
 from kokoro_server.languages.en.normalize.context import DASH, MONTHS, YEAR, word_after, word_before
-from kokoro_server.languages.en.normalize.tables import YEARS
+from kokoro_server.languages.en.normalize.tables import UNITS, YEARS
 from kokoro_server.languages.en.numbers import cardinal, decade, year
 from kokoro_server.text.spans import Rewriter
 
@@ -48,6 +50,10 @@ _YEAR_WORDS = frozenset(YEARS["year_words"]) | {m.lower() for m in MONTHS}
 _EVENT_NOUNS = frozenset(YEARS["event_nouns"])
 _NAME_AFTER = re.compile(r"[ \t]{1,2}([A-Za-z][A-Za-z'.-]{0,24})")
 _NAME_BEFORE = re.compile(r"(^|[^\w])([A-Za-z][A-Za-z'-]{0,24})[ \t]{1,2}$")
+_WORDS_AFTER = re.compile(r"[ \t]{1,2}([a-zA-Z][a-z'-]{0,24}(?:[ \t][a-zA-Z][a-z'-]{0,24}){0,2})")
+_COUNTED_WORDS = frozenset(YEARS["counted_words"])
+_SINGULAR_VERBS = frozenset(YEARS["singular_verbs"])
+_UNIT_WORDS = frozenset(UNITS) | frozenset("percent per cent times x".split())
 _NOT_NAMES = frozenset("I Over Under About Around Nearly Almost Some Only Just More Less Than Total Exactly Roughly "
                        "Approximately Precisely Another Additional Every Each Maybe Perhaps Plus Minus Times "
                        "Sold Bought Paid Add Count Number Numbers".split())
@@ -117,10 +123,33 @@ class _Years:
         word = name.group(1).rstrip(".").removesuffix("'s")
         if word.lower() in _EVENT_NOUNS:
             return True
+        if word.islower():
+            return _singular_noun(text, end)
         if not word[:1].isupper() or word == "I" or word.isupper() or _plural(word):
             return False
         counted = _NAME_AFTER.match(text, name.end(), name.end() + 28)  # "1500 Apple shares": a count
         return counted is None or not (counted.group(1).islower() and _plural(counted.group(1)))
+
+
+def _singular_noun(text: str, end: int) -> bool:
+    """A count takes a plural ("1914 workers", "2000 American soldiers", "1500 people"); a singular noun
+    after the number makes it a year or a name ("a 2019 study", "the 2008 financial crisis"). Units
+    ("2023 kg") and words that start no noun phrase ("2020 was") say nothing."""
+    words = _WORDS_AFTER.match(text, end, end + 60)
+    if words is None:
+        return False
+    following = words.group(1).split()
+    first = following[0].lower()
+    if first in _SINGULAR_VERBS:
+        return True  # "2020 was hard": one thing, a year (a count takes "were")
+    if first in _FUNCTION_WORDS or first in _UNIT_WORDS or " ".join(following[:2]).lower() in _UNIT_WORDS:
+        return False
+    for word in following:
+        if word.lower() in _FUNCTION_WORDS:
+            break
+        if _plural(word) or word.lower() in _COUNTED_WORDS or not word.islower():
+            return False
+    return True
 
 
 def _plural(word: str) -> bool:
