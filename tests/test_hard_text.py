@@ -182,6 +182,7 @@ def test_other_slashes_keep_their_reading(text: str, expected: str) -> None:
     ("Fri. 12/25 at noon", "Friday December twenty-fifth at noon"),
     ("on 12/25/99", "on December twenty-fifth, ninety-nine"),
     ("by 7/4/04", "by July fourth, oh four"),
+    ("It is open Mon-Fri 9-5.", "It is open Monday to Friday nine to five."),
 ])
 def test_month_and_day_after_a_date_word_are_a_date(text: str, expected: str) -> None:
     assert read(text) == expected
@@ -218,6 +219,8 @@ def test_fractions_after_date_words_stay_fractions(text: str, expected: str) -> 
     ("A 2019 study found it.", "A twenty nineteen study found it."),
     ("the 2008 financial crisis", "the two thousand eight financial crisis"),
     ("2020 was hard.", "twenty twenty was hard."),
+    ("Smith et al. (2020) found", "Smith et al twenty twenty found"),
+    ("Volume 2 (1998) was reprinted.", "Volume two nineteen ninety-eight was reprinted."),
     ("Population: 8,336,817 (est. 2023)", "Population: eight million three hundred and thirty-six thousand "
                                           "eight hundred and seventeen, estimated twenty twenty-three,"),
 ])

@@ -26,7 +26,7 @@ def english(rw: Rewriter, options: NormalizationOptions, british: bool) -> None:
         web.urls(rw)
     abbreviations.rewrite(rw)  # before asides: "(approx.)." keeps its bracket to show the period is no end
     references.rewrite(rw)  # "Article 5(1)(a)": before asides and telephone numbers
-    punctuation.asides(rw)
+    punctuation.asides(rw, british)
     symbols.number_signs(rw)
     telephone.rewrite(rw)
     dates.rewrite(rw, british)

@@ -12,6 +12,7 @@ A month and day without a year are a date after a word that introduces one (Brit
     "on 7/4"             -> "on July fourth"  (British: "on the seventh of April")
     "due by 3/15."       -> "due by March fifteenth."
     "Friday 12/25"       -> "Friday December twenty-fifth"
+    "open Mon-Fri"       -> "open Monday to Friday"
     "1/2 cup", "rated 8/10", "on 1/2 of the days" -> left to the fraction rules
 """
 
@@ -38,6 +39,10 @@ _DATE_WORDS = frozenset(
     "on by since until till til before after due dated effective starting ending through thru expires expired "
     "expiring deadline monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs "
     "fri sat sun today tomorrow tonight".split())
+_WEEKDAYS = {"mon": "Monday", "tue": "Tuesday", "tues": "Tuesday", "wed": "Wednesday", "thu": "Thursday",
+             "thur": "Thursday", "thurs": "Thursday", "fri": "Friday", "sat": "Saturday", "sun": "Sunday"}
+_DAY_RANGE = re.compile(r"\b(Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.?[ \t]?[-\u2013][ \t]?"
+                        r"(Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\b\.?", re.IGNORECASE)  # "Mon-Fri"
 _DAYS_IN = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _EVENTS = {(9, 11), (7, 11)}  # "on 9/11": "nine eleven", as the fraction rules read it
 _NOT_AFTER_DATE = frozenset(
@@ -100,3 +105,4 @@ def rewrite(rw: Rewriter, british: bool) -> None:
     rw.sub(_MONTH_DAY, lambda m: _month_day(m.group(1), m.group(2), m.group(3), m.group(4), british, m))
     rw.sub(_DAY_MONTH, lambda m: _month_day(m.group(2), m.group(1), m.group(3), m.group(4), True, m))
     rw.sub(_SHORT_DATE, lambda m: _short_date(m, british))
+    rw.sub(_DAY_RANGE, lambda m: f"{_WEEKDAYS[m.group(1).lower()]} to {_WEEKDAYS[m.group(2).lower()]}")
