@@ -50,6 +50,7 @@ def test_what_is_no_vanity_number_stays_as_it_was(text: str, expected: str) -> N
     ("a Boeing 747-400 landed", "a Boeing seven forty-seven four hundred landed"),
     ("Boeing 737-800", "Boeing seven thirty-seven eight hundred"),
     ("the 787-9 is quiet", "the seven eighty-seven nine is quiet"),
+    ("a Boeing 747 landed", "a Boeing seven forty-seven landed"),
     ("an A320-200", "an A three twenty two hundred"),
     ("the F-150", "the F one fifty"),
     ("a T-800", "a T eight hundred"),
@@ -71,6 +72,7 @@ def test_model_and_part_numbers_are_read_as_names(text: str, expected: str) -> N
     ("125-200 people", "one hundred and twenty-five to two hundred people"),
     ("pages 747-800", "pages seven hundred and forty-seven to eight hundred"),
     ("won 3-2", "won three to two"),
+    ("They sold 747 planes", "They sold seven hundred and forty-seven planes"),
     ("ages 18-25", "ages eighteen to twenty-five"),
     ("the years 1914-1918", "the years nineteen fourteen to nineteen eighteen"),
     ("B-52", "B fifty-two"),  # two digits after letters: as before

@@ -5,6 +5,7 @@ People read a model number's groups in pairs of digits, and a part number's long
     "a Boeing 747-400"      -> "a Boeing seven forty-seven four hundred"
     "the 787-9"             -> "the seven eighty-seven nine"
     "Boeing 737-800"        -> "Boeing seven thirty-seven eight hundred"  (a maker's name before it)
+    "a Boeing 747"          -> "a Boeing seven forty-seven"
     "an A320-200"           -> "an A three twenty two hundred"
     "the F-150", "T-800"    -> "the F one fifty", "T eight hundred"
     "RTX-4090"              -> "RTX forty ninety"
@@ -26,7 +27,9 @@ from kokoro_server.languages.en.numbers import cardinal, digits, pair
 from kokoro_server.text.spans import Rewriter
 
 _MODEL_WORDS = frozenset(word.lower() for word in SERIALS["model_words"])  # "Boeing 737-800", "model 3200-10"
-_RANGE_WORDS = frozenset(SERIALS["range_words"])  # "pages 747-800" is a range whatever the numbers
+_RANGE_WORDS = frozenset(SERIALS["range_words"])
+_MAKERS = frozenset(SERIALS["makers"])
+_MAKER_MODEL = re.compile(r"(?<![\w.,$£€¥₹/:-])(\d{3})(?![\w%°/-]|[.,:]\d)")  # "Boeing 747"  # "pages 747-800" is a range whatever the numbers
 
 # "747-400", "787-9": two groups, the first of three digits (not round)
 _MODEL = re.compile(r"(?<![\w.,$£€¥₹/:-])(\d{2,4})-(\d{1,4})(?![\w%°/-]|[.,]\d)")
@@ -70,6 +73,12 @@ def _glued_model(match: re.Match[str]) -> str:
     return f"{letters} {pair(int(number))} {_group(variant)}"
 
 
+def _maker_model(match: re.Match[str]) -> str:
+    if word_before(match.string, match.start()) not in _MAKERS:
+        return match.group(0)
+    return pair(int(match.group(1)))
+
+
 def _part(match: re.Match[str]) -> str:
     return say_groups(match.group(0).split("-"))
 
@@ -79,3 +88,4 @@ def rewrite(rw: Rewriter) -> None:
     rw.sub(_GLUED_MODEL, _glued_model)
     rw.sub(_LETTERS_MODEL, _letters_model)
     rw.sub(_MODEL, _model)
+    rw.sub(_MAKER_MODEL, _maker_model)
