@@ -6,5 +6,6 @@ from __future__ import annotations
 
 from kokoro_server.languages.espeak import espeak_pack
 
-PACK = espeak_pack(__name__, code="h", tags=("hi",), name="Hindi", num2words=None)  # num2words has no Hindi: <say-as> numbers stay digits, which espeak-ng reads in Hindi
+# num2words has no Hindi: <say-as> numbers stay digits, which espeak-ng reads in Hindi
+PACK = espeak_pack(__name__, code="h", tags=("hi",), name="Hindi", num2words=None)
 PACKS = (PACK,)

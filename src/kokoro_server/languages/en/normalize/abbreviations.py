@@ -11,7 +11,7 @@ their letters but lose the period that would end a sentence.
 
 Before a closing bracket an abbreviation is always one (and its period ends no sentence)::
 
-    "(2023 est.)"               -> "(2023 estimated)"  ("Est. 1892" -> "established 1892"; "(est. 2023)" -> "(estimated 2023)")
+    "(2023 est.)"               -> "(2023 estimated)"  (and "(est. 2023)"; but "Est. 1892" -> "established 1892")
     "He left (Jan.) early"      -> "He left (January) early"
     "(see Smith et al.)"        -> "(see Smith et al)"
     "in 1990 (approx.)."        -> "in 1990 (approximately)."

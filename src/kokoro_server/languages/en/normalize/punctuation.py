@@ -25,7 +25,8 @@ def _aside(match: re.Match[str], british: bool) -> list[Edit]:
     inner = match.group(1).strip()
     alone = _YEAR_ALONE.fullmatch(match.group(1))
     if alone:
-        return [(match.start(), match.start(1), " "), (match.start(1), match.end(1), year(int(alone.group(1)), british)),
+        spoken = year(int(alone.group(1)), british)
+        return [(match.start(), match.start(1), " "), (match.start(1), match.end(1), spoken),
                 (match.end(1), match.end(), "")]
     if not inner or not any(ch.isalpha() for ch in inner):
         return [(match.start(), match.start(1), " "), (match.end(1), match.end(), "")]

@@ -27,9 +27,9 @@ from kokoro_server.languages.en.numbers import cardinal, digits, pair
 from kokoro_server.text.spans import Rewriter
 
 _MODEL_WORDS = frozenset(word.lower() for word in SERIALS["model_words"])  # "Boeing 737-800", "model 3200-10"
-_RANGE_WORDS = frozenset(SERIALS["range_words"])
+_RANGE_WORDS = frozenset(SERIALS["range_words"])  # "pages 747-800" is a range whatever the numbers
 _MAKERS = frozenset(SERIALS["makers"])
-_MAKER_MODEL = re.compile(r"(?<![\w.,$£€¥₹/:-])(\d{3})(?![\w%°/-]|[.,:]\d)")  # "Boeing 747"  # "pages 747-800" is a range whatever the numbers
+_MAKER_MODEL = re.compile(r"(?<![\w.,$£€¥₹/:-])(\d{3})(?![\w%°/-]|[.,:]\d)")  # "Boeing 747"
 
 # "747-400", "787-9": two groups, the first of three digits (not round)
 _MODEL = re.compile(r"(?<![\w.,$£€¥₹/:-])(\d{2,4})-(\d{1,4})(?![\w%°/-]|[.,]\d)")

@@ -27,7 +27,8 @@ def _half(half: str, dot: str, match: re.Match[str]) -> str:
 
 
 def _time(match: re.Match[str]) -> str:
-    hour, minute, second, half, dot = int(match.group(1)), int(match.group(2)), match.group(3), match.group(4), match.group(5)
+    hour, minute = int(match.group(1)), int(match.group(2))
+    second, half, dot = match.group(3), match.group(4), match.group(5)
     if hour > 24 or minute > 59:
         return match.group(0)
     if minute == 0 and hour > 12 and not half:

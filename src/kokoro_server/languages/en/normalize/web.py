@@ -25,8 +25,11 @@ def _url(match: re.Match[str]) -> str:
 
 def _email(match: re.Match[str]) -> str:
     user, _, domain = match.group(0).partition("@")
-    say = lambda part: part.replace(".", " dot ").replace("_", " underscore ").replace("-", " dash ").replace("+", " plus ")  # noqa: E731
-    return " ".join(f"{say(user)} at {say(domain)}".split())
+    return " ".join(f"{_say_address(user)} at {_say_address(domain)}".split())
+
+
+def _say_address(part: str) -> str:
+    return part.replace(".", " dot ").replace("_", " underscore ").replace("-", " dash ").replace("+", " plus ")
 
 
 def emails(rw: Rewriter) -> None:
