@@ -43,7 +43,7 @@ def resolve(name: str, among: Mapping[str, LanguagePack], version: str, param: s
 
 def normalize(text: str, options: NormalizationOptions = DEFAULT_OPTIONS, lang: str = "a") -> Normalized:
     """``text`` normalized by the rules of language ``lang`` (with the way back to the input)."""
-    return _normalize(text, options, LANGUAGES[lang].normalize)
+    return _normalize(text, options, rules=LANGUAGES[lang].normalize)
 
 
 def normalize_text(text: str, options: NormalizationOptions = DEFAULT_OPTIONS, lang: str = "a") -> str:

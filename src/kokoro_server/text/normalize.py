@@ -36,11 +36,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u202f\u3000]{1,100000}")
 
 
-def normalize(text: str, options: NormalizationOptions = DEFAULT_OPTIONS,
+def normalize(text: str, options: NormalizationOptions = DEFAULT_OPTIONS, *,
               rules: Callable[[Rewriter, NormalizationOptions], None] | None = None) -> Normalized:
     """Rewrite ``text`` with a language's ``rules`` so that every token is words a person would say
     and punctuation, keeping the way back from each output range to the input range it came from
-    (``Normalized.source_span``). Call :func:`~kokoro_server.text.clean.clean_input` first."""
+    (``Normalized.source_span``). Call :func:`~kokoro_server.text.clean.clean_input` first. A language's
+    normalization is :func:`kokoro_server.languages.normalize` (text, options, language code)."""
     rw = Rewriter(text)
     rw.sub(_CONTROL, " ")
     if options.normalize:

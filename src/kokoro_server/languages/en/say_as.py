@@ -47,7 +47,7 @@ class EnglishSayAs(SayAs):
         return " ".join(spoken).replace(" ,", ",") or text
 
     def time(self, text: str) -> str:
-        return normalize(text, DEFAULT_OPTIONS, lambda rw, options: english(rw, options, self.british)).text
+        return normalize(text, DEFAULT_OPTIONS, rules=lambda rw, options: english(rw, options, self.british)).text
 
     def telephone(self, text: str, plus: str = "plus") -> str:
         return super().telephone(text, plus)
