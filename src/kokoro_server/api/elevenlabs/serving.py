@@ -58,6 +58,7 @@ log = logging.getLogger("kokoro_server.elevenlabs")
 
 AUTO_QUIET_S = 0.25  # auto_mode: text waiting this long without more goes to synthesis
 SEND_TIMEOUT_S = 30.0  # a client that reads nothing for this long is gone (its slot comes free)
+MAX_AUDIO_BYTES = 384 * 1024  # audio per answer (base64: 512 KiB; the SDK's websockets client takes 1 MiB)
 PHRASE_END = ".!?…。！？,;:—–、，；："
 
 # WebSocket close codes (RFC 6455)
@@ -228,7 +229,10 @@ class SocketSession:
             self.query = SocketQuery.model_validate(dict(self.websocket.query_params))
         except ValidationError as exc:
             raise SocketClosed(POLICY, f"invalid query parameter: {_first_error(exc)}", "invalid_request") from None
-        get_output_format(self.query.output_format)  # KokoroError -> caught below
+        try:
+            get_output_format(self.query.output_format)
+        except KokoroError as exc:
+            raise SocketClosed(POLICY, exc.message, error_status(exc)) from None
         self.query.inactivity_timeout = min(self.query.inactivity_timeout, self.state.settings.live_idle_timeout_s)
         keys = self.state.settings.api_keys
         given = dialect_key(self.websocket.headers, self.websocket.query_params)
@@ -280,6 +284,9 @@ class SocketSession:
                 raise SocketClosed(INVALID_PAYLOAD, f"invalid message: {_first_error(exc)}", "invalid_message") from None
 
     async def _handle(self, message: SocketMessage) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("session %s: %s", self.session_id, message.model_dump(exclude_none=True, exclude={
+                "xi_api_key", "xi_api_key_underscored", "authorization"}))
         if not self.authenticated:
             if not key_accepted(self.state.settings.api_keys, message.api_key()):
                 given = message.api_key() is not None
@@ -287,10 +294,11 @@ class SocketSession:
                                    "an API key is required: send the xi-api-key header (or query parameter, or in "
                                    "the first message)", "invalid_api_key")
             self.authenticated = True
-        if message.close_socket:
+        if message.close_socket:  # contexts that were flushed finish first
             self.closing = True
             for context in list(self.contexts.values()):
-                await self._close_context(context)
+                if not context.closing:
+                    await self._close_context(context)
             return
         context_id = (message.context_id or "default") if self.multi else "default"
         context = self.contexts.get(context_id)
@@ -355,6 +363,8 @@ class SocketSession:
                                f"context; the limit is {settings.live_buffered_chars} (KOKORO_LIVE_BUFFERED_CHARS)",
                                "buffer_limit_exceeded")
         context.flushed = False
+        if self.query.auto_mode and live.text and not live.text[-1].isspace() and not text[:1].isspace():
+            text = " " + text  # auto_mode: each message is a phrase of its own (Pipecat sends no spaces between)
         live.append(text)
         if self.query.auto_mode:
             if context.quiet is not None:
@@ -434,7 +444,10 @@ class SocketSession:
                 if context.id is not None:
                     answer["contextId"] = context.id
                 if chunk.data or aligned is not None:
-                    await self._send(answer)
+                    for piece in _slices(chunk.data, live.format.bytes_per_second):
+                        answer["audio"] = base64.b64encode(piece).decode() if piece else None
+                        await self._send(answer)
+                        answer.update(alignment=None, normalizedAlignment=None)  # all of it came with the first
                     context.sent += 1
             await self._send(self._final(context))
         except asyncio.CancelledError:
@@ -482,6 +495,14 @@ class SocketSession:
             await self.websocket.close(closed.code, closed.reason[:120])
         except (RuntimeError, OSError):
             pass
+
+
+def _slices(data: bytes, raw_rate: int | None) -> list[bytes]:
+    """A chunk's audio in answers of at most MAX_AUDIO_BYTES (raw audio cut between samples)."""
+    if len(data) <= MAX_AUDIO_BYTES:
+        return [data]
+    step = MAX_AUDIO_BYTES - MAX_AUDIO_BYTES % 2 if raw_rate else MAX_AUDIO_BYTES
+    return [data[k:k + step] for k in range(0, len(data), step)]
 
 
 def _done(context: Context) -> bool:
