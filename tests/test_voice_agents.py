@@ -187,6 +187,23 @@ def test_elevenlabs_sdk_rest_websocket_and_voices(server: ServerThread, transcri
     idle(server)
 
 
+def test_elevenlabs_sdk_realtime_websocket_over_tls(server: ServerThread, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's WebSocket helper always connects with wss://: the same server behind TLS."""
+    from elevenlabs.client import ElevenLabs
+
+    from tests.support.tls import self_signed, tls_front
+
+    cert, key = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts our certificate, nothing else changes
+    with tls_front(server.app, cert, key) as url:
+        client = ElevenLabs(api_key=KEY, base_url=url)
+        pieces = iter(["Hello ", "from ", "the ", "socket, ", "word ", "by ", "word."])
+        audio = b"".join(client.text_to_speech.convert_realtime("af_heart", text=pieces, output_format="pcm_24000"))
+    assert_speech_like(pcm(audio), min_seconds=1.0, max_seconds=6.0)
+    idle(server)
+
+
 # -- Wyoming ----------------------------------------------------------------------------------
 
 def test_wyoming_client_describe_synthesize_and_stream(server: ServerThread, transcriber) -> None:
