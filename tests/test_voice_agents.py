@@ -424,3 +424,36 @@ def test_rest_errors_are_elevenlabs_shaped(server: ServerThread) -> None:
     unknown = httpx.post(server.url + "/v1/text-to-speech/nobody/stream", json={"text": "x"},
                          headers={"xi-api-key": KEY})
     assert unknown.status_code < 500 and unknown.json()["detail"]["status"] == "voice_not_found"
+
+
+def test_serve_takes_a_wyoming_port_and_it_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kokoro_server.cli import build_parser
+    from kokoro_server.serving.serve import server_settings
+
+    monkeypatch.delenv("KOKORO_WYOMING_PORT", raising=False)
+    assert server_settings(build_parser().parse_args(["serve"])).wyoming_port is None
+    assert server_settings(build_parser().parse_args(["serve", "--wyoming-port", "10200"])).wyoming_port == 10200
+    monkeypatch.setenv("KOKORO_WYOMING_PORT", "10300")
+    assert server_settings(build_parser().parse_args(["serve"])).wyoming_port == 10300
+
+
+def test_every_output_format_encodes_at_its_rate_without_losing_time() -> None:
+    """ElevenLabs' output formats, resampled by FFmpeg's resampler: the same duration in each."""
+    import io
+
+    import av
+
+    from kokoro_server.audio.encoders import OUTPUT_FORMATS, StreamingEncoder
+
+    tone = (0.5 * np.sin(np.arange(36_000) * 2 * np.pi * 440 / 24_000)).astype(np.float32)
+    for name, fmt in OUTPUT_FORMATS.items():
+        encoder = StreamingEncoder(fmt)
+        data = b"".join(encoder.encode(tone[k:k + 5000]) for k in range(0, len(tone), 5000)) + encoder.finish()
+        if fmt.bytes_per_second:
+            seconds = len(data) / fmt.bytes_per_second
+        else:
+            with av.open(io.BytesIO(data)) as container:
+                stream = container.streams.audio[0]
+                assert stream.rate == fmt.sample_rate, name
+                seconds = sum(frame.samples for frame in container.decode(stream)) / stream.rate
+        assert 1.5 <= seconds <= 1.5 + 0.07, f"{name}: {seconds:.3f} s for 1.5 s"

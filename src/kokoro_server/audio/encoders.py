@@ -74,19 +74,21 @@ OUTPUT_FORMATS: dict[str, AudioFormat] = _output_formats()
 
 
 def get_output_format(name: str) -> AudioFormat:
-    try:
-        return OUTPUT_FORMATS[name.lower()]
-    except KeyError:
-        raise UnsupportedFormatError(f"unsupported output_format {name!r}; use one of: "
-                                     f"{', '.join(OUTPUT_FORMATS)}", param="output_format") from None
+    """An ElevenLabs ``output_format`` name."""
+    return _named(OUTPUT_FORMATS, name, "output_format")
 
 
 def get_format(name: str) -> AudioFormat:
+    """An OpenAI ``response_format`` name."""
+    return _named(FORMATS, name, "response_format")
+
+
+def _named(table: dict[str, AudioFormat], name: str, param: str) -> AudioFormat:
     try:
-        return FORMATS[name.lower()]
+        return table[name.lower()]
     except KeyError:
-        raise UnsupportedFormatError(f"unsupported response_format {name!r}; use one of: "
-                                     f"{', '.join(FORMATS)}", param="response_format") from None
+        raise UnsupportedFormatError(f"unsupported {param} {name!r}; use one of: {', '.join(table)}",
+                                     param=param) from None
 
 
 def format_for_path(path: str) -> AudioFormat:

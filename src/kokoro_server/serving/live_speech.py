@@ -388,3 +388,13 @@ class Connections:
 
     def close(self) -> None:
         self.open -= 1
+
+
+async def stop_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel a task that speaks (a barge-in) and wait until it has let go of everything."""
+    if task is not None and not task.done():
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass

@@ -52,7 +52,7 @@ from kokoro_server.api.state import Serving
 from kokoro_server.audio.encoders import AudioFormat, get_output_format
 from kokoro_server.builds import get_build, resolve_model_name
 from kokoro_server.errors import AuthenticationError, InputTooLongError, KokoroError
-from kokoro_server.serving.live_speech import LiveOptions, LiveSpeech, SpokenChunk
+from kokoro_server.serving.live_speech import LiveOptions, LiveSpeech, SpokenChunk, stop_task
 
 log = logging.getLogger("kokoro_server.elevenlabs")
 
@@ -172,6 +172,7 @@ class SocketClosed(Exception):
 
 @dataclass
 class Context:
+    key: str
     id: str | None  # None on stream-input (answers carry no contextId)
     live: LiveSpeech
     schedule: tuple[int, ...]
@@ -180,7 +181,6 @@ class Context:
     closing: bool = False
     quiet: asyncio.TimerHandle | None = None
     cuts: int = 0
-    sent: int = 0  # answers with audio sent
 
 
 @dataclass
@@ -192,7 +192,8 @@ class SocketSession:
     voice_id: str
     multi: bool
     query: SocketQuery = field(default_factory=SocketQuery)
-    contexts: dict[str, Context] = field(default_factory=dict)
+    contexts: dict[str, Context] = field(default_factory=dict)  # open ones (a finished one is let go)
+    opened: int = 0
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     authenticated: bool = False
     closing: bool = False
@@ -222,7 +223,7 @@ class SocketSession:
             await self._stop_all()
             connections.close()
             log.info(json.dumps({"event": "websocket", "session": self.session_id, "voice": self.voice_id,
-                                 "contexts": len(self.contexts), "seconds": round(time.monotonic() - started, 3)}))
+                                 "contexts": self.opened, "seconds": round(time.monotonic() - started, 3)}))
 
     async def _serve(self) -> None:
         try:
@@ -326,8 +327,7 @@ class SocketSession:
 
     # -- contexts ----------------------------------------------------------------------------
     async def _open(self, context_id: str, first: SocketMessage) -> Context:
-        open_now = sum(1 for c in self.contexts.values() if not _done(c))
-        if open_now >= self.state.settings.live_contexts:
+        if len(self.contexts) >= self.state.settings.live_contexts:
             raise SocketClosed(POLICY, f"Maximum simultaneous contexts per WebSocket connection exceeded "
                                f"({self.state.settings.live_contexts}). Please close an existing context before "
                                "opening a new one (KOKORO_LIVE_CONTEXTS).", "max_active_conversations")
@@ -336,7 +336,7 @@ class SocketSession:
                                text_normalization=self.query.apply_text_normalization)
         fmt = get_output_format(self.query.output_format)
         live = LiveSpeech(self.state.service, self.state.runner, fmt, options,
-                          request_id=f"el-{self.session_id}-{len(self.contexts)}")
+                          request_id=f"el-{self.session_id}-{self.opened}")
         try:
             await live.open()
         except KokoroError as exc:
@@ -345,9 +345,10 @@ class SocketSession:
             await self._send(socket_error(error_status(exc), exc.message, POLICY, context_id))
             raise SocketClosed(POLICY, exc.message, None) from None
         schedule = (first.generation_config.schedule() if first.generation_config else None) or DEFAULT_SCHEDULE
-        context = Context(context_id if self.multi else None, live, schedule)
+        context = Context(context_id, context_id if self.multi else None, live, schedule)
         context.task = asyncio.create_task(self._speak(context), name=f"elevenlabs-context-{context_id}")
         self.contexts[context_id] = context
+        self.opened += 1
         return context
 
     def _append(self, context: Context, text: str, *, trigger: bool) -> None:
@@ -401,13 +402,8 @@ class SocketSession:
         context.closing = True
         if context.quiet is not None:
             context.quiet.cancel()
-        task = context.task
-        if task is not None and not task.done():
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        if context.task is not None and not context.task.done():
+            await stop_task(context.task)
             await self._send(self._final(context))
 
     async def _stop_all(self) -> None:
@@ -427,46 +423,51 @@ class SocketSession:
 
     # -- audio out ---------------------------------------------------------------------------
     async def _speak(self, context: Context) -> None:
-        """Send a context's chunks as they are synthesized, then isFinal."""
-        live, aligner = context.live, Aligner()
+        """Send a context's chunks as they are synthesized, then isFinal; then let the context go
+        (and close the socket if it was the last one of a closing socket)."""
         try:
-            async for chunk in live.chunks():
-                answer: dict[str, Any] = {"audio": base64.b64encode(chunk.data).decode() if chunk.data else None,
-                                          "isFinal": None, "normalizedAlignment": None, "alignment": None}
-                aligned = None if chunk.final else aligner.chunk(live.spoken_text, chunk)
-                if chunk.final:
-                    aligned_rest = aligner.rest(live.spoken_text)
-                    aligned = (aligned_rest, Alignment([], [], [])) if aligned_rest is not None else None
-                if aligned is not None:
-                    original, spoken = aligned
-                    answer["alignment"] = socket_alignment(*_fields(original))
-                    answer["normalizedAlignment"] = socket_alignment(*_fields(spoken))
-                if context.id is not None:
-                    answer["contextId"] = context.id
-                if chunk.data or aligned is not None:
-                    for piece in _slices(chunk.data, live.format.bytes_per_second):
-                        answer["audio"] = base64.b64encode(piece).decode() if piece else None
-                        await self._send(answer)
-                        answer.update(alignment=None, normalizedAlignment=None)  # all of it came with the first
-                    context.sent += 1
+            await self._send_chunks(context)
             await self._send(self._final(context))
         except asyncio.CancelledError:
             raise
         except KokoroError as exc:  # e.g. the queue is full, a voice in the markup is unknown
-            await self._send(socket_error(error_status(exc), exc.message,
-                                          TRY_LATER if exc.status_code == 429 else POLICY, context.id))
+            code = TRY_LATER if exc.status_code == 429 else POLICY
+            await self._send(socket_error(error_status(exc), exc.message, code, context.id))
             if not self.multi:
-                await self._end(SocketClosed(TRY_LATER if exc.status_code == 429 else POLICY, exc.message, None))
-            else:
-                await self._send(self._final(context))
+                await self._end(SocketClosed(code, exc.message, None))
+                return
+            await self._send(self._final(context))
         except Exception:
             log.exception("ElevenLabs WebSocket session %s: context %s failed", self.session_id, context.id)
             await self._end(SocketClosed(INTERNAL, "internal error (logged on the server)", "internal_error"))
             return
-        if self.closing and not self.multi:
+        finally:
+            if self.contexts.get(context.key) is context:
+                del self.contexts[context.key]
+        if self.closing and not self.contexts:
             await self._end(SocketClosed(NORMAL, "done", None))
-        elif self.closing and all(_done(c) or c is context for c in self.contexts.values()):
-            await self._end(SocketClosed(NORMAL, "done", None))
+
+    async def _send_chunks(self, context: Context) -> None:
+        live, aligner = context.live, Aligner()
+        async for chunk in live.chunks():
+            answer: dict[str, Any] = {"audio": None, "isFinal": None, "normalizedAlignment": None, "alignment": None}
+            if chunk.final:
+                rest = aligner.rest(live.spoken_text)
+                aligned = (rest, Alignment([], [], [])) if rest is not None else None
+            else:
+                aligned = aligner.chunk(live.spoken_text, chunk)
+            if aligned is not None:
+                original, spoken = aligned
+                answer["alignment"] = socket_alignment(*_fields(original))
+                answer["normalizedAlignment"] = socket_alignment(*_fields(spoken))
+            if context.id is not None:
+                answer["contextId"] = context.id
+            if not chunk.data and aligned is None:
+                continue
+            for piece in _slices(chunk.data, live.format.bytes_per_second):
+                answer["audio"] = base64.b64encode(piece).decode() if piece else None
+                await self._send(answer)
+                answer.update(alignment=None, normalizedAlignment=None)  # all of it came with the first
 
     @staticmethod
     def _final(context: Context) -> dict[str, Any]:

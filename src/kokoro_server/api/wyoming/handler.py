@@ -26,7 +26,7 @@ from kokoro_server.api.state import Serving
 from kokoro_server.audio.encoders import OUTPUT_FORMATS
 from kokoro_server.builds import BUILDS
 from kokoro_server.errors import InputTooLongError, KokoroError
-from kokoro_server.serving.live_speech import LiveOptions, LiveSpeech
+from kokoro_server.serving.live_speech import LiveOptions, LiveSpeech, stop_task
 
 log = logging.getLogger("kokoro_server.wyoming")
 
@@ -206,12 +206,7 @@ class SpeechHandler(AsyncEventHandler):
 
     async def _cancel(self) -> None:
         task, self._speaking, self._live = self._speaking, None, None
-        if task is not None and not task.done():
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await stop_task(task)
 
     async def disconnect(self) -> None:
         await self._cancel()
