@@ -96,15 +96,18 @@ def test_livekit_streams_word_by_word_with_aligned_words(server: ServerThread, t
                 stream.end_input()
 
             feeding = asyncio.create_task(feed())
-            audio, said = bytearray(), []
+            audio, said, starts = bytearray(), [], []
             async for event in stream:
                 audio += event.frame.data.tobytes()
-                said += [str(t) for t in event.frame.userdata.get(USERDATA_TIMED_TRANSCRIPT, [])]
+                for timed in event.frame.userdata.get(USERDATA_TIMED_TRANSCRIPT, []):
+                    said.append(str(timed))
+                    starts.append(timed.start_time)
             await feeding
             whole = bytearray()
             async for event in tts.synthesize("Hello from the chunked endpoint."):
                 whole += event.frame.data.tobytes()
             await tts.aclose()
+            assert starts == sorted(starts) and starts[-1] > 1.0  # on the context's clock (sync_alignment)
             return bytes(audio), "".join(said), bytes(whole)
 
     audio, said, whole = asyncio.run(run())
@@ -411,6 +414,16 @@ def test_websockets_from_another_site_are_refused(server: ServerThread, ws_url: 
 
     assert asyncio.run(connect("http://evil.example")) == 403
     assert asyncio.run(connect(server.url)) is None  # a page of this server may
+
+    def handshake(host: str) -> bytes:  # a raw upgrade request, as a page rebound to 127.0.0.1 sends it
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as raw:
+            raw.sendall(f"GET /v1/text-to-speech/af_heart/stream-input HTTP/1.1\r\nHost: {host}\r\n"
+                        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode())
+            return raw.recv(64).split()[1]
+
+    assert handshake("evil.example") == b"403"  # the Host check covers WebSockets too
+    assert handshake(f"127.0.0.1:{server.port}") == b"101"
 
 
 def test_rest_errors_are_elevenlabs_shaped(server: ServerThread) -> None:

@@ -330,7 +330,9 @@ class LiveSpeech:
             batches = list(self._parts)
             self._parts.clear()
         first, last = batches[0], batches[-1]
-        return _Batch(Part(first.part.start, last.part.end, last.part.boundary), "".join(b.text for b in batches))
+        # from the text handed over (whitespace-only parts between them are not queued, but are in it)
+        text = self.spoken_text[first.part.start:last.part.end]
+        return _Batch(Part(first.part.start, last.part.end, last.part.boundary), text)
 
     def _chunk_source(self) -> Iterator[Chunk]:
         while (batch := self._next_batch()) is not None:

@@ -148,7 +148,7 @@ class SocketQuery(BaseModel):
     model_id: str | None = None
     output_format: str = DEFAULT_OUTPUT_FORMAT
     language_code: str | None = None
-    sync_alignment: bool = False  # alignment always comes with each answer's audio here
+    sync_alignment: bool = False  # alignment always comes with each answer's audio; true: on the context's clock
     auto_mode: bool = False
     inactivity_timeout: float = Field(DEFAULT_INACTIVITY_S, gt=0)
     apply_text_normalization: TextNormalization | None = None
@@ -448,7 +448,10 @@ class SocketSession:
             await self._end(SocketClosed(NORMAL, "done", None))
 
     async def _send_chunks(self, context: Context) -> None:
-        live, aligner = context.live, Aligner()
+        """Each chunk as answers. Times count from the start of each answer's audio, as ElevenLabs
+        documents them (and Pipecat reads them); with ``sync_alignment=true`` from the start of the
+        context's audio, the clock LiveKit's plugin reads them on (it asks for sync_alignment)."""
+        live, aligner, clock = context.live, Aligner(), 0.0
         async for chunk in live.chunks():
             answer: dict[str, Any] = {"audio": None, "isFinal": None, "normalizedAlignment": None, "alignment": None}
             if chunk.final:
@@ -457,9 +460,11 @@ class SocketSession:
             else:
                 aligned = aligner.chunk(live.spoken_text, chunk)
             if aligned is not None:
-                original, spoken = aligned
+                shift = clock if self.query.sync_alignment else 0.0
+                original, spoken = (a.shifted(shift) for a in aligned)
                 answer["alignment"] = socket_alignment(*_fields(original))
                 answer["normalizedAlignment"] = socket_alignment(*_fields(spoken))
+            clock += chunk.seconds
             if context.id is not None:
                 answer["contextId"] = context.id
             if not chunk.data and aligned is None:
