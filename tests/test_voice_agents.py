@@ -296,6 +296,10 @@ def test_barge_in_stops_synthesis_within_one_chunk(server: ServerThread, ws_url:
             await socket.send(json.dumps({"context_id": "one", "close_context": True}))
             after_close = await socket_messages(socket, lambda m: m.get("isFinal") is True)
             received = 1 + sum(1 for m in after_close if m.get("audio"))
+            for _ in range(200):  # anything still synthesizing for it would show up now
+                if not runner.running and not runner.waiting:
+                    break
+                await asyncio.sleep(0.05)
             synthesized = runner.totals.chunks - before
             # the socket goes on: a new context speaks, then the client closes it all
             await socket.send(json.dumps({"text": "Next turn. ", "context_id": "two", "flush": True}))

@@ -117,6 +117,17 @@ def error_status(error: KokoroError) -> str:
             "input_too_long": "max_character_limit_exceeded"}.get(error.code or "", error.code or "invalid_request")
 
 
+class ErrorDetail(BaseModel):
+    status: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """ElevenLabs' REST error body."""
+
+    detail: ErrorDetail
+
+
 def rest_error(status: str, message: str) -> dict[str, Any]:
     """ElevenLabs' REST error body."""
     return {"detail": {"status": status, "message": message}}

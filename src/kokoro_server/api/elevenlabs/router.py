@@ -22,11 +22,12 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from kokoro_server.api.elevenlabs.protocol import TextToSpeechBody, error_status, rest_error
+from kokoro_server.api.elevenlabs.protocol import ErrorBody, TextToSpeechBody, error_status, rest_error
 from kokoro_server.api.elevenlabs.serving import RestSpeech, SocketSession, start_rest_speech
 from kokoro_server.api.routes.voices import voice_object
 from kokoro_server.api.security import READ_ONLY_METHODS, dialect_key, key_accepted
 from kokoro_server.api.state import Serving, request_id, serving
+from kokoro_server.audio.encoders import OUTPUT_FORMATS
 from kokoro_server.builds import BUILDS
 from kokoro_server.errors import AuthenticationError, BusyError, KokoroError, VoiceNotFoundError
 
@@ -66,8 +67,14 @@ class ElevenLabsRoute(APIRoute):
 
 
 router = APIRouter(prefix="/v1", tags=["elevenlabs"], route_class=ElevenLabsRoute)
-ERRORS: dict[int | str, dict[str, Any]] = {400: {"description": "Invalid request"}, 401: {"description": "API key"},
-                                           404: {"description": "Unknown model"}, 429: {"description": "Busy"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Invalid request"}, 401: {"model": ErrorBody, "description": "API key"},
+    404: {"model": ErrorBody, "description": "Unknown model"}, 413: {"model": ErrorBody, "description": "Text too long"},
+    424: {"model": ErrorBody, "description": "Model files missing"}, 429: {"model": ErrorBody, "description": "Busy"}}
+AUDIO = {**ERRORS, 200: {"content": {t: {} for t in sorted({f.content_type for f in OUTPUT_FORMATS.values()})},
+                         "description": "The audio in output_format"}}
+LINES = {**ERRORS, 200: {"content": {"application/x-ndjson": {}},
+                         "description": "One JSON object per line: audio_base64, alignment, normalized_alignment"}}
 
 
 async def _started(state: Serving, request: Request, voice_id: str, body: TextToSpeechBody,
@@ -76,7 +83,7 @@ async def _started(state: Serving, request: Request, voice_id: str, body: TextTo
 
 
 @router.post("/text-to-speech/{voice_id:path}/stream/with-timestamps", response_class=StreamingResponse,
-             responses=ERRORS)
+             responses=LINES)
 async def text_to_speech_stream_with_timestamps(voice_id: str, request: Request,
                                                 body: Annotated[TextToSpeechBody, Body()],
                                                 output_format: OutputFormat = None,
@@ -91,7 +98,7 @@ async def text_to_speech_stream_with_timestamps(voice_id: str, request: Request,
     return StreamingResponse(lines(), media_type="application/x-ndjson", headers=STREAM_HEADERS)
 
 
-@router.post("/text-to-speech/{voice_id:path}/stream", response_class=StreamingResponse, responses=ERRORS)
+@router.post("/text-to-speech/{voice_id:path}/stream", response_class=StreamingResponse, responses=AUDIO)
 async def text_to_speech_stream(voice_id: str, request: Request, body: Annotated[TextToSpeechBody, Body()],
                                 output_format: OutputFormat = None, state: Serving = Depends(serving)) -> Response:
     """The audio as it is synthesized."""
@@ -116,7 +123,7 @@ async def text_to_speech_with_timestamps(voice_id: str, request: Request, body: 
                          "normalized_alignment": normalized})
 
 
-@router.post("/text-to-speech/{voice_id:path}", response_class=Response, responses=ERRORS)
+@router.post("/text-to-speech/{voice_id:path}", response_class=Response, responses=AUDIO)
 async def text_to_speech(voice_id: str, request: Request, body: Annotated[TextToSpeechBody, Body()],
                          output_format: OutputFormat = None, state: Serving = Depends(serving)) -> Response:
     """The whole audio at once."""
