@@ -255,6 +255,18 @@ def test_wyoming_client_describe_synthesize_and_stream(server: ServerThread, tra
     heard_ok(transcriber, pcm(once), "Turning on the kitchen lights.", tolerance=1)
     assert stream_types.count("audio-start") == 1 and stream_types[-2:] == ["audio-stop", "synthesize-stopped"]
     heard_ok(transcriber, pcm(streamed), TEXT)
+
+    async def oversized() -> tuple[bytes, bytes]:  # an event that claims a gigabyte of data
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b'{"type": "synthesize", "data_length": 1000000000}\n')
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readline(), 30)
+        rest = await asyncio.wait_for(reader.read(), 30)  # then the server closes the connection
+        writer.close()
+        return answer, rest
+
+    answer, _ = asyncio.run(oversized())
+    assert json.loads(answer)["type"] == "error"
     idle(server)
 
 
@@ -269,7 +281,8 @@ def test_rest_audio_is_the_openai_routes_audio(server: ServerThread) -> None:
                         json={"input": LONG[:160], "voice": "af_heart", "response_format": "pcm"}, timeout=120)
     assert ours.status_code == openai.status_code == 200
     assert ours.content == openai.content
-    ulaw = httpx.post(server.url + "/v1/text-to-speech/af_heart?output_format=ulaw_8000", headers=headers,
+    # an ElevenLabs voice id (a client whose URL alone was changed) speaks with the default voice
+    ulaw = httpx.post(server.url + "/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM?output_format=ulaw_8000", headers=headers,
                       json={"text": "Telephony."}, timeout=120)
     assert ulaw.headers["content-type"] == "audio/basic" and 0.5 < len(ulaw.content) / 8000 < 3
 

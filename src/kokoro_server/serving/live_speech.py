@@ -14,9 +14,10 @@ still typing. Voice and speed changes of the markup carry on from part to part.
 
 What is the same as for a whole request: the text front end (markup, lexicon, normalization,
 chunker), the boundaries' pauses (a part that ends at a clause, sentence or paragraph keeps that
-boundary's pause), voice, speed and the word timings. Where the sender is slower than synthesis,
-chunks end at the phrase that was complete when the synthesis caught up, where a whole request
-might have put more into one chunk.
+boundary's pause), voice, speed and the word timings; text that is all there when a run takes it is
+chunked as one request's text. Where the sender is slower than synthesis, chunks end at the phrase
+that was complete when the synthesis caught up, where a whole request might have put more into one
+chunk.
 
 Stopping is cancelling the task that iterates :meth:`LiveSpeech.chunks`: a run waiting for a slot
 is dropped, a running one stops after the chunk in progress (the runner's rule), and nothing else is

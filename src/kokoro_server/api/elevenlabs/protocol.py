@@ -10,6 +10,7 @@ speed. Names of ElevenLabs' models (``eleven_*``) select the default model; our 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -143,6 +144,16 @@ def socket_error(error: str, message: str, code: int, context_id: str | None = N
 
 
 # -- what the fields mean here ------------------------------------------------------------------
+
+_ELEVENLABS_VOICE_ID = re.compile(r"[A-Za-z0-9]{20}")
+
+
+def kokoro_voice(voice_id: str) -> str | None:
+    """Our voice ids and mixes as they are; an ElevenLabs voice id (20 letters and digits, such as
+    LiveKit's default ``hpp4J3VqNfWAUOO0d1Us``) is the default voice (KOKORO_DEFAULT_VOICE), so a client
+    whose URL alone was changed still speaks."""
+    return None if _ELEVENLABS_VOICE_ID.fullmatch(voice_id) and not voice_id.isalpha() else voice_id
+
 
 def kokoro_model(model_id: str | None) -> str | None:
     """ElevenLabs' model names select the default model; ours select theirs."""

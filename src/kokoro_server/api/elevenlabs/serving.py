@@ -43,9 +43,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from kokoro_server.api.elevenlabs.alignment import Aligner, Alignment
 from kokoro_server.api.elevenlabs.protocol import (DEFAULT_INACTIVITY_S, DEFAULT_OUTPUT_FORMAT, DEFAULT_SCHEDULE,
-                                                   MIN_SCHEDULE, SocketMessage, TextNormalization,
-                                                   TextToSpeechBody, VoiceSettings, error_status, kokoro_language,
-                                                   kokoro_model, normalization, rest_alignment, socket_alignment,
+                                                   MIN_SCHEDULE, SocketMessage, TextNormalization, TextToSpeechBody,
+                                                   VoiceSettings, error_status, kokoro_language, kokoro_model,
+                                                   kokoro_voice, normalization, rest_alignment, socket_alignment,
                                                    socket_error)
 from kokoro_server.api.security import dialect_key, key_accepted
 from kokoro_server.api.state import Serving
@@ -70,9 +70,10 @@ def live_options(state: Serving, voice_id: str, *, model_id: str | None, languag
     model = kokoro_model(model_id)
     default = state.settings.default_model
     build = resolve_model_name(model, default) if model else get_build(default)
-    return LiveOptions(voice=voice_id, model=model, speed=(voice_settings.speed if voice_settings and
-                                                           voice_settings.speed else 1.0),
-                       lang=kokoro_language(language_code, voice_id, build),
+    voice = voice_id if state.service.voices.has(build, voice_id) else kokoro_voice(voice_id)
+    return LiveOptions(voice=voice, model=model, speed=(voice_settings.speed if voice_settings and
+                                                        voice_settings.speed else 1.0),
+                       lang=kokoro_language(language_code, voice, build),
                        normalization=normalization(text_normalization))
 
 
@@ -308,17 +309,18 @@ class SocketSession:
                 await self._close_context(context)
             return
         text = message.text
+        if self.multi and text == "" and not message.flush:
+            return  # a keep-alive (with or without a context id): it only resets the inactivity clock
         if context is None or (_done(context) and (text or message.flush)):  # an id may be used again
             if text is None and not message.flush:
                 return  # nothing for a context that does not exist
             context = await self._open(context_id, message)
         if text is None and not message.flush:
             return
-        if text == "" and not message.flush:
-            if not self.multi:  # stream-input: the end of the input
-                self.closing = True
-                self._finish(context)
-            return  # multi-stream-input: a keep-alive
+        if text == "" and not message.flush:  # stream-input: the end of the input
+            self.closing = True
+            self._finish(context)
+            return
         if text:
             self._append(context, text, trigger=bool(message.try_trigger_generation))
         if message.flush:

@@ -93,7 +93,13 @@ class SpeechHandler(AsyncEventHandler):
         """Wyoming's framing (a JSON line, then its data and payload), with every length bounded."""
         limit = self.state.settings.max_input_chars * 6 + MAX_HEADER_BYTES
         try:
-            line = await self.reader.readline()
+            while True:  # a connection that sends nothing while nothing is spoken is let go
+                try:
+                    line = await asyncio.wait_for(self.reader.readline(), self.state.settings.live_idle_timeout_s)
+                    break
+                except asyncio.TimeoutError:
+                    if self._speaking is None or self._speaking.done():
+                        return None
             if not line:
                 return None
             header = json.loads(line)
