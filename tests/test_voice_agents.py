@@ -487,3 +487,42 @@ def test_every_output_format_encodes_at_its_rate_without_losing_time() -> None:
                 assert stream.rate == fmt.sample_rate, name
                 seconds = sum(frame.samples for frame in container.decode(stream)) / stream.rate
         assert 1.5 <= seconds <= 1.5 + 0.07, f"{name}: {seconds:.3f} s for 1.5 s"
+
+
+def test_dialect_fields_map_to_ours() -> None:
+    from kokoro_server.api.elevenlabs.protocol import inline_markup, kokoro_language, kokoro_model, kokoro_voice
+    from kokoro_server.builds import get_build
+
+    build = get_build("v1_0")
+    assert kokoro_language("es", "af_heart", build) == "e" and kokoro_language("en", "bf_emma", build) is None
+    assert kokoro_language("ja", "af_heart", build) == "j" and kokoro_language(None, "af_heart", build) is None
+    assert kokoro_model("eleven_flash_v2_5") is None and kokoro_model("kokoro-v0_19") == "kokoro-v0_19"
+    assert kokoro_voice("21m00Tcm4TlvDq8ikWAM") is None and kokoro_voice("af_bella(2)+af_sky(1)") == "af_bella(2)+af_sky(1)"
+    assert inline_markup('Wait <break time="1.5s" /> then <phoneme alphabet="ipa" ph="x">Metformin</phoneme>.') == \
+        "Wait [pause:1.5s] then Metformin."
+
+
+def test_alignment_covers_the_text_once_on_the_audio_clock() -> None:
+    """Every character once, in order; a word's characters share its time; what follows the last
+    word runs to the end of the chunk's audio (pause included)."""
+    from kokoro_server.api.elevenlabs.alignment import Aligner
+    from kokoro_server.serving.live_speech import Spoken, SpokenChunk
+    from kokoro_server.timestamps import WordTime
+
+    text = " It costs $5, really. Next"
+    first = SpokenChunk(b"", 24_000, (WordTime("It", 0.1, 0.2, 1, 3), WordTime("costs", 0.2, 0.5, 4, 9),
+                                      WordTime("$5", 0.5, 0.8, 10, 12)),
+                        (Spoken("It", 1, 3), Spoken("costs", 4, 9), Spoken("five", 10, 12), Spoken("dollars,", 10, 13)),
+                        part_end=13)
+    second = SpokenChunk(b"", 12_000, (WordTime("really", 0.05, 0.3, 14, 20),), (Spoken("really.", 14, 21),),
+                         part_end=21)
+    aligner = Aligner()
+    original, spoken = aligner.chunk(text, first)
+    assert "".join(original.chars) == " It costs $5," and original.ends[-1] == 1.0  # the part ends at its mark
+    assert original.starts == sorted(original.starts) and original.starts[1] == 0.1  # "I" starts with its word
+    assert "".join(spoken.chars) == "It costs five dollars, " and spoken.ends[-1] == 1.0
+    later, _ = aligner.chunk(text, second)
+    rest = aligner.rest(text)
+    assert "".join(later.chars) == " really." and "".join(rest.chars) == " Next"
+    assert "".join(original.chars + later.chars + rest.chars) == text
+    assert later.ends[-1] == 0.5 and rest.ends == [0.0] * len(rest.chars)

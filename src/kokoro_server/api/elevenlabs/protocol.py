@@ -146,6 +146,18 @@ def socket_error(error: str, message: str, code: int, context_id: str | None = N
 # -- what the fields mean here ------------------------------------------------------------------
 
 _ELEVENLABS_VOICE_ID = re.compile(r"[A-Za-z0-9]{20}")
+_BREAK = re.compile(r"<break\s{1,10}time\s{0,5}=\s{0,5}[\"'](\d{1,6}(?:\.\d{1,6})?)\s{0,5}(ms|s)[\"']\s{0,10}/?>",
+                    re.IGNORECASE)
+_PHONEME = re.compile(r"<phoneme\b[^<>]{0,1000}>([^<>]{0,300})</phoneme>", re.IGNORECASE)
+
+
+def inline_markup(text: str) -> str:
+    """ElevenLabs' tags in a message as our inline markup: ``<break time="1.5s" />`` is a pause
+    (``[pause:1.5s]``); a ``<phoneme ...>word</phoneme>`` is its word (ElevenLabs' phoneme
+    alphabets are not Kokoro's). Only whole tags within one message are read."""
+    if "<" not in text:
+        return text
+    return _PHONEME.sub(r"\1", _BREAK.sub(r"[pause:\1\2]", text))
 
 
 def kokoro_voice(voice_id: str) -> str | None:

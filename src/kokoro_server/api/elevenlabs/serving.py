@@ -44,8 +44,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from kokoro_server.api.elevenlabs.alignment import Aligner, Alignment
 from kokoro_server.api.elevenlabs.protocol import (DEFAULT_INACTIVITY_S, DEFAULT_OUTPUT_FORMAT, DEFAULT_SCHEDULE,
                                                    MIN_SCHEDULE, SocketMessage, TextNormalization, TextToSpeechBody,
-                                                   VoiceSettings, error_status, kokoro_language, kokoro_model,
-                                                   kokoro_voice, normalization, rest_alignment, socket_alignment,
+                                                   VoiceSettings, error_status, inline_markup, kokoro_language,
+                                                   kokoro_model, kokoro_voice, normalization, rest_alignment, socket_alignment,
                                                    socket_error)
 from kokoro_server.api.security import dialect_key, key_accepted
 from kokoro_server.api.state import Serving
@@ -132,7 +132,7 @@ async def start_rest_speech(state: Serving, voice_id: str, body: TextToSpeechBod
                            voice_settings=body.voice_settings, text_normalization=body.apply_text_normalization)
     live = LiveSpeech(state.service, state.runner, fmt, options, request_id=request_id)
     await live.open()
-    live.append(body.text, cut=False)
+    live.append(inline_markup(body.text), cut=False)
     live.finish()
     chunks = live.chunks()
     first = await chunks.__anext__()
@@ -366,6 +366,7 @@ class SocketSession:
                                f"context; the limit is {settings.live_buffered_chars} (KOKORO_LIVE_BUFFERED_CHARS)",
                                "buffer_limit_exceeded")
         context.flushed = False
+        text = inline_markup(text)
         if self.query.auto_mode and live.text and not live.text[-1].isspace() and not text[:1].isspace():
             text = " " + text  # auto_mode: each message is a phrase of its own (Pipecat sends no spaces between)
         live.append(text)
