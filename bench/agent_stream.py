@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import random
 import statistics
@@ -41,7 +40,8 @@ FIRST_PHRASE = "Sure,"
 async def stream_answer(url: str, words: list[str], delays: list[float], fmt: str) -> dict[str, float]:
     import websockets
 
-    socket_url = url.replace("http://", "ws://") + f"/v1/text-to-speech/{harness.VOICE}/stream-input?output_format={fmt}"
+    socket_url = (url.replace("http://", "ws://") + f"/v1/text-to-speech/{harness.VOICE}/stream-input"
+                  f"?output_format={fmt}")
     phrase_words = len(FIRST_PHRASE.split())
     times: dict[str, float] = {}
     last_text = ""
@@ -50,7 +50,7 @@ async def stream_answer(url: str, words: list[str], delays: list[float], fmt: st
         start = time.perf_counter()
 
         async def send() -> None:
-            for k, (word, delay) in enumerate(zip(words, delays)):
+            for k, (word, delay) in enumerate(zip(words, delays, strict=True)):
                 await asyncio.sleep(delay)
                 await socket.send(json.dumps({"text": word + " "}))
                 if k + 1 == phrase_words:

@@ -4,8 +4,9 @@
 is transcribed by Whisper; alignments give the text back; a barge-in stops synthesis within one
 chunk (counted on the server); bad messages get an error and a close, never a 5xx or a stuck slot.
 
-Pipecat's client gives up on a context with no audio after ``stop_frame_timeout_s`` (3 s): that
-one setting is raised, since this machine may be shared while the suite runs.
+Pipecat's client gives up on a context with no audio after ``stop_frame_timeout_s`` (3 s), LiveKit's
+after 10 s between answers (``conn_options``): those client settings are raised, since this machine
+may be shared while the suite runs.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def idle(server: ServerThread) -> None:
 
 def test_livekit_streams_word_by_word_with_aligned_words(server: ServerThread, transcriber) -> None:
     import aiohttp
+    from livekit.agents import APIConnectOptions
     from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
     from livekit.plugins import elevenlabs
 
@@ -87,7 +89,8 @@ def test_livekit_streams_word_by_word_with_aligned_words(server: ServerThread, t
         async with aiohttp.ClientSession() as session:
             tts = elevenlabs.TTS(base_url=server.url + "/v1", api_key=KEY, voice_id="af_heart",
                                  encoding="pcm_24000", http_session=session)
-            stream = tts.stream()
+            patient = APIConnectOptions(timeout=120)  # not 10 s between answers: the machine may be shared
+            stream = tts.stream(conn_options=patient)
 
             async def feed() -> None:
                 for word in TEXT.split(" "):
@@ -104,7 +107,7 @@ def test_livekit_streams_word_by_word_with_aligned_words(server: ServerThread, t
                     starts.append(timed.start_time)
             await feeding
             whole = bytearray()
-            async for event in tts.synthesize("Hello from the chunked endpoint."):
+            async for event in tts.synthesize("Hello from the chunked endpoint.", conn_options=patient):
                 whole += event.frame.data.tobytes()
             await tts.aclose()
             assert starts == sorted(starts) and starts[-1] > 1.0  # on the context's clock (sync_alignment)
@@ -179,7 +182,8 @@ def test_elevenlabs_sdk_rest_websocket_and_voices(server: ServerThread, transcri
     assert starts == sorted(starts) and timed.alignment.character_end_times_seconds[-1] <= \
         len(base64.b64decode(timed.audio_base_64)) / 48_000 + 0.01
 
-    streamed = b"".join(client.text_to_speech.stream("af_heart", text="A streamed answer.", output_format="mp3_44100_128"))
+    streamed = b"".join(client.text_to_speech.stream("af_heart", text="A streamed answer.",
+                                                     output_format="mp3_44100_128"))
     assert_speech_like(decode(streamed)[0], min_seconds=0.8, max_seconds=4.0)
     chunks = list(client.text_to_speech.stream_with_timestamps("af_heart", text="Two parts, one stream."))
     assert "".join(c for chunk in chunks if chunk.alignment for c in chunk.alignment.characters) == \
@@ -497,7 +501,8 @@ def test_dialect_fields_map_to_ours() -> None:
     assert kokoro_language("es", "af_heart", build) == "e" and kokoro_language("en", "bf_emma", build) is None
     assert kokoro_language("ja", "af_heart", build) == "j" and kokoro_language(None, "af_heart", build) is None
     assert kokoro_model("eleven_flash_v2_5") is None and kokoro_model("kokoro-v0_19") == "kokoro-v0_19"
-    assert kokoro_voice("21m00Tcm4TlvDq8ikWAM") is None and kokoro_voice("af_bella(2)+af_sky(1)") == "af_bella(2)+af_sky(1)"
+    assert kokoro_voice("21m00Tcm4TlvDq8ikWAM") is None
+    assert kokoro_voice("af_bella(2)+af_sky(1)") == "af_bella(2)+af_sky(1)"
     assert inline_markup('Wait <break time="1.5s" /> then <phoneme alphabet="ipa" ph="x">Metformin</phoneme>.') == \
         "Wait [pause:1.5s] then Metformin."
 

@@ -47,7 +47,7 @@ from kokoro_server.text.chunk import Chunk, ChunkPlan
 from kokoro_server.text.clean import clean_input
 from kokoro_server.text.document import (Break, Document, Pause, Phonemes, Segment, SpeedChange, Stressed, Text,
                                          VoiceChange)
-from kokoro_server.text.incremental import Part, TextStream
+from kokoro_server.text.incremental import Part, Reading, TextStream
 from kokoro_server.text.markup import parse
 from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions
 from kokoro_server.timestamps import WordTime
@@ -116,7 +116,7 @@ class _Batch:
     text: str
 
 
-def reading(service: SpeechService, lang: str, options: NormalizationOptions, markup: bool = True):  # type: ignore[no-untyped-def]
+def reading(service: SpeechService, lang: str, options: NormalizationOptions, markup: bool = True) -> Reading:
     """How a piece of text will be read (markup parsed, normalized) as one comparable string: the
     streaming buffer cuts only where the two sides read as the whole does."""
 
@@ -357,7 +357,9 @@ class LiveSpeech:
         if self._rate != 1.0:
             carried += (SpeedChange(self._rate, 0, 0),)
         document = replace(prepared.document, segments=carried + prepared.document.segments)
-        plan = options.plan if self._index == 0 else replace(options.plan, first_tokens=options.plan.budget(self._index))
+        plan = options.plan  # the plan goes on from the chunks made so far
+        if self._index:
+            plan = replace(plan, first_tokens=plan.budget(self._index))
         spoken = readings(prepared.document, batch.part.start)
         shift = batch.part.start
         for chunk in self.service.chunks(replace(prepared, document=document, chunk_plan=plan)):

@@ -102,7 +102,7 @@ def socket_alignment(chars: list[str], starts_s: list[float], ends_s: list[float
     """A WebSocket answer's alignment: milliseconds from the start of the message's audio."""
     starts = [round(s * 1000) for s in starts_s]
     return {"chars": chars, "charStartTimesMs": starts,
-            "charDurationsMs": [max(0, round(e * 1000) - s) for s, e in zip(starts, ends_s)]}
+            "charDurationsMs": [max(0, round(e * 1000) - s) for s, e in zip(starts, ends_s, strict=True)]}
 
 
 def rest_alignment(chars: list[str], starts_s: list[float], ends_s: list[float]) -> dict[str, Any]:

@@ -69,7 +69,8 @@ class ElevenLabsRoute(APIRoute):
 router = APIRouter(prefix="/v1", tags=["elevenlabs"], route_class=ElevenLabsRoute)
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid request"}, 401: {"model": ErrorBody, "description": "API key"},
-    404: {"model": ErrorBody, "description": "Unknown model"}, 413: {"model": ErrorBody, "description": "Text too long"},
+    404: {"model": ErrorBody, "description": "Unknown model"},
+    413: {"model": ErrorBody, "description": "Text too long"},
     424: {"model": ErrorBody, "description": "Model files missing"}, 429: {"model": ErrorBody, "description": "Busy"}}
 AUDIO = {**ERRORS, 200: {"content": {t: {} for t in sorted({f.content_type for f in OUTPUT_FORMATS.values()})},
                          "description": "The audio in output_format"}}

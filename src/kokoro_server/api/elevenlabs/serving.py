@@ -45,13 +45,13 @@ from kokoro_server.api.elevenlabs.alignment import Aligner, Alignment
 from kokoro_server.api.elevenlabs.protocol import (DEFAULT_INACTIVITY_S, DEFAULT_OUTPUT_FORMAT, DEFAULT_SCHEDULE,
                                                    MIN_SCHEDULE, SocketMessage, TextNormalization, TextToSpeechBody,
                                                    VoiceSettings, error_status, inline_markup, kokoro_language,
-                                                   kokoro_model, kokoro_voice, normalization, rest_alignment, socket_alignment,
-                                                   socket_error)
+                                                   kokoro_model, kokoro_voice, normalization, rest_alignment,
+                                                   socket_alignment, socket_error)
 from kokoro_server.api.security import dialect_key, key_accepted
 from kokoro_server.api.state import Serving
 from kokoro_server.audio.encoders import AudioFormat, get_output_format
 from kokoro_server.builds import get_build, resolve_model_name
-from kokoro_server.errors import AuthenticationError, InputTooLongError, KokoroError
+from kokoro_server.errors import InputTooLongError, KokoroError
 from kokoro_server.serving.live_speech import LiveOptions, LiveSpeech, SpokenChunk, stop_task
 
 log = logging.getLogger("kokoro_server.elevenlabs")
@@ -62,7 +62,8 @@ MAX_AUDIO_BYTES = 384 * 1024  # audio per answer (base64: 512 KiB; the SDK's web
 PHRASE_END = ".!?…。！？,;:—–、，；："
 
 # WebSocket close codes (RFC 6455)
-NORMAL, UNSUPPORTED_DATA, INVALID_PAYLOAD, POLICY, TOO_BIG, INTERNAL, TRY_LATER = 1000, 1003, 1007, 1008, 1009, 1011, 1013
+NORMAL, UNSUPPORTED_DATA, INVALID_PAYLOAD, POLICY = 1000, 1003, 1007, 1008
+TOO_BIG, INTERNAL, TRY_LATER = 1009, 1011, 1013
 
 
 def live_options(state: Serving, voice_id: str, *, model_id: str | None, language_code: str | None,
@@ -283,7 +284,8 @@ class SocketSession:
             try:
                 return SocketMessage.model_validate(data)
             except ValidationError as exc:
-                raise SocketClosed(INVALID_PAYLOAD, f"invalid message: {_first_error(exc)}", "invalid_message") from None
+                raise SocketClosed(INVALID_PAYLOAD, f"invalid message: {_first_error(exc)}",
+                                   "invalid_message") from None
 
     async def _handle(self, message: SocketMessage) -> None:
         if log.isEnabledFor(logging.DEBUG):
@@ -359,8 +361,9 @@ class SocketSession:
         if context.closing or live.finished:
             return  # text after the end of a context is dropped (ElevenLabs ignores it too)
         if len(live.text) + len(text) > settings.max_input_chars:
-            raise SocketClosed(TOO_BIG, f"the context's text would be {len(live.text) + len(text)} characters; the limit "
-                               f"is {settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", "max_character_limit_exceeded")
+            raise SocketClosed(TOO_BIG, f"the context's text would be {len(live.text) + len(text)} characters; the "
+                               f"limit is {settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)",
+                               "max_character_limit_exceeded")
         if live.waiting_chars + len(text) > settings.live_buffered_chars:
             raise SocketClosed(TOO_BIG, f"{live.waiting_chars + len(text)} characters would wait for synthesis on one "
                                f"context; the limit is {settings.live_buffered_chars} (KOKORO_LIVE_BUFFERED_CHARS)",
@@ -522,7 +525,3 @@ def _first_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first.get("loc", ())) or "message"
     return f"{where}: {first.get('msg', 'invalid')}"
-
-
-def authentication_error() -> AuthenticationError:
-    return AuthenticationError("an API key is required: send the xi-api-key header")
