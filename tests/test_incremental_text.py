@@ -99,3 +99,14 @@ def test_a_length_cut_falls_between_words_and_reads_the_same(read) -> None:
     assert part is not None and part.boundary == "word" and part.end - part.start >= 40
     assert text[part.end] == " " and collapsed(read(text[:part.end]) + " " + read(text[part.end:])) == \
         collapsed(read(text))
+
+
+def test_a_pause_of_the_sender_lets_a_finished_phrase_go(read) -> None:
+    """A language model that stops after a sentence (to call a tool): the sentence is taken as it
+    reads now; a word that may still be arriving is not."""
+    stream = TextStream(read)
+    stream.append("Let me look that up for you.")
+    assert stream.take_phrases() is None  # no word after the mark yet
+    assert stream.take_settled() == Part(0, 28, "sentence")
+    stream.append(" It costs $1")
+    assert stream.take_settled() is None

@@ -334,6 +334,25 @@ def test_barge_in_stops_synthesis_within_one_chunk(server: ServerThread, ws_url:
     idle(server)
 
 
+def test_a_finished_sentence_is_spoken_while_the_sender_pauses(server: ServerThread, ws_url: str) -> None:
+    """An agent's model stops after a sentence to call a tool: the sentence is spoken without a
+    flush or more text (the sender's pause settles it)."""
+    url = f"{ws_url}/v1/text-to-speech/af_heart/stream-input?output_format=pcm_24000&xi-api-key={KEY}"
+
+    async def run() -> list[dict]:
+        async with websockets.connect(url) as socket:
+            await socket.send(json.dumps({"text": " "}))
+            for word in ("Let ", "me ", "look ", "that ", "up."):
+                await socket.send(json.dumps({"text": word}))
+            before_end = await socket_messages(socket, lambda m: bool(m.get("audio")))
+            await socket.send(json.dumps({"text": ""}))
+            await socket_messages(socket, lambda m: m.get("isFinal") is True)
+            return before_end
+
+    before_end = asyncio.run(run())
+    assert "".join(before_end[-1]["alignment"]["chars"]).strip() == "Let me look that up."
+
+
 def test_streamed_alignment_gives_the_text_back(server: ServerThread, ws_url: str) -> None:
     """stream-input, word by word with a length schedule: every character sent comes back once, in
     order, with times inside its answer's audio; the socket closes normally after isFinal."""

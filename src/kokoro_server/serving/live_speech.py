@@ -55,6 +55,7 @@ from kokoro_server.timestamps import WordTime
 log = logging.getLogger("kokoro_server.live")
 
 _NOTHING_TO_SAY = ("input has nothing to speak", "input has no speakable text")
+SETTLE_S = 0.6  # text this long without more is taken as it reads now if it ends a phrase
 _TOKEN = re.compile(r"\S+")
 
 
@@ -186,6 +187,7 @@ class LiveSpeech:
         self._timestamps = options.timestamps
         self._runs = 0
         self._running = False
+        self._settle: asyncio.TimerHandle | None = None
         self._index = 0  # chunks made so far (the plan's position)
         self._voice: str | None = None  # markup voice and speed changes in effect after the parts so far
         self._rate = 1.0
@@ -243,6 +245,15 @@ class LiveSpeech:
         self._stream.append(text)
         if cut:
             self._queue(self._stream.take_phrases())
+            if self._settle is not None:
+                self._settle.cancel()
+            self._settle = asyncio.get_running_loop().call_later(SETTLE_S, self._settled)
+
+    def _settled(self) -> None:
+        """The sender paused: a phrase complete at the end of the text need not wait for the word
+        after it."""
+        if not self._finished and self._stream is not None:
+            self._queue(self._stream.take_settled())
 
     def start_now(self, min_chars: int = 1) -> None:
         """Cut at the last safe word boundary if that gives at least ``min_chars`` characters (a
@@ -259,6 +270,8 @@ class LiveSpeech:
         """No more text: what is left is spoken, then :meth:`chunks` ends."""
         assert self._stream is not None, "open() first"
         if not self._finished:
+            if self._settle is not None:
+                self._settle.cancel()
             self._queue(self._stream.take_all(final=True))
             self._finished = True
             self._wake.set()

@@ -115,6 +115,22 @@ class TextStream:
         characters in the part (a length schedule, a request to start now), or None."""
         return self._take(_WORD_END, phrase=False, min_chars=min_chars)
 
+    def take_settled(self) -> Part | None:
+        """The sender has paused (a language model calling a tool, say): everything pending if, as
+        read, it ends a phrase (a sentence or clause mark at its end), else None (a word may still
+        be on its way). Without a word after it, the last mark is taken as it reads now."""
+        text = self.text
+        if not text[self.cut:].strip():
+            return None
+        try:
+            boundary = boundary_after(self._read(text[max(self.cut, len(text) - WINDOW):]))
+        except Exception:
+            return None
+        if boundary == "word":
+            return None
+        start, self.cut = self.cut, len(text)
+        return Part(start, len(text), boundary)
+
     def take_all(self, *, final: bool = False) -> Part | None:
         """Everything pending (the sender says it is complete: a flush, the end of its input); the
         boundary is ``end`` when nothing more can follow, else what the text's reading ends with."""
