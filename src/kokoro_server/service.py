@@ -7,7 +7,7 @@ breaking a stream; ``stream`` then yields audio chunk by chunk as the engine pro
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -60,6 +60,8 @@ class PreparedSpeech:
     document: Document  # the input's segments, text segments normalized
     notice: str | None = None  # something the user should know (e.g. a fallback voice was used)
     packs: Mapping[str, np.ndarray] = field(default_factory=dict)  # voices the markup switches to
+    # text streamed in (serving/live_speech.py): the chunks come from the caller, not from ``document``
+    chunk_source: Callable[[], Iterator[Chunk]] | None = None
 
     def pack_for(self, chunk: Chunk) -> np.ndarray:
         return self.packs[chunk.voice] if chunk.voice else self.pack
@@ -278,6 +280,8 @@ class SpeechService:
     # -- synthesis -------------------------------------------------------------------------
     def chunks(self, prepared: PreparedSpeech) -> Iterator[Chunk]:
         """The prepared input's chunks (text front end only), lazily."""
+        if prepared.chunk_source is not None:
+            return prepared.chunk_source()
         build = prepared.build
         return chunker(build.make_phonemizer, build.tokenize, prepared.lang, prepared.chunk_plan).chunks(
             prepared.document)

@@ -76,13 +76,24 @@ class Settings(BaseSettings):
     download_dir: Path | None = Field(None, description="Folder for return_download_link files, shared by every "
                                                          "process that uses it (a cluster's replicas); empty: a "
                                                          "private temporary folder.")
+    # voice agents (docs/voice-agents.md): ElevenLabs' WebSockets and the Wyoming server
+    wyoming_port: int | None = Field(None, ge=1, le=65535, description="Serve the Wyoming protocol (Home Assistant) "
+                                     "on this TCP port beside HTTP; off when unset.")
+    wyoming_host: str | None = Field(None, description="Address the Wyoming server listens on (default: KOKORO_HOST).")
+    live_connections: int = Field(32, ge=1, description="WebSockets and Wyoming connections open at once, "
+                                                        "server-wide; more are refused (WebSocket close 1013).")
+    live_contexts: int = Field(5, ge=1, description="Contexts open at once on one multi-stream-input WebSocket.")
+    live_buffered_chars: int = Field(20_000, ge=100, description="Text received on a WebSocket context (or Wyoming "
+                                     "stream) and not yet synthesized; more closes the socket (1009).")
+    live_idle_timeout_s: float = Field(180.0, gt=0, description="The longest inactivity_timeout a WebSocket may ask "
+                                       "for (default 20 s); a socket silent that long is closed (1008).")
 
     @field_validator("concurrency")
     @classmethod
     def _auto_concurrency(cls, value: int) -> int:
         return value or min(usable_cores(), AUTO_CONCURRENCY_MAX)
 
-    @field_validator("download_dir", mode="before")
+    @field_validator("download_dir", "wyoming_port", "wyoming_host", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
