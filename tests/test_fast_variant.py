@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx", reason="the fast variant is derived with the onnx package")
+from tests.support.ci import require_module
+
+onnx = require_module("onnx", "the fast variant is derived with it: pip install -e .")
 
 from kokoro_server.engine import fast_variant  # noqa: E402
 from kokoro_server.engine.onnx_runtime import OnnxBackend, import_onnxruntime  # noqa: E402
