@@ -47,7 +47,12 @@ def default_models(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> De
     it, derived once here (before any server of the session loads it; see tests/support/models.py)."""
     from tests.support.models import derive_default_models
 
-    return derive_default_models(fill_data_dir(tmp_path_factory.mktemp("kokoro-data"), assets))
+    root = fill_data_dir(tmp_path_factory.mktemp("kokoro-data"), assets)
+    kept = os.environ.get("KOKORO_TEST_MODELS_DIR")  # local runs: keep models/ between sessions
+    if kept:
+        Path(kept).mkdir(parents=True, exist_ok=True)
+        (root / "models").symlink_to(Path(kept).resolve(), target_is_directory=True)
+    return derive_default_models(root)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import pytest
 from kokoro_server.errors import FileProblemError, InvalidInputError, InvalidVoiceSpecError, VoiceNotFoundError
 from kokoro_server.service import SpeechRequest, SpeechService
 from tests.support.audio import SAMPLE_RATE, assert_speech_like, rms
+from tests.support.engine import counted_synthesis
 
 PARAGRAPH = ("The old lighthouse keeper climbed the stairs every evening at dusk. "
              "He polished the great lens, trimmed the wick, and watched the ships pass safely by.")  # 29 words
@@ -134,34 +135,54 @@ def test_long_input_streams_in_chunks_with_bounded_memory(service: SpeechService
 
 
 def test_stream_is_lazy(service: SpeechService) -> None:
-    """Nothing past what the consumer takes is synthesized (what lets a server stop on disconnect)."""
+    """Nothing past what the consumer takes is synthesized (what lets a server stop on disconnect):
+    the model is called once per chunk taken (one ahead at most), not for the whole text."""
     text = " ".join(["A short sentence."] * 200)
     prepared = service.prepare(SpeechRequest(text=text, voice="af_heart", speed=4.0))
-    taken = list(itertools.islice(service.stream(prepared), 2))
+    with counted_synthesis(service) as calls:
+        stream = service.stream(prepared)
+        taken = list(itertools.islice(stream, 2))
+        made = len(calls)
+        stream.close()
     assert len(taken) == 2
+    assert 2 <= made <= 3, f"{made} model calls for 2 chunks taken"
+    assert len(list(service.chunks(prepared))) >= 10  # what an eager stream would have synthesized
+
+
+# -- joins, measured by a silence detector of the test's own --------------------------------------
+
+SILENT_DBFS = -50.0  # a 2 ms frame quieter than this (RMS) is silence
+FRAME = SAMPLE_RATE // 500
+# README ("Streaming"): a join keeps 40 ms of the model's silence before the sound and 60 ms after
+# it, then adds the pause of its boundary (divided by speed): none where a phrase was cut, 0.1 s
+# after a clause, 0.3 s after a sentence, 0.6 s between paragraphs.
+KEPT_S = 0.04 + 0.06
+PAUSE_S = {"word": 0.0, "clause": 0.1, "sentence": 0.3, "paragraph": 0.6}
+
+
+def silent_edges(audio: np.ndarray) -> tuple[float, float]:
+    """Seconds of silence before the first sounding frame and after the last one."""
+    frames = audio[: len(audio) // FRAME * FRAME].reshape(-1, FRAME).astype(np.float64)
+    level = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-20)
+    sounding = np.flatnonzero(level > SILENT_DBFS)
+    assert sounding.size, "no sound at all"
+    return sounding[0] * FRAME / SAMPLE_RATE, (len(audio) - (sounding[-1] + 1) * FRAME) / SAMPLE_RATE
 
 
 @pytest.mark.parametrize("speed", [1.0, 1.5])
 def test_each_join_is_the_pause_of_its_boundary_not_the_models_edge_silence(service: SpeechService,
                                                                             speed: float) -> None:
     """The model pads every utterance with ~0.3 s of silence before and ~0.45 s after; a join keeps
-    40 + 60 ms of it and adds its boundary's pause (none where a phrase was cut)."""
-    from kokoro_server.audio.silence import LEAD_MARGIN, TRAIL_MARGIN, speech_bounds
-    from kokoro_server.text.chunk import PAUSE_SECONDS
-
+    a little of it and adds its boundary's pause (none where a phrase was cut)."""
     text = ("The harbour town woke slowly on the first morning of spring, and the fishermen who had waited "
             "all winter pushed their boats into the grey water. Nobody spoke.\n\nIn the evening, the lamps were lit.")
     chunks = list(service.stream(service.prepare(SpeechRequest(text=text, voice="af_heart", speed=speed))))
     boundaries = [c.chunk.boundary for c in chunks]
     assert {"word", "paragraph"} <= set(boundaries) and boundaries[-1] == "end", boundaries
 
-    def edges(audio: np.ndarray) -> tuple[int, int]:  # samples of silence before and after the sound
-        start, end = speech_bounds(audio, lead=0, trail=0)
-        return start, len(audio) - end
-
-    assert edges(chunks[0].audio)[0] <= LEAD_MARGIN  # the first audio starts at once
+    assert silent_edges(chunks[0].audio)[0] <= 0.05  # the first audio starts at once
     for before, after in zip(chunks, chunks[1:]):
-        gap = (edges(before.audio)[1] + edges(after.audio)[0]) / SAMPLE_RATE
-        expected = (LEAD_MARGIN + TRAIL_MARGIN) / SAMPLE_RATE + PAUSE_SECONDS[before.chunk.boundary] / speed
-        assert gap == pytest.approx(expected, abs=0.005), (before.chunk.text, before.chunk.boundary, gap)
-    assert edges(chunks[-1].audio)[1] <= TRAIL_MARGIN
+        gap = silent_edges(before.audio)[1] + silent_edges(after.audio)[0]
+        expected = KEPT_S + PAUSE_S[before.chunk.boundary] / speed
+        assert gap == pytest.approx(expected, abs=0.02), (before.chunk.text, before.chunk.boundary, gap, expected)
+    assert silent_edges(chunks[-1].audio)[1] <= 0.07

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from kokoro_server.service import SpeechRequest, SpeechService
@@ -15,3 +18,22 @@ def engine_inputs(service: SpeechService, texts: list[str], voice: str = "af_hea
         tokens = prepared.build.tokenize(service.phonemizer(prepared)(prepared.text))
         result.append((tokens, prepared.pack[len(tokens) - 1]))
     return result
+
+
+@contextmanager
+def counted_synthesis(service: SpeechService, version: str = "v1_0") -> Iterator[list[int]]:
+    """Every call the service's loaded backend for ``version`` makes while the block runs, as the
+    number of tokens it was given: the real backend, watched (its own method does the work)."""
+    backend = service.models.get(version).backend
+    real = backend.synthesize
+    calls: list[int] = []
+
+    def counting(tokens, style, speed):  # the Backend protocol's signature
+        calls.append(len(tokens))
+        return real(tokens, style, speed)
+
+    backend.synthesize = counting  # type: ignore[method-assign]  # shadows the method on this instance
+    try:
+        yield calls
+    finally:
+        del backend.synthesize
