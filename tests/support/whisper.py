@@ -6,6 +6,7 @@ import importlib.util
 import itertools
 import re
 import shutil
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import numpy as np
@@ -86,17 +87,46 @@ def words(text: str) -> list[str]:
     return joined
 
 
-def expected_forms(expected: str) -> list[list[str]]:
-    """The word lists a hand-written expectation allows: ``{a|b}`` is a choice between spellings
-    that say the same ("the {river bank|riverbank}"), ``{a|}`` an optional word."""
+def _spelled(expected: str) -> list[str]:
+    """The texts a hand-written expectation allows: ``{a|b}`` is a choice between spellings that say
+    the same ("the {river bank|riverbank}"), ``{a|}`` an optional word."""
     parts = re.split(r"\{([^{}]*)\}", expected)
     choices = [[part] if i % 2 == 0 else part.split("|") for i, part in enumerate(parts)]
-    return [words(" ".join(combination)) for combination in itertools.product(*choices)]
+    return [" ".join(combination) for combination in itertools.product(*choices)]
+
+
+def expected_forms(expected: str) -> list[list[str]]:
+    """The word lists ``expected`` allows (``<...>`` marks a reading: see :func:`missed_readings`)."""
+    return [words(text) for text in _spelled(expected)]
 
 
 def closest(expected: str, heard: list[str]) -> tuple[list[str], int]:
     """The allowed form of ``expected`` nearest to ``heard``, and its word errors."""
     return min(((form, word_errors(form, heard)) for form in expected_forms(expected)), key=lambda pair: pair[1])
+
+
+def missed_readings(expected: str, heard: list[str]) -> list[str]:
+    """The readings marked ``<...>`` in ``expected`` ("he finished <second> in the race") that are
+    not heard word for word where they belong, in the allowed form nearest to ``heard``: a wrong
+    reading of a number fails here even where the word error rate would let one word pass."""
+    best: tuple[int, list[str]] | None = None
+    for text in _spelled(expected):
+        form: list[str] = []
+        marked: list[tuple[int, int]] = []  # word ranges of the readings in ``form``
+        for i, part in enumerate(re.split(r"<([^<>]*)>", text)):
+            found = words(part)
+            if i % 2:
+                marked.append((len(form), len(form) + len(found)))
+            form += found
+        matched: set[int] = set()
+        for a, _, n in SequenceMatcher(a=form, b=heard, autojunk=False).get_matching_blocks():
+            matched.update(range(a, a + n))
+        missed = [" ".join(form[a:b]) for a, b in marked if not set(range(a, b)) <= matched]
+        errors = word_errors(form, heard)
+        if best is None or (len(missed), errors) < (len(best[1]), best[0]):
+            best = (errors, missed)
+    assert best is not None
+    return best[1]
 
 
 def word_errors(reference: list[str], hypothesis: list[str]) -> int:
