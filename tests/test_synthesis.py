@@ -10,9 +10,9 @@ import pytest
 
 from kokoro_server.errors import FileProblemError, InvalidInputError, InvalidVoiceSpecError, VoiceNotFoundError
 from kokoro_server.service import SpeechRequest, SpeechService
-from kokoro_server.text.chunk import ChunkPlan
+from kokoro_server.text.chunk import MAX_PIECE_CHARS, ChunkPlan
 from tests.support.audio import SAMPLE_RATE, assert_speech_like, rms
-from tests.support.engine import counted_synthesis
+from tests.support.engine import counted_front_end, counted_synthesis
 
 PARAGRAPH = ("The old lighthouse keeper climbed the stairs every evening at dusk. "
              "He polished the great lens, trimmed the wick, and watched the ships pass safely by.")  # 29 words
@@ -133,6 +133,48 @@ def test_long_input_streams_in_chunks_with_bounded_memory(service: SpeechService
     assert seconds > 45, f"{seconds:.0f}s of audio for {len(text)} characters at 4x"
     held = total_samples * 4  # float32 bytes if all audio were kept
     assert peak_after_warmup < held / 3, f"peak {peak_after_warmup} bytes vs {held} bytes of audio produced"
+
+
+# -- cost: the work grows with the input, counted ---------------------------------------------------
+
+COST_SHAPES = {
+    "prose": lambda n: ("The keeper climbed the stairs at dusk, and he lit the lamp for the ships. " * n)[:n],
+    "numbers": lambda n: ("Pay $1,234.50 on 2024-01-03 at 9:30am, 12% off. " * n)[:n],
+    "one long word": lambda n: "x" * n,
+    "markup pauses": lambda n: ("Hi [pause:0.2s] there [pause:150ms] " * n)[:n],
+    "ssml": lambda n: "<speak>" + "<s>Hi <break time='100ms'/> you</s>" * (n // 40) + "</speak>",
+}
+
+
+@pytest.mark.parametrize("shape", list(COST_SHAPES))
+def test_front_end_work_grows_in_proportion_to_the_input(service: SpeechService, shape: str) -> None:
+    """Characters phonemized and tokens to synthesize, counted at two input sizes: each in proportion
+    to the input (no text phonemized again and again, no reading that multiplies without bound)."""
+    work = {}
+    for n in (800, 3200):
+        text = COST_SHAPES[shape](n)
+        prepared = service.prepare(SpeechRequest(text=text, voice="af_heart"))
+        with counted_front_end(service) as calls:
+            chunks = list(service.chunks(prepared))
+        tokens = sum(len(c.tokens) for c in chunks)
+        assert sum(calls) <= 1.5 * len(prepared.text) + 100, (shape, sum(calls), len(prepared.text))
+        assert max(calls) <= MAX_PIECE_CHARS  # no phonemizer call holds the front end for long
+        assert tokens <= 8 * len(text), (shape, tokens, len(text))
+        work[n] = (len(text), sum(calls), tokens)
+    (small, small_chars, small_tokens), (large, large_chars, large_tokens) = work[800], work[3200]
+    growth = large / small
+    assert large_chars <= 1.25 * growth * max(small_chars, 1) + 100, work
+    assert large_tokens <= 1.25 * growth * max(small_tokens, 1) + 100, work
+
+
+def test_the_tokens_synthesized_are_the_chunks_tokens(service: SpeechService) -> None:
+    """What the cost test counts is what the model is given: every chunk's tokens, once."""
+    text = COST_SHAPES["numbers"](120)
+    prepared = service.prepare(SpeechRequest(text=text, voice="af_heart", speed=4.0))
+    expected = [len(c.tokens) for c in service.chunks(prepared) if c.tokens]
+    with counted_synthesis(service) as calls:
+        list(service.stream(prepared))
+    assert calls == expected
 
 
 def test_stream_is_lazy(service: SpeechService) -> None:

@@ -37,3 +37,38 @@ def counted_synthesis(service: SpeechService, version: str = "v1_0") -> Iterator
         yield calls
     finally:
         del backend.synthesize
+
+
+class _Counted:
+    """A phonemizer that records the length of every text it is given, then phonemizes it."""
+
+    def __init__(self, inner, calls: list[int]) -> None:
+        self._inner, self._calls = inner, calls
+        self.spaced = getattr(inner, "spaced", True)
+
+    def __call__(self, text: str) -> str:
+        self._calls.append(len(text))
+        return self._inner(text)
+
+
+class _CountedWords(_Counted):
+    def words(self, text: str):
+        self._calls.append(len(text))
+        return self._inner.words(text)
+
+
+@contextmanager
+def counted_front_end(service: SpeechService) -> Iterator[list[int]]:
+    """Every text the service's phonemizers are given while the block runs, as its length."""
+    calls: list[int] = []
+    real = service.phonemizer
+
+    def counting(prepared):
+        inner = real(prepared)
+        return (_CountedWords if hasattr(inner, "words") else _Counted)(inner, calls)
+
+    service.phonemizer = counting  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        del service.phonemizer
