@@ -19,7 +19,8 @@ from tests.support.ci import missing
 from tests.support.cluster import free_port
 from tests.support.container import LIMITS, base_image, build_context, dependency_wheels, podman
 
-pytestmark = [pytest.mark.container, pytest.mark.slow]
+# the first test builds the image: minutes with a warm cache, more on a fresh machine (README: Test)
+pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGE = "localhost/kokoro-server:test"

@@ -51,6 +51,7 @@ def heard_against(expected: str, heard: str, label: str) -> tuple[list[str], lis
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # twelve sentences through the model and Whisper
 @pytest.mark.parametrize("voice", ["af_heart"])
 def test_word_error_rate(service: SpeechService, transcriber, voice: str) -> None:
     results = []
