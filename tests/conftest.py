@@ -124,3 +124,8 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> Path:
     root = fill_data_dir(tmp_path_factory.mktemp("tiny"), assets, versions=("v1_0",))
     tiny_model(root / "models" / "v1_0" / "kokoro-v1_0.onnx")
     return root
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The container test runs last: in CI its image is built in the background meanwhile (.ci/run)."""
+    items.sort(key=lambda item: item.get_closest_marker("container") is not None)
