@@ -154,5 +154,10 @@ def table(results: Sequence[Measured]) -> str:
 
 
 def signed(m: Measured) -> str:
+    """The signed median inside chunks, and how many first words of chunks Whisper starts early."""
+    if not m.signed_inside:
+        return ""
+    early = f"; Whisper starts {m.impossible} of {len(m.at_joins)} first words of chunks before their " \
+            "chunk's audio" if m.at_joins else ""
     return (f"{m.case.label}: ours - Whisper's start inside chunks, median "
-            f"{statistics.median(m.signed_inside) * 1000:+.0f} ms" if m.signed_inside else "")
+            f"{statistics.median(m.signed_inside) * 1000:+.0f} ms{early}")
