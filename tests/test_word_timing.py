@@ -63,6 +63,7 @@ def test_speed_shortens_the_timings(service: SpeechService) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # loads torch and the fp16 weights: 3.5 minutes on a loaded 2-core machine
 def test_onnx_and_torch_backends_agree(service: SpeechService, torch_data_dir) -> None:
     """The int8 ONNX model and the torch backend on the dequantized fp16 weights of the same model."""
     torch_service = SpeechService(Settings(data_dir=torch_data_dir, threads=2, device="cpu"))
