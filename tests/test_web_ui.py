@@ -6,7 +6,6 @@ One server and one browser for the module; short texts keep synthesis cheap.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 import time
@@ -22,6 +21,7 @@ from kokoro_server.api.app import create_app
 from kokoro_server.settings import Settings
 from kokoro_server.web import STATIC_DIR
 from tests.support.audio import SAMPLE_RATE, decode
+from tests.support.ci import missing
 from tests.support.server import ServerThread, writable_data_dir
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -108,13 +108,10 @@ def test_download_format_keeps_the_streamed_audio_in_another_format(server):
 
 @pytest.fixture(scope="module")
 def browser():
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
-    if missing:
-        why = (f"the browser tests need Debian's chromium and chromium-driver ({', '.join(missing)} missing; "
-               "apt-get install chromium chromium-driver)")
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(why)  # CI installs them (.ci/run): their absence there is a failure, never a skip
-        pytest.skip(why)
+    absent = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+    if absent:  # CI installs them (.ci/run): their absence there is a failure, never a skip
+        missing(f"the browser tests need Debian's chromium and chromium-driver ({', '.join(absent)} missing; "
+                "apt-get install chromium chromium-driver)")
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
