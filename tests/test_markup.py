@@ -361,9 +361,11 @@ def inline_fault(draw) -> tuple[str, type, str]:
         seconds = draw(st.integers(61, 999_999))
         fault = draw(st.sampled_from([f"[pause:{seconds}s]", f"[pause:{seconds}]"]
                                      + ([f"[pause:{seconds * 1000}ms]"] if seconds < 1000 else [])))
-        return text[:cut] + fault + text[cut:], InvalidInputError, f"input characters {cut}-{cut + len(fault)} is longer"
+        where = f"input characters {cut}-{cut + len(fault)} is longer"
+        return text[:cut] + fault + text[cut:], InvalidInputError, where
     if kind == "phoneme":
-        bad = draw(st.characters(categories=["Lu", "Ll", "Lo", "Sm", "So", "Po"], exclude_characters=SYMBOLS + "/()[]\\"))
+        bad = draw(st.characters(categories=["Lu", "Ll", "Lo", "Sm", "So", "Po"],
+                                 exclude_characters=SYMBOLS + "/()[]\\"))
         fault = f"[hello](/hɛl{bad}/)"
         return text[:cut] + fault + text[cut:], InvalidInputError, f"input character {cut + fault.index(bad)}"
     fault = "[voice:zz_nobody]"
@@ -417,7 +419,8 @@ def ssml_content(draw, depth: int, rate: float) -> tuple[str, list[tuple]]:
             xml += f'<break strength="{strength}"/>' if strength else "<break/>"
             events.append(("pause", BREAK_STRENGTHS[strength or "medium"]))
         elif kind == "sub":
-            word, alias = draw(st.sampled_from(WORDS)), " ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=3)))
+            word = draw(st.sampled_from(WORDS))
+            alias = " ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=3)))
             xml += f'<sub alias="{alias}">{word}</sub>'
             add_text(events, rate, alias)
         elif kind in ("s", "p"):

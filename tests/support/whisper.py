@@ -40,7 +40,9 @@ def whisper_model_dir(cache: Path) -> Path:
 # normalizer would check the code under test with itself. So the tokens that spell them are
 # suppressed and Whisper writes the words it heard ("the eighth", "twenty dollars", "doctor"), to
 # be compared with words written out by hand.
-_NOT_WORDS = re.compile(r"\s?(.*[0-9$%£€₹°¥].*|[IVXLCDM]{2,}[-.]?|[VXLCDM][-.]?|(Dr|Mr|Mrs|Ms|St|Mt|Lt|Prof|Jr|Sr)\.?)")
+_NOT_WORDS = re.compile(r"\s?(.*[0-9$%£€₹°¥].*"  # digits and signs
+                        r"|[IVXLCDM]{2,}[-.]?|[VXLCDM][-.]?"  # Roman numerals (not the word "I")
+                        r"|(Dr|Mr|Mrs|Ms|St|Mt|Lt|Prof|Jr|Sr)\.?)")  # titles
 
 
 class Transcriber:
