@@ -103,6 +103,7 @@ def test_text_without_phonemes_is_a_clear_error(service: SpeechService) -> None:
         list(service.stream(prepared))
 
 
+@pytest.mark.timeout(600)  # 5,000 characters through the model: 3.5 minutes on a loaded 2-core machine
 def test_long_input_streams_in_chunks_with_bounded_memory(service: SpeechService) -> None:
     """5,000+ characters at 4x speed: chunks arrive one by one; Python memory stays flat."""
     sentences = [f"This is sentence number {i} of a long chapter that keeps going for a while." for i in range(70)]
