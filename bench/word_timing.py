@@ -38,11 +38,12 @@ def main() -> int:
 
     root = workload.data_dir(args.data_dir)
     service = SpeechService(Settings(data_dir=root, threads=args.threads, fast_model=not args.plain))
-    transcriber = Transcriber(whisper_model_dir(Path(tempfile.mkdtemp(prefix="kokoro-whisper-"))))
     results = []
-    for case in timing.FULL:
-        results.append(timing.measure(service, transcriber, case))
-        print(timing.row(results[-1]), file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="kokoro-whisper-") as whisper:
+        transcriber = Transcriber(whisper_model_dir(Path(whisper)))
+        for case in timing.FULL:
+            results.append(timing.measure(service, transcriber, case))
+            print(timing.row(results[-1]), file=sys.stderr, flush=True)
     service.close()
     print(timing.table(results))
     print()
