@@ -17,24 +17,23 @@ import pytest
 from tests.support.audio import assert_speech_like, decode
 from tests.support.ci import missing
 from tests.support.cluster import free_port
-from tests.support.container import LIMITS, base_image, build_context, dependency_wheels, podman
+from tests.support.container import LIMITS, TOOLS, podman
+from tests.support.container import image as build_image
 
-pytestmark = [pytest.mark.container, pytest.mark.slow]
+# the first test builds the image: minutes with a warm cache, more on a fresh machine (README: Test)
+pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 REPO = Path(__file__).resolve().parent.parent
-IMAGE = "localhost/kokoro-server:test"
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> str:
-    for tool in ("podman", "mmdebstrap", "runc"):
+def image() -> str:
+    """The image of this tree: built here, or found already built (by `.ci/run`'s background
+    preparation, or an earlier run of the same tree; tests/support/container.py)."""
+    for tool in TOOLS:
         if shutil.which(tool) is None:
             missing(f"{tool} is not installed (apt-get install podman mmdebstrap runc)")
-    base = base_image()
-    context = build_context(REPO, dependency_wheels(REPO), tmp_path_factory.mktemp("image"))
-    podman("build", "--format", "docker", "--build-arg", f"BASE={base}", "--build-arg", "PIP_ARGS=--no-index",
-           "-t", IMAGE, str(context), timeout=1800)
-    return IMAGE
+    return build_image(REPO)
 
 
 @pytest.fixture(scope="module")

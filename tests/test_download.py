@@ -186,9 +186,12 @@ def test_an_unreachable_hub_is_tried_once_not_retried(tmp_path: Path) -> None:
     assert len(calls) == 1
 
 
-def test_the_service_speaks_with_the_downloaded_voices(hub: FakeHub, data: Path, tmp_path: Path) -> None:
+def test_the_service_speaks_with_the_downloaded_voices(hub: FakeHub, data: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.support.audio import assert_speech_like, decode
 
+    # the plain model: deriving the default fast variant in this fresh data dir would add a minute
+    monkeypatch.setenv("KOKORO_FAST_MODEL", "false")
     assert download(data, hub.url, "--voices", ",".join(VOICES)) == 0
     out = tmp_path / "hello.wav"
     assert main(["--data-dir", str(data), "say", "Hello from the downloaded voices.", "-o", str(out),

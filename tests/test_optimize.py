@@ -63,7 +63,7 @@ def test_optimized_model_passes_its_check_and_is_installed(optimized: Optimized)
 
 def test_service_runs_the_optimized_model_unless_turned_off(optimized: Optimized, opt_dir: Path) -> None:
     for use, name in ((True, optimized.path.name), (False, optimized.source.name)):
-        service = SpeechService(Settings(data_dir=opt_dir, threads=2, use_optimized_model=use))
+        service = SpeechService(Settings(data_dir=opt_dir, threads=2, use_optimized_model=use, fast_model=False))
         try:
             assert name in service.models.get("v1_0").backend.description
         finally:
@@ -75,7 +75,7 @@ def test_optimized_model_says_the_same(optimized: Optimized, opt_dir: Path, tran
     text = "Scientists discovered a new species of frog in the rainforest last year."
     audio, model_audio = {}, {}
     for use in (False, True):
-        service = SpeechService(Settings(data_dir=opt_dir, threads=2, use_optimized_model=use))
+        service = SpeechService(Settings(data_dir=opt_dir, threads=2, use_optimized_model=use, fast_model=False))
         try:
             audio[use] = service.synthesize(SpeechRequest(text=text, voice="bf_emma"))
             (tokens, style), = engine_inputs(service, [text], "bf_emma")

@@ -138,7 +138,8 @@ def test_auto_without_torch_names_what_to_install(both_pth: Path, monkeypatch: p
 
 def test_preload_loads_what_it_can(tmp_path: Path, assets: Path) -> None:
     root = fill_data_dir(tmp_path, assets)
-    service = SpeechService(Settings(data_dir=root, preload=["v1_0", "v0_19"], threads=2))
+    # the plain model: a fresh data dir, where deriving the fast variant would add a minute
+    service = SpeechService(Settings(data_dir=root, preload=["v1_0", "v0_19"], threads=2, fast_model=False))
     try:
         problems = service.models.preload()
         assert set(problems) == {"v0_19"} and "kokoro-v0_19" in problems["v0_19"]

@@ -140,7 +140,12 @@ def _derive(source: Path, ort: Any, threads: int, max_ratio: float) -> VariantMa
         return None
     try:
         folder.mkdir(exist_ok=True)  # not writable: nothing to derive for
-        rewritten = rewrite(onnx.load(str(source)))
+        try:
+            loaded = onnx.load(str(source))
+        except Exception as exc:  # noqa: BLE001  a corrupt file: the backend reports it, naming the file
+            log.warning("cannot read %s to derive its fast variant (%s); running it as it is", source.name, exc)
+            return None
+        rewritten = rewrite(loaded)
         if not rewritten.changed:
             manifest = VariantManifest(**base, decision="source",
                                        reason="no uint8 ConvInteger or square to rewrite: the model runs as it is")
