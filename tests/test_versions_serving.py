@@ -156,4 +156,4 @@ def test_models_command_shows_both_versions(both_pth: Path, data_dir: Path, caps
     assert main(["--data-dir", str(data_dir), "models"]) == 0
     out = capsys.readouterr().out
     assert "v0_19 (Kokoro-82M v0.19): NOT READY" in out and "kokoro-v0_19.pth" in out
-    assert "user-supplied" in out
+    assert "`kokoro-server download -m v0_19` fetches the ONNX export" in out and "user-supplied" not in out

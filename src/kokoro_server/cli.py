@@ -155,7 +155,7 @@ def resolve_version(model: str | None, settings: Settings) -> str:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from kokoro_server.builds import BUILDS
-    from kokoro_server.datadir import download_hint
+    from kokoro_server.datadir import download_hint, weights_option
     from kokoro_server.engine.derived_model import usable_derived
     from kokoro_server.service import SpeechService
 
@@ -187,7 +187,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         voices = service.voices.list(build)
         print(f"  voices: {len(voices)} in {service.data_dir.voices_dir(build)}")
         if not status.ready or not voices:
-            what = " ".join(([] if status.ready else ["--weights onnx"]) + ([] if voices else ["--voices all"]))
+            what = " ".join(([] if status.ready else [weights_option(build)]) + ([] if voices else ["--voices all"]))
             print(f"  to fetch: {download_hint(build, what)}")
     return 0
 
@@ -254,10 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--force", action="store_true", help="replace a different voice of the same name")
     add.set_defaults(func=cmd_voices_add)
 
+    from kokoro_server.builds import BUILDS, DEFAULT_VERSION
+    from kokoro_server.builds.downloads import WEIGHT_CHOICES
+
+    needs = "; ".join(f"{b.downloads.default_weights or 'none'} for {v}{', which ships embedded' if b.embedded else ''}"
+                      for v, b in BUILDS.items() if b.downloads is not None)
     dl = sub.add_parser("download", help="fetch model files from the Hugging Face hub or a mirror")
-    dl.add_argument("-m", "--model", help="model version: v1_0 (default) or v0_19")
-    dl.add_argument("--weights", choices=("pth", "onnx", "onnx-int8", "none"), help="pth, onnx, onnx-int8 or none (default: only what the version needs "
-                                      "to run: none for v1_0, which ships embedded; onnx for v0_19)")
+    dl.add_argument("-m", "--model", help=f"model version: {', '.join(BUILDS)} (default: {DEFAULT_VERSION}, "
+                                          "or KOKORO_DEFAULT_MODEL)")
+    dl.add_argument("--weights", choices=(*WEIGHT_CHOICES, "none"),
+                    help=f"{', '.join(WEIGHT_CHOICES)} or none (default: only what the version needs to run: {needs})")
     dl.add_argument("--voices", default="all", help="all (default), none, or NAME,NAME,...")
     dl.add_argument("--revision", help="hub revision (commit, branch or tag); default: a pinned commit")
     dl.add_argument("--hub-url", help="hub or mirror URL (default: $KOKORO_HUB_URL, $HF_ENDPOINT, "

@@ -23,15 +23,23 @@ _assemble_lock = threading.Lock()
 
 def download_hint(build: Build, what: str = "") -> str:
     """The command that fetches missing files, e.g. ``what="--weights onnx"`` or ``"--voices af_heart"``."""
+    if build.downloads is None:
+        return f"place it yourself ({build.title} is published nowhere kokoro-server downloads from)"
     extra = f" {what}" if what else ""
     return f"run `kokoro-server download -m {build.version}{extra}`"
 
 
-def weights_option(file_name: str) -> str:
-    """The ``download --weights`` value that fetches a weights file of ``models/<version>/``."""
-    if file_name.endswith("-int8.onnx"):
-        return "--weights onnx-int8"
-    return "--weights onnx" if file_name.endswith(".onnx") else "--weights pth"
+def weights_option(build: Build, file_name: str | None = None) -> str:
+    """The ``download --weights`` option that fetches ``file_name`` of ``models/<version>/`` (by the
+    build's download manifest), or, with no file named, the weights a plain download would fetch."""
+    manifest = build.downloads
+    if manifest is None:
+        return ""
+    if file_name:
+        kind = manifest.weights_kind(file_name)
+    else:  # what a plain download fetches, else the ONNX export (the default backend runs it)
+        kind = manifest.default_weights or ("onnx" if "onnx" in manifest.weights else next(iter(manifest.weights), None))
+    return f"--weights {kind}" if kind else ""
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,7 @@ class DataDir:
 
     def missing_weights_error(self, build: Build) -> FileProblemError:
         names = " or ".join(wf.name for wf in build.weight_files)
-        fix = download_hint(build, "--weights onnx")
+        fix = download_hint(build, weights_option(build))
         if build.embedded is None:
             fix += f", or place your own {names} there"
         return FileProblemError(f"no model weights for {build.title}", file=names,

