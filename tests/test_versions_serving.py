@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +126,9 @@ def test_torch_only_needs_a_pth(both_pth: Path) -> None:
 
 
 def test_auto_without_torch_names_what_to_install(both_pth: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("kokoro_server.engine.models.torch_available", lambda: False)
+    from kokoro_server.engine.backends import BACKENDS
+
+    monkeypatch.setitem(BACKENDS, "torch", dataclasses.replace(BACKENDS["torch"], available=lambda: False))
     service = SpeechService(Settings(data_dir=both_pth))
     status = service.models.status(V019)
     assert not status.ready and "needs the PyTorch backend" in status.problem

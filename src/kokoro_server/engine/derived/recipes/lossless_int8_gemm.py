@@ -35,6 +35,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from kokoro_server.engine.derived.recipes.base import Applied, Recipe, RecipeContext
+
 NAME = "lossless-int8-gemm"
 
 
@@ -236,3 +238,15 @@ def _drop_unused(model: onnx.ModelProto) -> None:
     keep = [i for i in graph.initializer if i.name in used]
     del graph.initializer[:]
     graph.initializer.extend(keep)
+
+
+def _apply(model: onnx.ModelProto, context: RecipeContext) -> Applied:
+    rewritten = rewrite(model)
+    if not rewritten.changed:
+        return Applied(model, False, "no uint8 ConvInteger or square to rewrite")
+    return Applied(rewritten.model, True, rewritten.summary(),
+                   facts={"convs": rewritten.convs, "squares": rewritten.squares})
+
+
+RECIPE = Recipe(name=NAME, version=2, apply=_apply, purpose="speed", providers=frozenset({"cpu"}))
+"""Version 2 squares by multiplying too (a file of version 1 is stale and derived again)."""
