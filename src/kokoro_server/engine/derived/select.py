@@ -105,5 +105,6 @@ def choose(source: Path, settings: Settings, provider: str, onnxruntime: str) ->
         return Selection(wanted.base, False, found.entry, wanted, f"{base}: {found.entry.reason}", True, False)
     why = f" ({found.problem})" if found.problem else ""
     return Selection(wanted.base, False, None, wanted,
-                     f"{base} (its durations output added in memory when asked for); the derived file ({wanted.describe()}) is not made "
-                     f"yet{why}", False, True)
+                     f"{base} (its durations output added in memory when asked for); the derived file "
+                     f"({wanted.describe()}) is not made yet{why}: a server derives it in the background, "
+                     "`kokoro-server models --derive` now", False, True)

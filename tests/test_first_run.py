@@ -1,0 +1,119 @@
+"""A first run: the server answers on the model as installed while the faster file is derived in the
+background, which then takes over (the audio unchanged); killed mid-way, nothing is left behind
+after the next start, in any folder the product writes temp files to."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kokoro_server.datadir import DataDir
+from kokoro_server.files import TEMP_NAME, TempFile
+from kokoro_server.service import SpeechService
+from kokoro_server.settings import Settings
+from tests.conftest import fill_data_dir
+from tests.support.server import ServerThread
+
+HOUR_AGO = time.time() - 3600
+TAKEOVER_TIMEOUT_S = 900  # the derivation runs at nice 19: on a busy machine it waits for idle CPU
+
+
+def speak(server: ServerThread) -> bytes:
+    response = httpx.post(server.url + "/v1/audio/speech", timeout=300,
+                          json={"input": "Good morning. The first request is never kept waiting.",
+                                "voice": "af_heart", "response_format": "pcm"})
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def test_first_requests_run_on_the_installed_model_until_the_derived_file_takes_over(tmp_path: Path,
+                                                                                      assets: Path) -> None:
+    root = fill_data_dir(tmp_path / "data", assets, versions=("v1_0",))
+    server = ServerThread(Settings(data_dir=root, threads=1, concurrency=1, preload=["v1_0"])).start()
+    try:
+        before = speak(server)
+        model = httpx.get(server.url + "/v1/models/kokoro", timeout=30).json()
+        assert model["runs"].endswith("models/v1_0/kokoro-v1_0-int8.onnx"), model  # as installed, at once
+        assert "not made yet" in model["why"], model
+        detail = httpx.get(server.url + "/ready", timeout=30).json()
+        assert detail["status"] == "ready" and detail["models"]["v1_0"]["runs"] == model["runs"], detail
+        deadline = time.monotonic() + TAKEOVER_TIMEOUT_S
+        while "/.derived/" not in (model.get("runs") or "") and time.monotonic() < deadline:
+            assert model["derivation"] is None or not model["derivation"].startswith("failed"), model
+            time.sleep(1)
+            model = httpx.get(server.url + "/v1/models/kokoro", timeout=30).json()
+        assert "/.derived/" in model["runs"], model
+        assert "bit-identical" in model["why"] and model["derivation"].startswith("done"), model
+        assert speak(server) == before  # the derived file says exactly the same
+    finally:
+        server.stop()
+    assert not [p for p in (root / "models" / "v1_0" / ".derived").iterdir() if TEMP_NAME.match(p.name)]
+
+
+def wait_for(predicate, what: str, timeout: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def temp_files(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if TEMP_NAME.match(p.name)]
+    except OSError:
+        return []
+
+
+def killed_while(env: dict[str, str], args: list[str], folder: Path) -> list[Path]:
+    """Run ``kokoro-server ARGS`` and kill -9 it as soon as a temp file shows in ``folder``."""
+    process = subprocess.Popen([sys.executable, "-m", "kokoro_server.cli", *args], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: temp_files(folder) or process.poll() is not None, f"a temp file in {folder}")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    left = temp_files(folder)
+    assert left, f"{args} ended before writing a temp file in {folder}"
+    return left
+
+
+def test_kill_9_during_the_first_load_and_the_derivation_leaves_nothing_after_the_next_start(
+        tmp_path: Path, assets: Path) -> None:
+    data = DataDir(fill_data_dir(tmp_path / "data", assets, versions=("v1_0",)))
+    models = data.root / "models" / "v1_0"
+    env = {**os.environ, "KOKORO_DATA_DIR": str(data.root), "KOKORO_THREADS": "1"}
+    left = killed_while(env, ["models", "--derive"], models)  # assembling the embedded model
+    left += killed_while(env, ["models", "--derive"], models / ".derived")  # deriving: a 92 MB graph
+    (data.root / "voices" / "v0_19").mkdir(parents=True)
+    data.spool_dir.mkdir()
+    for folder in (data.root / "voices" / "v0_19", data.spool_dir, data.root):  # voices added, answers spooled
+        temp = TempFile(folder / "speech.mp3")
+        temp.file.close()  # the process "died": unlocked
+        left.append(temp.path)
+    assert {p.parent for p in left} == {models, models / ".derived", data.root / "voices" / "v0_19",
+                                       data.spool_dir, data.root}
+    old_layout = models / ".variants" / ".durations" / ".optimized"  # an earlier release's derived files
+    old_layout.mkdir(parents=True)
+    (old_layout / "kokoro-v1_0-int8.onnx.json").write_text("{}")
+    for path in left:
+        os.utime(path, (HOUR_AGO, HOUR_AGO))  # as old as after a restart some minutes later
+    with TempFile(models / ".derived" / "kokoro-v1_0-int8.onnx") as live:  # another live process's
+        os.utime(live.path, (HOUR_AGO, HOUR_AGO))
+        young = TempFile(models / "kokoro-v1_0.onnx")
+        young.file.close()  # unlocked but written a moment ago: maybe a process on a lock-less disk
+        SpeechService(Settings(data_dir=data.root)).close()  # the next start
+        assert not [p for p in left if p.exists()], [p for p in left if p.exists()]
+        assert live.path.exists() and young.path.exists()
+        assert not (models / ".variants").exists()
+    young.path.unlink()
+    assert set(data.temp_folders()) >= {models, models / ".derived", data.root / "voices" / "v0_19",
+                                        data.spool_dir, data.root}
