@@ -117,3 +117,33 @@ def test_kill_9_during_the_first_load_and_the_derivation_leaves_nothing_after_th
     young.path.unlink()
     assert set(data.temp_folders()) >= {models, models / ".derived", data.root / "voices" / "v0_19",
                                         data.spool_dir, data.root}
+
+
+# -- a new user's first commands -------------------------------------------------------------------
+def test_a_fresh_install_lists_where_voices_come_from_and_suggests_real_names(tmp_path: Path) -> None:
+    env = {**os.environ, "KOKORO_DATA_DIR": str(tmp_path / "fresh")}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kokoro_server.cli", *args], env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    listed = cli("voices", "-m", "v1_0").stdout.splitlines()[0]
+    assert "5 voices from the voices shipped with kokoro-server (PyPI)" in listed, listed
+    assert f"{tmp_path / 'fresh' / 'voices' / 'v1_0'} does not exist yet" in listed, listed
+    typo = cli("say", "Hello.", "-v", "af_hart", "-o", str(tmp_path / "x.wav"))
+    assert typo.returncode == 2 and "did you mean af_heart" in typo.stderr, typo.stderr
+    assert "--voices af_hart" not in typo.stderr  # never a download of a name that is published nowhere
+    unpublished = cli("say", "Hello.", "-v", "af_heart", "-o", str(tmp_path / "x.wav"))
+    assert "kokoro-server download -m v1_0 --voices af_heart" in unpublished.stderr, unpublished.stderr
+
+
+def test_the_progress_bar_ends_at_100_percent(data_dir: Path, tmp_path: Path) -> None:
+    text = "One, two, three. Four, five, six, seven and eight! " * 13  # over the 600 characters of a bar
+    result = subprocess.run([sys.executable, "-m", "kokoro_server.cli", "say", text, "-v", "af_heart", "--speed", "4",
+                             "-o", str(tmp_path / "long.wav")], env={**os.environ, "KOKORO_DATA_DIR": str(data_dir)},
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    import re
+
+    final = re.findall(r"(\d+)%\|[^|]*\| (\d+)/(\d+) ", result.stderr)[-1]
+    assert final[0] == "100" and final[1] == final[2], result.stderr[-500:]

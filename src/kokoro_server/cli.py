@@ -67,7 +67,8 @@ def cmd_say(args: argparse.Namespace) -> int:
                 words.extend(heard)
             out(encoder.encode(piece.audio))
             seconds += piece.seconds
-            bar.update(len(piece.chunk.text) + 1)
+            bar.update(min(len(piece.chunk.text) + 1, bar.total - bar.n))  # +1: the space between chunks
+        bar.update(bar.total - bar.n)  # the last chunk has none: end at 100%
         out(encoder.finish())
 
     try:
@@ -118,7 +119,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
     builds = [get_build(args.model)] if args.model else list(BUILDS.values())
     for build in builds:
         voices = service.voices.list(build)
-        print(f"{build.version} ({build.title}): {len(voices)} voices in {service.data_dir.voices_dir(build)}")
+        print(f"{build.version} ({build.title}): {len(voices)} voices from {service.voices.where(build)}")
         for v in voices:
             note = "" if v.supported else "  (no offline text front end)"
             print(f"  {v.name:<16} {v.language_name:<22} {v.gender:<8} {v.file}{note}")
@@ -198,7 +199,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 print(f"  note: {build.notes}")
         _print_derived(service.data_dir, build)
         voices = service.voices.list(build)
-        print(f"  voices: {len(voices)} in {service.data_dir.voices_dir(build)}")
+        print(f"  voices: {len(voices)} from {service.voices.where(build)}")
         if not status.ready or not voices:
             what = " ".join(([] if status.ready else [weights_option(build)]) + ([] if voices else ["--voices all"]))
             print(f"  to fetch: {download_hint(build, what)}")
