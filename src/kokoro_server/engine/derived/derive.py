@@ -105,6 +105,7 @@ def _derive(store: DerivedStore, wanted: Wanted, ort: Any, provider: ExecutionPr
     context = RecipeContext(wanted.source, provider.name, feeds)
     recipes: list[Recipe] = list(wanted.recipes)
     dropped: dict[str, str] = {}
+    quality: dict[str, Any] = {}  # lossy recipes' figures, kept when they are dropped too
     while True:
         model = onnx.ModelProto()
         model.CopyFrom(base_model)
@@ -127,7 +128,7 @@ def _derive(store: DerivedStore, wanted: Wanted, ort: Any, provider: ExecutionPr
         if not applied and not wanted.graph:  # the base is already what is wanted: record that
             reason = "nothing to derive: " + "; ".join(summaries or dropped.values() or ["it runs as it is"])
             entry = Entry(wanted.key, 0, 0, "", None, applied=[], dropped=dropped, reason=reason,
-                          durations_problem=durations_problem, facts=facts)
+                          durations_problem=durations_problem, facts={**facts, **quality})
             return store.commit(entry, wanted.source, None)
         data = model.SerializeToString()
         with store.new_file(wanted.key) as temp:
@@ -140,11 +141,18 @@ def _derive(store: DerivedStore, wanted: Wanted, ort: Any, provider: ExecutionPr
                 candidate = open_session(ort, temp.path, provider, threads=threads)
             del data
             candidate.run([audio_output], feeds[warm_up])
+            lossy = [r for r in recipes if r.id in applied and not r.exact]
             problem, seconds = _check(reference, candidate, audio_output, feeds, expected, reference_seconds,
-                                      has_durations)
+                                      has_durations, exact=not lossy)
+            for recipe in lossy:  # judged by its own quality bar instead of bit-identity
+                passed, figures = recipe.quality_check(reference, candidate, context) if recipe.quality_check \
+                    else (False, {"problem": "a lossy recipe needs a quality check"})
+                quality[f"{recipe.name}_quality"] = figures
+                if not passed and problem is None:
+                    problem = f"{recipe.id} failed its quality check ({figures})"
             speed = [r for r in recipes if r.purpose == "speed" and r.id in applied]
             if problem is not None:
-                losing = speed or [r for r in recipes if r.id in applied]
+                losing = lossy or speed or [r for r in recipes if r.id in applied]
                 if not losing:
                     raise RuntimeError(f"the derived graph of {wanted.source.name} fails its check ({problem})")
                 for recipe in losing:
@@ -173,16 +181,17 @@ def _derive(store: DerivedStore, wanted: Wanted, ort: Any, provider: ExecutionPr
             reason = (f"{'; '.join(parts)}; audio bit-identical to the model's on {len(feeds)} check "
                       f"utterances{timing}")
             entry = Entry(wanted.key, 0, 0, "", None, applied=applied, dropped=dropped, reason=reason,
-                          durations_problem=durations_problem, facts={**facts, **measured})
+                          durations_problem=durations_problem, facts={**facts, **quality, **measured})
             return store.commit(entry, wanted.source, temp)
 
 
 def _check(reference: Any, candidate: Any, audio_output: str, feeds: Sequence[dict[str, np.ndarray]],
-           expected: list[np.ndarray], reference_seconds: list[float],
-           has_durations: bool) -> tuple[str | None, tuple[float, float]]:
+           expected: list[np.ndarray], reference_seconds: list[float], has_durations: bool,
+           exact: bool = True) -> tuple[str | None, tuple[float, float]]:
     """The candidate against the reference on every check utterance, interleaved call by call: (None
-    when its audio equals the reference's bit for bit and its durations add up, else what differs;
-    the seconds of each). The reference's outputs and times are kept for the next attempt."""
+    when its audio equals the reference's bit for bit (``exact``; else only the same length) and its
+    durations add up, else what differs; the seconds of each). The reference's outputs and times are
+    kept for the next attempt."""
     outputs = [audio_output] + ([DURATIONS] if has_durations else [])
     spent = 0.0
     for i, feed in enumerate(feeds):
@@ -196,7 +205,7 @@ def _check(reference: Any, candidate: Any, audio_output: str, feeds: Sequence[di
         want = expected[i]
         if got[0].shape != want.shape:
             return "the audio's shape differs", (sum(reference_seconds), spent)
-        if not np.array_equal(got[0], want):
+        if exact and not np.array_equal(got[0], want):
             worst = float(np.max(np.abs(got[0].astype(np.float64) - want)))
             return f"the audio differs by up to {worst:.3g}", (sum(reference_seconds), spent)
         if has_durations:
