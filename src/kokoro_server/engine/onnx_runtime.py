@@ -362,9 +362,9 @@ class _Opened:
             return
         new = choose(self.selection.wanted.source, self.request.settings, self.backend.provider.name,
                      self.ort_version)
-        if new.entry is None or (new.path == self.selection.path and not new.durations_in_memory
-                                 and self.selection.complete):
-            log.info("%s: derivation finished (%s); %s stays in use", version, new.reason, self.selection.path.name)
+        if new.entry is None or new.entry.file is None or new.path == self.backend.model.path:
+            log.info("%s: derivation finished (%s); %s stays in use", version, new.reason,
+                     self.backend.model.path.name)
             return
         self.backend.switch_to(model_file(new))
         self.selection = new

@@ -46,14 +46,19 @@ class BackgroundDerivations:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._processes: dict[str, subprocess.Popen[str]] = {}
+        self._waiting: dict[str, list[Callable[[dict[str, object] | None, str | None], None]]] = {}
         self._states: dict[str, DerivationState] = {}
         self._closed = False
 
     def start(self, version: str, source: Path, what: str, args: list[str],
               on_done: Callable[[dict[str, object] | None, str | None], None]) -> bool:
-        """Start deriving (unless one runs for ``version``); ``on_done(result, problem)`` follows."""
+        """Start deriving (unless one runs for ``version``: then ``on_done`` waits for that one);
+        ``on_done(result, problem)`` follows (a model loaded again meanwhile is told too)."""
         with self._lock:
-            if self._closed or version in self._processes:
+            if self._closed:
+                return False
+            if version in self._processes:
+                self._waiting[version].append(on_done)
                 return False
             command = [sys.executable, "-m", "kokoro_server.engine.derived.derive", str(source), *args]
             try:
@@ -63,16 +68,16 @@ class BackgroundDerivations:
                 log.warning("%s: cannot start the background derivation (%s)", version, exc)
                 return False
             self._processes[version] = process
+            self._waiting[version] = [on_done]
             self._states[version] = DerivationState("deriving", what, time.time())
-        threading.Thread(target=self._wait, args=(version, process, on_done), name=f"derive-{version}",
-                         daemon=True).start()
+        threading.Thread(target=self._wait, args=(version, process), name=f"derive-{version}", daemon=True).start()
         return True
 
-    def _wait(self, version: str, process: subprocess.Popen[str],
-              on_done: Callable[[dict[str, object] | None, str | None], None]) -> None:
+    def _wait(self, version: str, process: subprocess.Popen[str]) -> None:
         out, err = process.communicate()
         with self._lock:
             self._processes.pop(version, None)
+            waiting = self._waiting.pop(version, [])
             closed = self._closed
         result, problem = None, None
         if process.returncode == 0:
@@ -89,10 +94,11 @@ class BackgroundDerivations:
             self._states[version] = state
         if closed:
             return
-        try:
-            on_done(result, problem)
-        except Exception:  # the server keeps running on the file it has
-            log.exception("%s: switching to the derived model failed", version)
+        for on_done in waiting:
+            try:
+                on_done(result, problem)
+            except Exception:  # the server keeps running on the file it has
+                log.exception("%s: switching to the derived model failed", version)
 
     def state(self, version: str) -> DerivationState | None:
         with self._lock:
