@@ -94,10 +94,12 @@ def test_kill_9_during_the_first_load_and_the_derivation_leaves_nothing_after_th
     left = killed_while(env, ["models", "--derive"], models)  # assembling the embedded model
     left += killed_while(env, ["models", "--derive"], models / ".derived")  # deriving: a 92 MB graph
     (data.root / "voices" / "v0_19").mkdir(parents=True)
-    data.spool_dir.mkdir()
-    for folder in (data.root / "voices" / "v0_19", data.spool_dir, data.root):  # voices added, answers spooled
-        temp = TempFile(folder / "speech.mp3")
-        temp.file.close()  # the process "died": unlocked
+    spooled = data.spool_file("speech.mp3")  # a whole-file answer being encoded ...
+    spooled.file.close()  # ... by a process that "died": unlocked
+    left.append(spooled.path)
+    for folder in (data.root / "voices" / "v0_19", data.root):  # voices added, files of the data dir
+        temp = TempFile(folder / "af_mix.pt")
+        temp.file.close()
         left.append(temp.path)
     assert {p.parent for p in left} == {models, models / ".derived", data.root / "voices" / "v0_19",
                                        data.spool_dir, data.root}

@@ -80,9 +80,15 @@ class DataDir:
 
     @property
     def spool_dir(self) -> Path:
-        """Where whole-file answers are encoded on disk beyond a few MB: create them as
-        ``TempFile(data_dir.spool_dir / "<name>")`` (swept like every temp file of the data dir)."""
+        """Where whole-file answers are encoded on disk beyond a few MB (see :meth:`spool_file`)."""
         return self.root / "spool"
+
+    def spool_file(self, name: str) -> TempFile:
+        """A temp file in ``spool/`` for a whole-file answer: ``.<name>.<random>.tmp``, locked while this
+        process holds it, deleted when its ``with`` block ends (never committed); one a killed process
+        left is removed by the next start's sweep. Raises OSError when the data dir is not writable."""
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        return TempFile(self.spool_dir / name)
 
     def temp_folders(self) -> list[Path]:
         """Every folder the product writes temp files to: ``models/<v>/`` (assembled and migrated
