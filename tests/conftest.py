@@ -10,10 +10,12 @@ import pytest
 from kokoro_server.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-# The fast variant (engine/fast_variant.py) is bit-identical to the model it is derived from and is
-# covered by tests/test_fast_variant.py; deriving it in each fresh data dir would add seconds to
-# every test that loads the model, so the other tests (and the servers they start) run without it.
+# The derived model file (engine/derived/) is bit-identical to the model it is derived from and is
+# covered by tests/test_fast_variant.py, test_graph_cache.py, test_durations_model.py and
+# test_first_run.py; deriving it in each fresh data dir would add seconds to every test that loads
+# the model, so the other tests (and the servers they start) run without it.
 os.environ.setdefault("KOKORO_FAST_MODEL", "false")
+os.environ.setdefault("KOKORO_DERIVE", "off")
 ASSETS = Path(os.environ.get("KOKORO_TEST_ASSETS", REPO.parent / "shared" / "assets"))
 
 

@@ -36,7 +36,8 @@ def speak(server: ServerThread) -> bytes:
 def test_first_requests_run_on_the_installed_model_until_the_derived_file_takes_over(tmp_path: Path,
                                                                                       assets: Path) -> None:
     root = fill_data_dir(tmp_path / "data", assets, versions=("v1_0",))
-    server = ServerThread(Settings(data_dir=root, threads=1, concurrency=1, preload=["v1_0"])).start()
+    server = ServerThread(Settings(data_dir=root, threads=1, concurrency=1, preload=["v1_0"],
+                                   derive="background")).start()
     try:
         before = speak(server)
         model = httpx.get(server.url + "/v1/models/kokoro", timeout=30).json()
