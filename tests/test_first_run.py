@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from kokoro_server.datadir import DataDir
 from kokoro_server.files import TEMP_NAME, TempFile
