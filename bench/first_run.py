@@ -1,7 +1,7 @@
 """A first run, measured: `say` on a fresh data dir, the derived file folded into one, and what the
 background derivation costs the requests a server answers meanwhile.
 
-    python bench/first_run.py say [--runs 3]          # time kokoro-server say "Hello." -o x.wav, cold and warm
+    python bench/first_run.py say [--runs 3] [--executables A/bin/kokoro-server B/bin/kokoro-server]
     python bench/first_run.py fold [--rounds 3]       # one derived file vs the fast file alone: audio, speed
     python bench/first_run.py background [--port 9250]  # request latency and event-loop lag while deriving
 
@@ -55,26 +55,34 @@ def cpu_children() -> float:
 
 def cmd_say(args: argparse.Namespace) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="kokoro-first-say-"))
+    commands = {exe: [exe] for exe in args.executables} or {"this venv": [sys.executable, "-m", "kokoro_server.cli"]}
     rows = []
     for run in range(args.runs):
-        env = {**os.environ, "KOKORO_DATA_DIR": str(scratch / f"run{run}")}
-        for state in ("cold", "warm"):
-            wall, cpu = time.perf_counter(), cpu_children()
-            subprocess.run([sys.executable, "-m", "kokoro_server.cli", "say", "Hello.", "-q", "-o",
-                            str(scratch / "x.wav")], env=env, check=True)
-            rows.append({"run": run, "state": state, "wall_s": time.perf_counter() - wall,
-                         "cpu_s": cpu_children() - cpu})
-        rows[-1]["disk_mb"] = sum(p.stat().st_size for p in (scratch / f"run{run}").rglob("*")
-                                  if p.is_file() and not p.is_symlink()) / 1e6
+        order = list(commands) if run % 2 == 0 else list(reversed(commands))  # alternated run by run
+        for index, label in enumerate(order):
+            folder = scratch / f"run{run}-{index}"
+            env = {**os.environ, "KOKORO_DATA_DIR": str(folder)}
+            for state in ("cold", "warm"):
+                wall, cpu = time.perf_counter(), cpu_children()
+                subprocess.run([*commands[label], "say", "Hello.", "-q", "-o", str(scratch / "x.wav")], env=env,
+                               check=True)
+                rows.append({"command": label, "run": run, "state": state, "wall_s": time.perf_counter() - wall,
+                             "cpu_s": cpu_children() - cpu})
+            rows[-1]["disk_mb"] = sum(p.stat().st_size for p in folder.rglob("*")
+                                      if p.is_file() and not p.is_symlink()) / 1e6
     info = workload.machine()
     print(f"\nkokoro-server say \"Hello.\" on a fresh data dir; {info['cpu']}, {info['cores']} cores, load "
           f"{info['load']}, {info['date']}")
-    workload.print_table(["state", "median wall s", "median CPU s", "min wall s", "max wall s"],
-                         [[state, workload.median([r["wall_s"] for r in rows if r["state"] == state]),
-                           workload.median([r["cpu_s"] for r in rows if r["state"] == state]),
-                           min(r["wall_s"] for r in rows if r["state"] == state),
-                           max(r["wall_s"] for r in rows if r["state"] == state)] for state in ("cold", "warm")])
-    print(f"data dir after both: {rows[-1]['disk_mb']:.1f} MB (nothing derived by say)")
+    table = []
+    for label in commands:
+        for state in ("cold", "warm"):
+            mine = [r for r in rows if r["command"] == label and r["state"] == state]
+            table.append([label, state, workload.median([r["wall_s"] for r in mine]),
+                          workload.median([r["cpu_s"] for r in mine]), min(r["wall_s"] for r in mine),
+                          max(r["wall_s"] for r in mine),
+                          workload.median([r.get("disk_mb", 0.0) for r in mine]) if state == "warm" else ""])
+    workload.print_table(["command", "state", "median wall s", "median CPU s", "min wall s", "max wall s",
+                          "data dir MB"], table)
     shutil.rmtree(scratch)
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": info, "runs": rows}, indent=2))
@@ -248,6 +256,8 @@ def main() -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     say = sub.add_parser("say")
     say.add_argument("--runs", type=int, default=3)
+    say.add_argument("--executables", nargs="*", default=[],
+                     help="kokoro-server executables to compare (e.g. two venvs' bin/kokoro-server), alternated")
     say.set_defaults(func=cmd_say)
     fold = sub.add_parser("fold")
     fold.add_argument("--rounds", type=int, default=3)
