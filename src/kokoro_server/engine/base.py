@@ -68,7 +68,6 @@ class OpenRequest:
     settings: Settings
     fix_hint: str
     derivations: Any | None = None  # engine.derived.background.BackgroundDerivations, for servers
-    on_switch: Callable[[str], None] | None = None  # told when a derived file takes over
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ class OnnxBackend:
         self._streams = 0  # streams inside streaming()
         self._calls = 0  # calls inside synthesize()
         self.calls_on = {"wide": 0, "narrow": 0}  # calls served by each kind of session so far
-        self.opened: _Opened | None = None  # set when a build's model was opened through the store
+        self.store_link: StoreLink | None = None  # set when a build's model was opened through the store
 
     # -- opening -------------------------------------------------------------------------------
     def _open(self, model: ModelFile, threads: int, provider: ExecutionProvider | None = None) -> Any:
@@ -190,9 +190,13 @@ class OnnxBackend:
     def model(self) -> ModelFile:
         return self._running.model
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def run_info(self) -> RunInfo:
         model = self._running.model
-        why = self.opened.selection.reason if self.opened is not None else "the file as given"
+        why = self.store_link.selection.reason if self.store_link is not None else "the file as given"
         return RunInfo(str(model.path), why, self.provider.name, self.provider_problem)
 
     @property
@@ -331,7 +335,7 @@ def durations_in_memory(path: Path) -> tuple[bytes | None, str | None]:
     return applied.model.SerializeToString(), None
 
 
-class _Opened:
+class StoreLink:
     """A loaded ONNX model's link to the store: re-choose after a derivation, switch, report."""
 
     def __init__(self, backend: OnnxBackend, request: OpenRequest, selection: Selection, ort_version: str) -> None:
@@ -362,6 +366,8 @@ class _Opened:
             return
         new = choose(self.selection.wanted.source, self.request.settings, self.backend.provider.name,
                      self.ort_version)
+        if self.backend.closed:  # unloaded meanwhile: the next load runs the derived file
+            return
         if new.entry is None or new.entry.file is None or new.path == self.backend.model.path:
             log.info("%s: derivation finished (%s); %s stays in use", version, new.reason,
                      self.backend.model.path.name)
@@ -371,8 +377,6 @@ class _Opened:
         seconds = result.get("seconds") if result else None
         log.info("%s: the derived file %s takes over from now (derived in %s s): %s", version, new.path.name,
                  seconds, new.reason)
-        if self.request.on_switch is not None:
-            self.request.on_switch(version)
 
 
 def _open(request: OpenRequest) -> OnnxBackend:
@@ -389,10 +393,10 @@ def _open(request: OpenRequest) -> OnnxBackend:
         if fallback.path != selection.path or fallback.durations_in_memory != selection.durations_in_memory:
             backend.switch_to(model_file(fallback))
         selection = fallback
-    opened = _Opened(backend, request, selection, ort.__version__)
-    backend.opened = opened
+    link = StoreLink(backend, request, selection, ort.__version__)
+    backend.store_link = link
     log.info("%s: runs %s: %s", request.build.version, selection.path.name, selection.reason)
-    opened.derive_in_background()
+    link.derive_in_background()
     return backend
 
 
