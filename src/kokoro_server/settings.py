@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     backend: str = Field("auto", description="auto, or a backend by name: onnx | torch (engine/backends.py).")
     providers: CommaList = Field(default_factory=lambda: ["auto"],
                                  description="ONNX backend: execution providers by name, in order of preference "
-                                             "(auto | cpu | cuda | tensorrt | openvino | coreml | directml); "
+                                             "(auto, or those of engine/providers/: cpu, cuda, tensorrt, ...); "
                                              "each is verified at load (a session and a tiny inference) and "
                                              "the CPU is the fallback. auto: CUDA when onnxruntime-gpu is "
                                              "installed, else the CPU.")
