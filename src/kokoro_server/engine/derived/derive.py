@@ -101,14 +101,12 @@ def _derive(store: DerivedStore, wanted: Wanted, ort: Any, provider: ExecutionPr
     reference.run([audio_output], feeds[warm_up])  # first calls allocate: not timed
     expected: list[np.ndarray] = []
     reference_seconds: list[float] = []
-    base_model = onnx.load(str(wanted.base))
     context = RecipeContext(wanted.source, provider.name, feeds)
     recipes: list[Recipe] = list(wanted.recipes)
     dropped: dict[str, str] = {}
     quality: dict[str, Any] = {}  # lossy recipes' figures, kept when they are dropped too
     while True:
-        model = onnx.ModelProto()
-        model.CopyFrom(base_model)
+        model = onnx.load(str(wanted.base))  # loaded per attempt: one graph in memory at a time
         applied, summaries, facts, durations_problem = [], [], {}, None
         for recipe in recipes:
             result = recipe.apply(model, context)
@@ -131,15 +129,15 @@ def _derive(store: DerivedStore, wanted: Wanted, ort: Any, provider: ExecutionPr
                           durations_problem=durations_problem, facts={**facts, **quality})
             return store.commit(entry, wanted.source, None)
         data = model.SerializeToString()
+        del model
         with store.new_file(wanted.key) as temp:
             if wanted.graph:  # the session saves its optimized graph, which is what runs from now on
                 open_session(ort, data, provider, threads=threads, save_to=temp.path)
-                candidate = open_session(ort, temp.path, provider, threads=threads, optimize=False)
             else:
                 temp.file.write(data)
                 temp.file.flush()
-                candidate = open_session(ort, temp.path, provider, threads=threads)
-            del data
+            del data  # one graph in memory at a time
+            candidate = open_session(ort, temp.path, provider, threads=threads, optimize=not wanted.graph)
             candidate.run([audio_output], feeds[warm_up])
             lossy = [r for r in recipes if r.id in applied and not r.exact]
             problem, seconds = _check(reference, candidate, audio_output, feeds, expected, reference_seconds,
