@@ -17,6 +17,11 @@ from kokoro_server.settings import Settings
 from tests.support.models import DefaultModels
 
 REPO = Path(__file__).resolve().parent.parent
+# Servers of the session run the default settings on the derived file made once by `default_models`;
+# one started on a fresh data dir would otherwise derive it again in the background (about a minute of
+# CPU each, beside the tests): derivation itself is covered by tests/test_first_run.py and
+# test_fast_variant.py, which turn it on where they need it.
+os.environ.setdefault("KOKORO_DERIVE", "off")
 ASSETS = Path(os.environ.get("KOKORO_TEST_ASSETS", REPO.parent / "shared" / "assets"))
 
 

@@ -76,3 +76,10 @@ def test_the_image_runs_as_a_user_with_a_data_volume_and_a_readiness_check(image
     assert "/data" in config["Volumes"] and "KOKORO_DATA_DIR=/data" in config["Env"]
     healthcheck = inspected.get("Healthcheck") or config.get("Healthcheck")  # where podman puts it
     assert any("/ready" in part for part in healthcheck["Test"])
+
+
+def test_the_image_holds_the_derived_model_file(image: str):
+    """Built with `kokoro-server models --derive`: on this (the build's) CPU the image runs the derived
+    file from its first start."""
+    shown = podman("run", "--rm", *LIMITS, image, "kokoro-server", "models", "-m", "v1_0").stdout
+    assert "runs on: onnx (/data/models/v1_0/.derived/" in shown and "bit-identical" in shown, shown

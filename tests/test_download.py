@@ -12,7 +12,8 @@ from kokoro_server.cli import main
 from kokoro_server.datadir import DataDir
 from kokoro_server.download.command import DownloadRequest, plan
 from kokoro_server.download.hub import HubClient
-from kokoro_server.download.manifest import KOKORO_REPO, V1_0_REVISION, HubFile
+from kokoro_server.builds.downloads import HubFile
+from kokoro_server.builds.v1_0.downloads import REPO as KOKORO_REPO, REVISION as V1_0_REVISION
 from kokoro_server.errors import DownloadError, HubUnreachableError
 from tests.support.hub import FakeHub, assets_route
 

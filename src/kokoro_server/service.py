@@ -83,11 +83,12 @@ class AudioChunk:
 
 
 class SpeechService:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, derive_in_background: bool = False) -> None:
+        """``derive_in_background``: a server's service (the CLI's one-shot commands derive nothing)."""
         self.settings = settings
         self.data_dir = DataDir(settings.data_dir)
         self.data_dir.sweep_temp_files()  # what a killed process left (start-up of the CLI and the server)
-        self.models = ModelManager(settings, self.data_dir)
+        self.models = ModelManager(settings, self.data_dir, derive_in_background=derive_in_background)
         self.voices = VoiceLibrary(self.data_dir)
         self.lexicons = LexiconStore(self.data_dir.root / "lexicon")
 

@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = SpeechService(settings)
+        service = SpeechService(settings, derive_in_background=True)
         state = Serving(
             settings=settings, service=service,
             runner=SynthesisRunner(service, concurrency=settings.concurrency, queue_size=settings.queue_size),

