@@ -265,7 +265,7 @@ class SpeechService:
         for code in document.languages:
             document = self.lexicons.get(code, build.vocab, build.version).apply(document)
         check_phonemes(document, build.vocab)
-        chunks = list(chunker(build.make_phonemizer, build.tokenize, lang).chunks(
+        chunks = list(chunker(lambda code: self.phonemizer(build, code), build.tokenize, lang).chunks(
             self.normalized(document, DEFAULT_OPTIONS, lang)))
         phonemes = " ".join(c.phonemes for c in chunks if c.tokens)
         return phonemes, [0, *build.tokenize(phonemes), 0]
@@ -275,8 +275,10 @@ class SpeechService:
         build = get_build(self.settings.default_model)
         return [self.lexicons.get(lang, build.vocab, build.version) for lang in self.lexicons.languages()]
 
-    def phonemizer(self, prepared: PreparedSpeech) -> Phonemizer:
-        return prepared.build.make_phonemizer(prepared.lang)
+    def phonemizer(self, build: Build, lang: str) -> Phonemizer:
+        """The phonemizer this service reads language ``lang`` with for ``build`` (the one place chunking
+        asks for one)."""
+        return build.make_phonemizer(lang)
 
     # -- synthesis -------------------------------------------------------------------------
     def chunks(self, prepared: PreparedSpeech) -> Iterator[Chunk]:
@@ -284,7 +286,8 @@ class SpeechService:
         if prepared.chunk_source is not None:
             return prepared.chunk_source()
         build = prepared.build
-        return chunker(build.make_phonemizer, build.tokenize, prepared.lang, prepared.chunk_plan).chunks(
+        return chunker(lambda code: self.phonemizer(build, code), build.tokenize, prepared.lang,
+                       prepared.chunk_plan).chunks(
             prepared.document)
 
     def stream(self, prepared: PreparedSpeech) -> Iterator[AudioChunk]:

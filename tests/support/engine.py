@@ -15,7 +15,7 @@ def engine_inputs(service: SpeechService, texts: list[str], voice: str = "af_hea
     result = []
     for text in texts:
         prepared = service.prepare(SpeechRequest(text=text, voice=voice))
-        tokens = prepared.build.tokenize(service.phonemizer(prepared)(prepared.text))
+        tokens = prepared.build.tokenize(service.phonemizer(prepared.build, prepared.lang)(prepared.text))
         result.append((tokens, prepared.pack[len(tokens) - 1]))
     return result
 
@@ -63,8 +63,8 @@ def counted_front_end(service: SpeechService) -> Iterator[list[int]]:
     calls: list[int] = []
     real = service.phonemizer
 
-    def counting(prepared):
-        inner = real(prepared)
+    def counting(build, lang):
+        inner = real(build, lang)
         return (_CountedWords if hasattr(inner, "words") else _Counted)(inner, calls)
 
     service.phonemizer = counting  # type: ignore[method-assign]
