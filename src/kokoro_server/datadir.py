@@ -16,7 +16,7 @@ from pathlib import Path
 from kokoro_server.builds.base import Build, EmbeddedModel, WeightFile
 from kokoro_server.engine.graph_cache import FOLDER as GRAPH_FOLDER
 from kokoro_server.errors import FileProblemError
-from kokoro_server.files import TempFile, sweep_temp_files
+from kokoro_server.files import SPOOL_FOLDER, TempFile, sweep_temp_files
 
 _assemble_lock = threading.Lock()
 
@@ -56,11 +56,17 @@ class DataDir:
         """Where servers keep the files of ``return_download_link`` (a private folder each)."""
         return self.root / "downloads"
 
+    @property
+    def spool_dir(self) -> Path:
+        """Where whole-file answers spill past a few MB (``files.SPOOL_PREFIX`` names, swept)."""
+        return self.root / SPOOL_FOLDER
+
     def sweep_temp_files(self) -> list[Path]:
         """Delete the temp files that killed processes left beside models, saved graphs and voices
-        (``models/<v>/.*.part``, ``models/<v>/.optimized/.*.tmp``, ...); never a live one."""
+        (``models/<v>/.*.part``, ``models/<v>/.optimized/.*.tmp``, ...) and whole-file answers'
+        spool files (``spool/.answer.*.tmp``); never a live one."""
         folders = [folder for kind in ("models", "voices") for folder in _subfolders(self.root / kind)]
-        return sweep_temp_files(folders + [f / GRAPH_FOLDER for f in folders])
+        return sweep_temp_files(folders + [f / GRAPH_FOLDER for f in folders] + [self.spool_dir])
 
     def present_weights(self, build: Build) -> list[tuple[WeightFile, Path]]:
         folder = self.models_dir(build)

@@ -3,18 +3,24 @@
 One table (:data:`FORMATS`) says what each format is; one class encodes chunk by chunk: feed float32
 audio as it is synthesized and get bytes back that can be sent at once. Compressed formats use
 PyAV (FFmpeg's libraries): the encoder state runs across chunks, so joins have no gaps or clicks.
+Formats written here (wav, pcm) may have a header (:attr:`AudioFormat.header`): streamed with open-ended
+sizes, set to the real ones by :func:`seal_file` once a whole file is written. Adding a format is one
+entry in :data:`FORMATS` (its name also goes in the API's ``ResponseFormat`` list).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
 from kokoro_server import SAMPLE_RATE
-from kokoro_server.errors import UnsupportedFormatError
+from kokoro_server.errors import UnsupportedFormatError, quote
 
 
 @dataclass(frozen=True)
@@ -26,41 +32,12 @@ class AudioFormat:
     codec: str | None = None
     bit_rate: int | None = None
     mux_options: tuple[tuple[str, str], ...] = ()  # PyAV/FFmpeg muxer options
+    header: Callable[[int | None], bytes] | None = None  # written here: the header for N data bytes (None: unknown)
+    other_extensions: tuple[str, ...] = ()  # file suffixes that also mean this format (``say -o x.ogg``)
 
-
-# Raw MPEG frames, no ID3 tag (nor Xing header): responses joined into one stream stay a valid stream.
-_BARE_MP3 = (("id3v2_version", "0"), ("write_xing", "0"))
-
-FORMATS: dict[str, AudioFormat] = {f.name: f for f in (
-    AudioFormat("mp3", "audio/mpeg", "mp3", "mp3", "libmp3lame", 128_000, _BARE_MP3),
-    AudioFormat("opus", "audio/ogg; codecs=opus", "opus", "ogg", "libopus", 64_000),
-    AudioFormat("aac", "audio/aac", "aac", "adts", "aac", 128_000),
-    AudioFormat("flac", "audio/flac", "flac", "flac", "flac"),
-    AudioFormat("wav", "audio/wav", "wav"),
-    AudioFormat("pcm", "audio/pcm", "pcm"),
-)}
-
-
-def get_format(name: str) -> AudioFormat:
-    try:
-        return FORMATS[name.lower()]
-    except KeyError:
-        raise UnsupportedFormatError(f"unsupported response_format {name!r}; use one of: "
-                                     f"{', '.join(FORMATS)}", param="response_format") from None
-
-
-def format_for_path(path: str) -> AudioFormat:
-    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
-    for fmt in FORMATS.values():
-        if fmt.extension == suffix or (suffix == "ogg" and fmt.name == "opus") or (suffix == "raw" and fmt.name == "pcm"):
-            return fmt
-    raise UnsupportedFormatError(f"cannot tell the audio format from {path!r}; use a file ending in "
-                                 f"{', '.join('.' + f.extension for f in FORMATS.values())}")
-
-
-def to_int16(audio: np.ndarray, volume: float = 1.0) -> np.ndarray:
-    scaled = np.nan_to_num(np.asarray(audio, dtype=np.float32) * volume, nan=0.0)
-    return (np.clip(scaled, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    @property
+    def header_bytes(self) -> int:
+        return len(self.header(0)) if self.header is not None else 0
 
 
 def wav_header(data_bytes: int | None) -> bytes:
@@ -69,6 +46,41 @@ def wav_header(data_bytes: int | None) -> bytes:
     return (b"RIFF" + struct.pack("<I", min(36 + size, 0xFFFFFFFF)) + b"WAVEfmt " +
             struct.pack("<IHHIIHH", 16, 1, 1, SAMPLE_RATE, SAMPLE_RATE * 2, 2, 16) +
             b"data" + struct.pack("<I", size))
+
+
+# Raw MPEG frames, no ID3 tag (nor Xing header): responses joined into one stream stay a valid stream.
+_BARE_MP3 = (("id3v2_version", "0"), ("write_xing", "0"))
+
+FORMATS: dict[str, AudioFormat] = {f.name: f for f in (
+    AudioFormat("mp3", "audio/mpeg", "mp3", "mp3", "libmp3lame", 128_000, _BARE_MP3),
+    AudioFormat("opus", "audio/ogg; codecs=opus", "opus", "ogg", "libopus", 64_000, other_extensions=("ogg",)),
+    AudioFormat("aac", "audio/aac", "aac", "adts", "aac", 128_000),
+    AudioFormat("flac", "audio/flac", "flac", "flac", "flac"),
+    AudioFormat("wav", "audio/wav", "wav", header=wav_header),
+    AudioFormat("pcm", "audio/pcm", "pcm", other_extensions=("raw",)),
+)}
+
+
+def get_format(name: str) -> AudioFormat:
+    try:
+        return FORMATS[name.lower()]
+    except KeyError:
+        raise UnsupportedFormatError(f"unsupported response_format {quote(name)}; use one of: "
+                                     f"{', '.join(FORMATS)}", param="response_format") from None
+
+
+def format_for_path(path: str) -> AudioFormat:
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    for fmt in FORMATS.values():
+        if suffix == fmt.extension or suffix in fmt.other_extensions:
+            return fmt
+    raise UnsupportedFormatError(f"cannot tell the audio format from {quote(path)}; use a file ending in "
+                                 f"{', '.join('.' + f.extension for f in FORMATS.values())}")
+
+
+def to_int16(audio: np.ndarray, volume: float = 1.0) -> np.ndarray:
+    scaled = np.nan_to_num(np.asarray(audio, dtype=np.float32) * volume, nan=0.0)
+    return (np.clip(scaled, -1.0, 1.0) * 32767.0).round().astype("<i2")
 
 
 class _Sink(io.RawIOBase):
@@ -121,8 +133,8 @@ class StreamingEncoder:
         samples = to_int16(audio, self._volume)
         if self.format.container is None:
             head = b""
-            if not self._started and self.format.name == "wav":
-                head = wav_header(None)
+            if not self._started and self.format.header is not None:
+                head = self.format.header(None)
             self._started = True
             return head + samples.tobytes()
         return self._encode_av(samples)
@@ -149,17 +161,39 @@ class StreamingEncoder:
             return b""
         self._finished = True
         if self.format.container is None:
-            return wav_header(0) if self.format.name == "wav" and not self._started else b""
+            return self.format.header(0) if self.format.header is not None and not self._started else b""
         tail = self._encode_av(None)
         self._container.close()
         return tail + self._sink.take()
+
+    def close(self) -> None:
+        """Give up an unfinished encoding (the client left): free the codec now."""
+        if self._finished:
+            return
+        self._finished = True
+        if self.format.container is not None:
+            try:
+                self._container.close()
+            except Exception:  # pragma: no cover - closing a half-written container may complain
+                pass
+            self._sink.take()
+
+
+def seal_file(fmt: AudioFormat, handle: BinaryIO, size: int) -> None:
+    """Make a streamed file of ``size`` bytes complete in place: a header written with open-ended
+    sizes (a streamed WAV) gets the real ones. The one place a header is fixed up."""
+    if fmt.header is None or size < fmt.header_bytes:
+        return
+    handle.seek(0)
+    handle.write(fmt.header(size - fmt.header_bytes))
+    handle.seek(0, os.SEEK_END)
 
 
 def encode_whole(audio: np.ndarray, fmt: AudioFormat | str, *, volume: float = 1.0) -> bytes:
     """A complete file in one go (WAV gets exact sizes in its header)."""
     fmt = get_format(fmt) if isinstance(fmt, str) else fmt
-    if fmt.name == "wav":
+    if fmt.header is not None:
         data = to_int16(audio, volume).tobytes()
-        return wav_header(len(data)) + data
+        return fmt.header(len(data)) + data
     encoder = StreamingEncoder(fmt, volume=volume, streaming=False)
     return encoder.encode(audio) + encoder.finish()

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from kokoro_server.errors import InvalidInputError
+from kokoro_server.errors import InvalidInputError, quote
 from kokoro_server.text.document import Document, Pause, Phonemes, Segment, Stressed, Text, VoiceChange, plain
 
 MAX_PAUSE_SECONDS = 60.0
@@ -78,7 +78,7 @@ def check_phonemes(document: Document, vocab: Mapping[str, int]) -> None:
                 where = f"input character {segment.at + k}" if segment.at >= 0 else \
                     f"input characters {segment.start}-{segment.end}"
                 raise InvalidInputError(f"invalid phoneme {symbol!r} (U+{ord(symbol):04X}) at {where}, position {k} "
-                                        f"of the phonemes {segment.phonemes!r} for {segment.text!r}: not in this "
+                                        f"of the phonemes {quote(segment.phonemes)} for {quote(segment.text)}: not in this "
                                         "model's phoneme set (see POST /dev/phonemize for examples)", param="input")
 
 

@@ -11,8 +11,8 @@ import numpy as np
 
 from kokoro_server.builds import BUILDS, Build
 from kokoro_server.datadir import DataDir, download_hint
-from kokoro_server.errors import FileProblemError, VoiceNotFoundError
-from kokoro_server.voices.mix import VoiceMix, parse_mix
+from kokoro_server.errors import FileProblemError, VoiceNotFoundError, quote
+from kokoro_server.voices.mix import VoiceMix, is_voice_name, parse_mix
 from kokoro_server.voices.packs import (BUNDLE_SUFFIXES, PACK_SUFFIXES, read_bundle, read_pack_file,
                                         validate_pack)
 
@@ -131,8 +131,9 @@ class VoiceLibrary:
         known = sorted(self._files(build))
         hint = f"; installed: {', '.join(known[:12])}{' …' if len(known) > 12 else ''}" if known else \
             "; no voices are installed"
-        hint += f" (to fetch it: {download_hint(build, f'--voices {name}')})"
-        return VoiceNotFoundError(f"voice {name!r} is not installed for model {build.version} "
+        if is_voice_name(name):
+            hint += f" (to fetch it: {download_hint(build, f'--voices {name}')})"
+        return VoiceNotFoundError(f"voice {quote(name)} is not installed for model {build.version} "
                                   f"(looked in {folder}){hint}", param="voice")
 
     def resolve(self, build: Build, spec: str | VoiceMix) -> np.ndarray:

@@ -1,0 +1,102 @@
+"""A request's audio, estimated before any of it is made, and the budget it must fit.
+
+The estimate is read off the parsed input without normalizing or phonemizing it (both run lazily,
+chunk by chunk, while the audio streams): markup pauses and SSML breaks count exactly, given phonemes
+count per symbol, and text counts per character by kind, at rates measured on the real model
+(``bench/estimate.py``: the figures and its accuracy are in bench/README.md). Each kind's rate is set
+near the top of what was measured, so the estimate leans high: a digit counts as the longest reading
+of one ("seven" read digit by digit), a symbol read aloud as a short word ("percent"). Speech is
+divided by the request's speed and each markup speed change; pauses are not (they are exact).
+
+:func:`check_budget` refuses a request whose audio would pass ``KOKORO_MAX_AUDIO_SECONDS`` or whose
+pauses add up past ``KOKORO_MAX_PAUSE_SECONDS`` (413, with the figures in the message).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from kokoro_server.errors import AudioTooLongError
+from kokoro_server.text.chunk import PAUSE_SECONDS
+from kokoro_server.text.document import Break, Pause, Phonemes, Segment, SpeedChange, Stressed, Text
+
+# Seconds of speech at speed 1 (bench/estimate.py measured these on af_heart and the other voices'
+# languages; see bench/README.md, "Request budget").
+SECONDS_PER_LETTER = 0.068  # a letter of a spaced alphabet (English, Spanish, ...), spaces included in the rate
+SECONDS_PER_DIGIT = 0.36  # a digit: "1" * n is read "one one one ..."; years and amounts read shorter
+SECONDS_PER_SPOKEN_SYMBOL = 0.45  # % & @ # + = $ € £ ¥ ° ... read as a word
+SECONDS_PER_WIDE_CHARACTER = 0.21  # a CJK ideograph, kana or hangul syllable
+SECONDS_PER_PHONEME = 0.068  # a given phoneme symbol ([x](/.../), <phoneme>, input_format phonemes)
+SPOKEN_SYMBOLS = frozenset("%&@#+=$€£¥°§©®™×÷<>~^*|\\/")
+
+_SENTENCE_END = re.compile(r"[.!?…。！？](?=\s|$)|\n")
+
+
+@dataclass(frozen=True)
+class AudioEstimate:
+    """What a request will last, decided before any audio is made."""
+
+    speech_seconds: float  # estimated from the input's characters and phonemes
+    pause_seconds: float  # markup pauses and SSML breaks: exact
+    boundary_seconds: float  # the short silences after sentences and paragraphs
+
+    @property
+    def seconds(self) -> float:
+        return self.speech_seconds + self.pause_seconds + self.boundary_seconds
+
+
+def _text_seconds(text: str) -> tuple[float, int]:
+    """Speech seconds of ``text`` at speed 1 and how many sentence ends it has."""
+    letters = digits = symbols = wide = 0
+    for ch in text:
+        if ch.isdigit():
+            digits += 1
+        elif ch in SPOKEN_SYMBOLS:
+            symbols += 1
+        elif ch.isalpha():
+            if unicodedata.east_asian_width(ch) in ("W", "F"):
+                wide += 1
+            else:
+                letters += 1
+    seconds = (letters * SECONDS_PER_LETTER + digits * SECONDS_PER_DIGIT + symbols * SECONDS_PER_SPOKEN_SYMBOL
+               + wide * SECONDS_PER_WIDE_CHARACTER)
+    return seconds, len(_SENTENCE_END.findall(text))
+
+
+def estimate(segments: Iterable[Segment], speed: float) -> AudioEstimate:
+    """The audio of a document's segments spoken at ``speed`` (markup speed changes included)."""
+    speech = pauses = boundaries = 0.0
+    rate = 1.0
+    for segment in segments:
+        if isinstance(segment, Text):
+            seconds, ends = _text_seconds(segment.text)
+            speech += seconds / (speed * rate)
+            boundaries += ends * PAUSE_SECONDS["sentence"] / (speed * rate)
+        elif isinstance(segment, Phonemes):
+            symbols = sum(1 for ch in segment.phonemes if not ch.isspace())
+            speech += symbols * SECONDS_PER_PHONEME / (speed * rate)
+        elif isinstance(segment, Stressed):
+            speech += _text_seconds(segment.text)[0] / (speed * rate)
+        elif isinstance(segment, Pause):
+            pauses += segment.seconds
+        elif isinstance(segment, Break):
+            boundaries += PAUSE_SECONDS[segment.kind] / (speed * rate)
+        elif isinstance(segment, SpeedChange):
+            rate = segment.rate
+    return AudioEstimate(speech, pauses, boundaries)
+
+
+def check_budget(found: AudioEstimate, *, max_audio_s: float, max_pause_s: float) -> None:
+    """Refuse a request over its budget, with the figures (0 turns a limit off)."""
+    if max_pause_s and found.pause_seconds > max_pause_s:
+        raise AudioTooLongError(f"the input's pauses add up to {found.pause_seconds:.0f} s; the limit is "
+                                f"{max_pause_s:g} s (KOKORO_MAX_PAUSE_SECONDS)", param="input")
+    if max_audio_s and found.seconds > max_audio_s:
+        raise AudioTooLongError(
+            f"the input would make about {found.seconds:.0f} s of audio ({found.speech_seconds:.0f} s of "
+            f"speech, {found.pause_seconds + found.boundary_seconds:.0f} s of pauses); the limit is "
+            f"{max_audio_s:g} s (KOKORO_MAX_AUDIO_SECONDS): split the text into several requests",
+            param="input")
