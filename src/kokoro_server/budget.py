@@ -25,14 +25,19 @@ from kokoro_server.text.document import Break, Pause, Phonemes, Segment, SpeedCh
 
 # Seconds of speech at speed 1 (bench/estimate.py measured these on af_heart and the other voices'
 # languages; see bench/README.md, "Request budget").
-SECONDS_PER_LETTER = 0.068  # a letter of a spaced alphabet (English, Spanish, ...), spaces included in the rate
-SECONDS_PER_DIGIT = 0.36  # a digit: "1" * n is read "one one one ..."; years and amounts read shorter
+SECONDS_PER_LETTER = 0.068  # a letter of a word in a spaced alphabet (English, Spanish, ...)
+SECONDS_PER_SPELLED_LETTER = 0.25  # a letter standing alone ("K O K O R O", say-as characters) is spelled
+SECONDS_PER_DIGIT = 0.40  # a digit: "7" * n is read "seven seven ..."; years and amounts read shorter
 SECONDS_PER_SPOKEN_SYMBOL = 0.45  # % & @ # + = $ € £ ¥ ° ... read as a word
-SECONDS_PER_WIDE_CHARACTER = 0.21  # a CJK ideograph, kana or hangul syllable
+SECONDS_PER_WIDE_CHARACTER = 0.24  # a CJK ideograph, kana or hangul syllable
+SECONDS_PER_INDIC_CHARACTER = 0.095  # a Devanagari letter or sign (vowel signs count: they are syllables)
+SECONDS_PER_CLAUSE_MARK = 0.12  # the pause the model makes at a comma, semicolon or colon
 SECONDS_PER_PHONEME = 0.068  # a given phoneme symbol ([x](/.../), <phoneme>, input_format phonemes)
 SPOKEN_SYMBOLS = frozenset("%&@#+=$€£¥°§©®™×÷<>~^*|\\/")
+CLAUSE_MARKS = frozenset(",;:、，；：")
 
-_SENTENCE_END = re.compile(r"[.!?…。！？](?=\s|$)|\n")
+_SENTENCE_END = re.compile(r"[.!?…。！？।](?=\s|$)|\n")
+_LONE_LETTER = re.compile(r"(?<![^\W\d_])[^\W\d_](?![^\W\d_])")  # a letter with no letter on either side
 
 
 @dataclass(frozen=True)
@@ -50,19 +55,26 @@ class AudioEstimate:
 
 def _text_seconds(text: str) -> tuple[float, int]:
     """Speech seconds of ``text`` at speed 1 and how many sentence ends it has."""
-    letters = digits = symbols = wide = 0
+    letters = digits = symbols = wide = indic = clauses = 0
     for ch in text:
         if ch.isdigit():
             digits += 1
+        elif "\u0900" <= ch <= "\u097f":
+            indic += ch != "।"
         elif ch in SPOKEN_SYMBOLS:
             symbols += 1
+        elif ch in CLAUSE_MARKS:
+            clauses += 1
         elif ch.isalpha():
             if unicodedata.east_asian_width(ch) in ("W", "F"):
                 wide += 1
             else:
                 letters += 1
-    seconds = (letters * SECONDS_PER_LETTER + digits * SECONDS_PER_DIGIT + symbols * SECONDS_PER_SPOKEN_SYMBOL
-               + wide * SECONDS_PER_WIDE_CHARACTER)
+    spelled = len(_LONE_LETTER.findall(text)) if letters else 0
+    seconds = ((letters - spelled) * SECONDS_PER_LETTER + spelled * SECONDS_PER_SPELLED_LETTER
+               + digits * SECONDS_PER_DIGIT + symbols * SECONDS_PER_SPOKEN_SYMBOL
+               + wide * SECONDS_PER_WIDE_CHARACTER + indic * SECONDS_PER_INDIC_CHARACTER
+               + clauses * SECONDS_PER_CLAUSE_MARK)
     return seconds, len(_SENTENCE_END.findall(text))
 
 

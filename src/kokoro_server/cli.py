@@ -213,6 +213,8 @@ def cmd_lexicon(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from kokoro_server.audio.encoders import FORMATS
+
     parser = argparse.ArgumentParser(prog="kokoro-server", description=__doc__)
     parser.add_argument("--version", action="version", version=f"kokoro-server {__version__}")
     parser.add_argument("--data-dir", help="data directory (default: $KOKORO_DATA_DIR or per-user)")
@@ -225,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("-m", "--model", help="model version or name (v1_0, v0_19, kokoro-v1_0, ...)")
     say.add_argument("--speed", type=float, default=1.0, help="0.25 to 4.0")
     say.add_argument("--lang", help="language code (a, b, e, f, h, i, p); default from the voice")
-    say.add_argument("--format", help="mp3, opus, aac, flac, wav or pcm (default: from -o)")
+    say.add_argument("--format", help=f"{', '.join(FORMATS)} (default: from -o)")
     say.add_argument("--volume", type=float, default=1.0, help="volume multiplier, 0 to 10")
     say.add_argument("--no-markup", action="store_true",
                      help="speak brackets as written (no [pause:1s], [word](/phonemes/), [voice:name] tags)")

@@ -5,7 +5,7 @@ audio as it is synthesized and get bytes back that can be sent at once. Compress
 PyAV (FFmpeg's libraries): the encoder state runs across chunks, so joins have no gaps or clicks.
 Formats written here (wav, pcm) may have a header (:attr:`AudioFormat.header`): streamed with open-ended
 sizes, set to the real ones by :func:`seal_file` once a whole file is written. Adding a format is one
-entry in :data:`FORMATS` (its name also goes in the API's ``ResponseFormat`` list).
+entry in :data:`FORMATS` (the API, the CLI and the web page read this table).
 """
 
 from __future__ import annotations
@@ -164,6 +164,7 @@ class StreamingEncoder:
             return self.format.header(0) if self.format.header is not None and not self._started else b""
         tail = self._encode_av(None)
         self._container.close()
+        self._release_av()
         return tail + self._sink.take()
 
     def close(self) -> None:
@@ -176,7 +177,14 @@ class StreamingEncoder:
                 self._container.close()
             except Exception:  # pragma: no cover - closing a half-written container may complain
                 pass
+            self._release_av()
             self._sink.take()
+
+    def _release_av(self) -> None:
+        """Drop the container and stream now: PyAV's resampler runs a filter graph with a thread per
+        core that lives as long as the codec does, so a finished or abandoned encoder must not wait
+        for the garbage collector to free them (threads piled up after disconnect storms)."""
+        self._container = self._stream = None  # type: ignore[assignment]
 
 
 def seal_file(fmt: AudioFormat, handle: BinaryIO, size: int) -> None:

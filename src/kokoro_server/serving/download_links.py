@@ -365,6 +365,7 @@ class CopySink:
             self._writer.finish()
 
     def abort(self) -> None:
+        self._encoder.close()
         self._writer.abort()
 
     def _guarded(self, step: Callable[[], None]) -> None:

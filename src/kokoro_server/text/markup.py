@@ -77,8 +77,10 @@ def check_phonemes(document: Document, vocab: Mapping[str, int]) -> None:
             if symbol not in vocab and not symbol.isspace():
                 where = f"input character {segment.at + k}" if segment.at >= 0 else \
                     f"input characters {segment.start}-{segment.end}"
+                near = segment.phonemes[max(0, k - 40):k + 20]  # the symbol in its context, not the whole string
+                word = f" for {quote(segment.text, 40)}" if segment.text != segment.phonemes else ""
                 raise InvalidInputError(f"invalid phoneme {symbol!r} (U+{ord(symbol):04X}) at {where}, position {k} "
-                                        f"of the phonemes {quote(segment.phonemes)} for {quote(segment.text)}: not in this "
+                                        f"of {len(segment.phonemes)} phonemes{word} (near {near!r}): not in this "
                                         "model's phoneme set (see POST /dev/phonemize for examples)", param="input")
 
 
