@@ -23,19 +23,19 @@ Prints a Markdown table (one row per tree and input).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import harness
 import httpx
+from workload import data_dir
 
-ASSETS = Path(__file__).resolve().parent.parent.parent / "shared" / "assets"
 MB = 1024 * 1024
 
 
@@ -56,7 +56,7 @@ def cases() -> list[Case]:
              {"input": "Wait. " + "[pause:60s] and " * 480, "response_format": "wav", "stream": False}, whole=True),
         Case("480 pauses streamed pcm", "/v1/audio/speech",
              {"input": "Wait. " + "[pause:60s] and " * 480, "response_format": "pcm"}),
-        Case("1 h whole wav (59 pauses)", "/v1/audio/speech",
+        Case("1 h whole wav (59 pauses)", "/v1/audio/speech",  # needs KOKORO_MAX_PAUSE_SECONDS=3600
              {"input": "Start. " + "[pause:60s] " * 59 + "The end.", "response_format": "wav", "stream": False},
              whole=True),
         Case("100,000 x '1'", "/v1/audio/speech", {"input": "1" * 100_000, "response_format": "pcm"}),
@@ -73,40 +73,19 @@ def cases() -> list[Case]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def data_dir() -> Path:
-    root = Path(tempfile.mkdtemp(prefix="kokoro-cost-"))
-    (root / "voices").mkdir()
-    for version in ("v1_0", "v0_19"):
-        (root / "voices" / version).symlink_to(ASSETS / "voices" / version, target_is_directory=True)
-    return root
-
-
 class Server:
+    """``kokoro-server serve`` from ``tree`` (bench/harness.py starts it and waits for /ready), warmed up."""
+
     def __init__(self, tree: Path, root: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "kokoro_server.cli", "--data-dir", str(root), "serve", "--port", str(self.port),
-             "--log-level", "error"],
-            env={**os.environ, "PYTHONPATH": str(tree / "src"), "KOKORO_PRELOAD": "v1_0", "KOKORO_FAST_MODEL": "false",
-                 "KOKORO_CONCURRENCY": "1", **env},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise TimeoutError("server not ready")
+        port = harness.free_port()
+        argv = [sys.executable, "-m", "kokoro_server.cli", "--data-dir", str(root), "serve", "--port", str(port),
+                "--log-level", "error"]
+        self.server = harness.start_server(
+            tree.name, argv, url=f"http://127.0.0.1:{port}", ready_path="/ready", log=root / f"{tree.name}.log",
+            env={"PYTHONPATH": str(tree / "src"), "KOKORO_PRELOAD": "v1_0", "KOKORO_FAST_MODEL": "false",
+                 "KOKORO_CONCURRENCY": "1", **env})
+        self.url = self.server.url
+        self.process = self.server.process
         httpx.post(self.url + "/v1/audio/speech", json={"input": "Warm up.", "response_format": "pcm"}, timeout=300)
 
     def proc(self, field_name: str) -> int:
@@ -140,7 +119,18 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
 
+def wait_idle(server: Server, timeout: float = 300) -> None:
+    """Until the server synthesizes nothing (a client that left may leave a chunk in progress)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queue = httpx.get(server.url + "/ready", timeout=30).json().get("queue", {})
+        if not queue.get("running") and not queue.get("waiting"):
+            return
+        time.sleep(0.2)
+
+
 def measure(server: Server, case: Case, read_s: float, max_rss: int, timeout: float) -> Row:
+    wait_idle(server)
     row = Row("", case.name)
     server.reset_peak()
     before = server.proc("VmRSS")
@@ -149,24 +139,27 @@ def measure(server: Server, case: Case, read_s: float, max_rss: int, timeout: fl
 
     def send() -> None:
         try:
-            with httpx.Client(timeout=timeout) as client, client.stream("POST", server.url + case.path,
-                                                                         json=case.body) as answer:
-                row.status = str(answer.status_code)
-                for block in answer.iter_bytes():
-                    if row.first_byte is None:
-                        row.first_byte = time.perf_counter() - started
-                    row.received += len(block)
-                    if not case.whole and time.perf_counter() - started - row.first_byte > read_s:
-                        break
-        except httpx.HTTPError as exc:
+            if case.whole:
+                with httpx.Client(timeout=timeout) as client, client.stream("POST", server.url + case.path,
+                                                                             json=case.body) as answer:
+                    row.status = str(answer.status_code)
+                    for block in answer.iter_bytes():
+                        if row.first_byte is None:
+                            row.first_byte = time.perf_counter() - started
+                        row.received += len(block)
+            else:
+                first_bytes(server.url, case, row, started, read_s, timeout)
+        except (httpx.HTTPError, OSError) as exc:
             row.status = row.status or type(exc).__name__
         finally:
             done.set()
 
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
+    seen = before
     while not done.wait(0.1):
-        if server.proc("VmRSS") > max_rss:
+        seen = max(seen, server.proc("VmRSS"))
+        if seen > max_rss:
             row.notes.append(f"killed at {max_rss // MB} MB RSS after {time.perf_counter() - started:.0f} s")
             server.stop()
             break
@@ -180,9 +173,33 @@ def measure(server: Server, case: Case, read_s: float, max_rss: int, timeout: fl
         time.sleep(0.5)  # what the server still does after the client left counts too
         row.peak = server.proc("VmHWM")
     else:
-        row.peak = max_rss
+        row.peak = seen  # the most RSS seen (sampled every 0.1 s) before it was stopped
     row.growth = row.peak - before
     return row
+
+
+def first_bytes(url: str, case: Case, row: Row, started: float, read_s: float, timeout: float) -> None:
+    """A streamed answer over a plain socket: the time to its first byte, then ``read_s`` seconds of
+    it (however slowly it comes), then the client leaves."""
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps(case.body).encode()
+    with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+        connection.sendall(f"POST {case.path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                           f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        block = connection.recv(65536)
+        row.first_byte = time.perf_counter() - started
+        row.status = block[9:12].decode(errors="replace")
+        row.received = len(block)
+        until = time.perf_counter() + read_s
+        while (left := until - time.perf_counter()) > 0:
+            connection.settimeout(left)
+            try:
+                block = connection.recv(1 << 20)
+            except TimeoutError:
+                break
+            if not block:
+                break
+            row.received += len(block)
 
 
 def main() -> None:
@@ -198,7 +215,7 @@ def main() -> None:
     chosen = [c for c in cases() if not args.only or any(c.name.startswith(p) for p in args.only.split(","))]
     prose = cases()[0]
     rows: list[Row] = []
-    root = data_dir()
+    root = data_dir(None)
     for tree in args.tree:
         server = Server(tree.resolve(), root, env)
         for case in chosen:

@@ -6,21 +6,19 @@ compared with the length of the audio the real model then makes. Prints one row 
 spread of actual/estimate; the budget wants the estimate near the actual length and rather above it.
 
     python bench/estimate.py [--data-dir DIR]    # DIR: a data dir with the voices (default: a temp
-                                                 # one linking ../shared/assets/voices)
+                                                 # one linking ../shared/assets/voices/v1_0)
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
+
+from workload import data_dir
 
 from kokoro_server.service import SpeechRequest, SpeechService
 from kokoro_server.settings import Settings
-
-ASSETS = Path(__file__).resolve().parent.parent.parent / "shared" / "assets"
 
 PROSE = ("The old lighthouse stood at the edge of the cliff, its white paint peeling in the salt wind. "
          "Every evening the keeper climbed the narrow stairs, lit the lamp, and watched the ships pass. "
@@ -58,19 +56,11 @@ CORPUS: list[tuple[str, str, dict[str, object]]] = [
 ]
 
 
-def data_dir_with_voices() -> Path:
-    root = Path(tempfile.mkdtemp(prefix="kokoro-estimate-"))
-    (root / "voices").mkdir()
-    for version in ("v1_0", "v0_19"):
-        (root / "voices" / version).symlink_to(ASSETS / "voices" / version, target_is_directory=True)
-    return root
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--data-dir")
     args = parser.parse_args()
-    service = SpeechService(Settings(data_dir=args.data_dir or data_dir_with_voices(), fast_model=False))
+    service = SpeechService(Settings(data_dir=data_dir(args.data_dir), fast_model=False))
     ratios = []
     started = time.perf_counter()
     print(f"{'input':<20} {'chars':>6} {'estimate s':>10} {'actual s':>9} {'actual/estimate':>15}")

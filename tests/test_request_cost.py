@@ -36,6 +36,7 @@ from tests.support.server import writable_data_dir
 MB = 1024 * 1024
 HOUR_PAUSES = 59  # one-minute pauses: with a little speech, just under an hour of audio
 RSS_BOUND = 100 * MB  # an hour of whole-file WAV (173 MB) within this of a short answer's peak
+QUEUE = 4  # KOKORO_QUEUE_SIZE of the test server (KOKORO_CONCURRENCY is 2)
 VOICES_ALLOWED = 1  # saved mixes the test server has room for (KOKORO_MAX_SAVED_VOICES above its voices)
 
 
@@ -105,7 +106,7 @@ class ServerProcess:
 def server(data_dir: Path, model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = writable_data_dir(tmp_path_factory.mktemp("cost-data"), data_dir)
     voices = len(list((root / "voices" / "v1_0").iterdir()))
-    running = ServerProcess(root, {"KOKORO_THREADS": "1", "KOKORO_CONCURRENCY": "2", "KOKORO_QUEUE_SIZE": "16",
+    running = ServerProcess(root, {"KOKORO_THREADS": "1", "KOKORO_CONCURRENCY": "2", "KOKORO_QUEUE_SIZE": str(QUEUE),
                                    "KOKORO_PRELOAD": "v1_0", "KOKORO_MAX_PAUSE_SECONDS": "3600",
                                    "KOKORO_MAX_SAVED_VOICES": str(voices + VOICES_ALLOWED)})
     try:
@@ -177,13 +178,13 @@ def test_phonemize_waits_in_the_admission_queue_and_documents_its_statuses(serve
     text = "This sentence is long enough to keep a synthesis slot busy for a while. " * 30
     streams = []
     try:
-        for _ in range(2 + 16):  # every slot taken and the queue full
+        for _ in range(2 + QUEUE):  # every slot taken and the queue full
             streams.append(threading.Thread(target=hold_stream, args=(server.url, text), daemon=True))
             streams[-1].start()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             queue = http.get("/ready").json()["queue"]
-            if queue["running"] + queue["waiting"] >= 18:
+            if queue["running"] + queue["waiting"] >= 2 + QUEUE:
                 break
             time.sleep(0.2)
         busy = http.post("/dev/phonemize", json={"text": "Hello there."})
@@ -197,7 +198,7 @@ def test_phonemize_waits_in_the_admission_queue_and_documents_its_statuses(serve
     assert done.status_code == 200 and done.json()["tokens"][0] == 0
 
 
-def hold_stream(url: str, text: str, seconds: float = 4.0) -> None:
+def hold_stream(url: str, text: str, seconds: float = 3.0) -> None:
     """A streamed request that reads its first bytes and keeps its slot for a while, then leaves."""
     try:
         with httpx.Client(base_url=url, timeout=120) as client, client.stream(

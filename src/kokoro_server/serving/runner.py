@@ -370,11 +370,12 @@ class AudioStream:
         """``first`` and every later piece; the next chunk is synthesized while one is being sent."""
         piece = self.first
         try:
-            while not piece.final:
+            while not piece.final and not self._closed:  # closed meanwhile: nothing more is synthesized
                 upcoming = self._submit()
                 yield piece
                 piece = await asyncio.wrap_future(upcoming)
-            yield piece
+            if not self._closed:
+                yield piece
         finally:
             self.close()
 

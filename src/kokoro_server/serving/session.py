@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +42,7 @@ from kokoro_server import SAMPLE_RATE, captions
 from kokoro_server.audio.encoders import AudioFormat, StreamingEncoder, get_format
 from kokoro_server.engine.base import FRAME_SAMPLES
 from kokoro_server.errors import InvalidInputError
+from kokoro_server.files import sweep_temp_files
 from kokoro_server.serving.download_links import DownloadStore, encoder_with_download
 from kokoro_server.serving.runner import AudioStream, ClientGone, Piece, Sink, StreamRecord, SynthesisRunner
 from kokoro_server.serving.spool import Spool
@@ -135,8 +137,11 @@ class Sessions:
         self.service = service
         self.runner = runner
         self.downloads = downloads
-        self.spool_folders = tuple(spool_folders) if spool_folders is not None else (
-            service.data_dir.spool_dir, Path(tempfile.gettempdir()) / f"kokoro-server-{os.getuid()}-spool")
+        if spool_folders is None:  # the data dir's, else (read-only) one of this user's in the temp dir
+            fallback = Path(tempfile.gettempdir()) / f"kokoro-server-{os.getuid()}-spool"
+            sweep_temp_files([fallback])  # the data dir's spool is swept with its other temp files
+            spool_folders = (service.data_dir.spool_dir, fallback)
+        self.spool_folders = tuple(spool_folders)
 
     def open(self, request: SpeechRequest | None, options: SessionOptions, *, request_id: str = "-",
              listener: Listener | None = None, prepared: PreparedSpeech | None = None) -> SpeechSession:
@@ -233,13 +238,16 @@ class SpeechSession:
         """Run the session to its end and hand over the whole file (``options.whole``) and every word.
         A failure raises its error; a client that leaves ends it with :class:`ClientGone`. The caller
         sends the file and then closes the session (which deletes the spool)."""
-        async for piece in self.pieces():
-            if piece.error is not None:
-                self.close()
-                raise piece.error
-            if not piece.final and self._listener is not None and await self._listener.left():
-                self.close()
-                raise ClientGone()  # nobody is listening: nothing more is synthesized
+        try:
+            async with aclosing(self.pieces()) as pieces:
+                async for piece in pieces:
+                    if piece.error is not None:
+                        raise piece.error
+                    if not piece.final and self._listener is not None and await self._listener.left():
+                        raise ClientGone()  # nobody is listening: nothing more is synthesized
+        except BaseException:
+            self.close()
+            raise
         return WholeFile(self.spool, self.words, self.usage.audio_seconds)
 
     def close(self) -> None:

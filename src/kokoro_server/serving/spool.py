@@ -13,8 +13,8 @@ whatever the length of the answer. A WAV's open-ended header is set to the real 
 from __future__ import annotations
 
 import io
-import logging
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -23,7 +23,6 @@ from kokoro_server.audio.encoders import AudioFormat, seal_file
 from kokoro_server.errors import StorageError
 from kokoro_server.files import create_spool_file
 
-log = logging.getLogger(__name__)
 
 MEMORY_BYTES = 4 * 1024 * 1024  # an answer up to this size never touches the disk
 READ_BYTES = 256 * 1024  # what one read of the answer hands the response (a multiple of 3: base64 blocks)
@@ -40,26 +39,34 @@ class Spool:
         self.path: Path | None = None  # the spool file, once the answer outgrew memory
         self.size = 0
         self.complete = False
+        self._lock = threading.Lock()  # the worker thread writes while the event loop may close it
+        self._closed = False
 
     # -- the stream's sink (worker thread) -------------------------------------------------
     def write(self, data: bytes) -> None:
-        if not data:
-            return
-        if self.path is None and self.size + len(data) > self._memory_bytes:
-            self._spill()
-        try:
-            self._handle.write(data)
-        except OSError as exc:
-            raise StorageError(f"the answer could not be kept on disk ({exc.strerror or exc}): {self.path}") from None
-        self.size += len(data)
+        with self._lock:
+            if not data or self._closed:  # closed: the client left, the bytes go nowhere
+                return
+            if self.path is None and self.size + len(data) > self._memory_bytes:
+                self._spill()
+            try:
+                self._handle.write(data)
+            except OSError as exc:
+                raise StorageError(f"the answer could not be kept on disk ({exc.strerror or exc}): "
+                                   f"{self.path}") from None
+            self.size += len(data)
 
     def finish(self) -> None:
-        try:
-            seal_file(self.format, self._handle, self.size)
-            self._handle.flush()
-        except OSError as exc:
-            raise StorageError(f"the answer could not be kept on disk ({exc.strerror or exc}): {self.path}") from None
-        self.complete = True
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                seal_file(self.format, self._handle, self.size)
+                self._handle.flush()
+            except OSError as exc:
+                raise StorageError(f"the answer could not be kept on disk ({exc.strerror or exc}): "
+                                   f"{self.path}") from None
+            self.complete = True
 
     def abort(self) -> None:
         """The stream failed or its client left: the bytes will not be sent."""
@@ -85,10 +92,12 @@ class Spool:
         return self._handle.read()
 
     def close(self) -> None:
-        if not self._handle.closed:
-            self._handle.close()
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
+        with self._lock:
+            self._closed = True
+            if not self._handle.closed:
+                self._handle.close()
+            if self.path is not None:
+                self.path.unlink(missing_ok=True)
 
     def _spill(self) -> None:
         """Move what is in memory to a new spool file in the first folder that takes it."""
