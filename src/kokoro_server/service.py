@@ -210,13 +210,9 @@ class SpeechService:
     def read_input(self, text: str, build: Build, lang: str, *, markup: bool = True,
                    input_format: InputFormat | None = None, param: str = "input") -> Document:
         """The front end up to normalization, the same for synthesis and ``phonemize``: the input
-        checked (not empty, not too long), cleaned, parsed (markup, SSML or phonemes), lexicon entries
+        checked (:meth:`check_text`), cleaned, parsed (markup, SSML or phonemes), lexicon entries
         applied, given phonemes checked against the model's set."""
-        if not text or not text.strip():
-            raise InvalidInputError(f"{param} text is empty", param=param)
-        if len(text) > self.settings.max_input_chars:
-            raise InputTooLongError(f"{param} is {len(text)} characters; the limit is "
-                                    f"{self.settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", param=param)
+        self.check_text(text, param)
         try:
             document = parse(clean_input(text), markup=markup, input_format=input_format, lang=lang)
             document = self.lexicons.get(lang, build.vocab, build.version).apply(document)
@@ -226,6 +222,14 @@ class SpeechService:
                 exc.param = param
             raise
         return document
+
+    def check_text(self, text: str, param: str = "input") -> None:
+        """Not empty, not longer than KOKORO_MAX_INPUT_CHARS (413)."""
+        if not text or not text.strip():
+            raise InvalidInputError(f"{'input text' if param == 'input' else param} is empty", param=param)
+        if len(text) > self.settings.max_input_chars:
+            raise InputTooLongError(f"{param} is {len(text)} characters; the limit is "
+                                    f"{self.settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", param=param)
 
     @staticmethod
     def language(build: Build, lang: str, param: str = "lang_code") -> Language:
@@ -241,11 +245,7 @@ class SpeechService:
         if not (MIN_SPEED <= request.speed <= MAX_SPEED):
             raise InvalidInputError(f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {request.speed}",
                                     param="speed")
-        if not request.text or not request.text.strip():
-            raise InvalidInputError("input text is empty", param="input")
-        if len(request.text) > self.settings.max_input_chars:
-            raise InputTooLongError(f"input is {len(request.text)} characters; the limit is "
-                                    f"{self.settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", param="input")
+        self.check_text(request.text)  # before the voice: an empty or too long input is the first problem
         if request.voice:
             mix, build = self.parse_voice(request.voice, request.model)
             lang, notice = mix.parts[0][0][:1], None
