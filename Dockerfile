@@ -1,4 +1,4 @@
-# kokoro-server container images (README: "Container images").
+# kokoro-server container images (docs/containers.md).
 #   CPU (default):  docker build -t kokoro-server .
 #   GPU (CUDA):     docker build --target gpu -t kokoro-server:gpu .
 #   both platforms: docker buildx build --platform linux/amd64,linux/arm64 -t kokoro-server .

@@ -10,7 +10,7 @@ original's in the same run; the largest sample difference from the original's au
 kernel time per op type (onnxruntime's profiler, 1 thread, one 128-token utterance); peak RSS of a
 fresh process that opens the model and synthesizes once; and this CPU's int8 peak (a large
 u8 x s8 ``MatMulInteger``) with the model's distance to it: 27.7 GMAC per audio second (see
-README, Performance) over that peak, next to ours.
+bench/README.md, Serving and engine performance) over that peak, next to ours.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Word timestamps against an independent aligner: prints the README's accuracy table.
+"""Word timestamps against an independent aligner: prints the accuracy table of docs/timestamps.md.
 
     python bench/word_timing.py [--data-dir DIR] [--threads 2] [--plain]
 
@@ -6,7 +6,7 @@ Every sentence of each case (English at speed 1.0 and 1.5, Spanish, French; test
 is spoken by the server's engine with word timestamps, and faster-whisper base (the test extra's
 offline model) gives its own word timestamps; per word matched by spelling, the |start difference|
 is summed up as median / p90, inside chunks and at the first word of a chunk after the first. Prints
-the table for the README ("Word timestamps and captions") and the signed median inside chunks. With
+the table for docs/timestamps.md ("Accuracy") and the signed median inside chunks. With
 the default settings (the fast variant, derived into the data dir on first use) unless --plain.
 About 4 minutes on 2 cores. Needs the test extra: pip install -e '.[test]'.
 """

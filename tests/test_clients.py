@@ -406,7 +406,7 @@ expected-statuses = ["2xx", "400", "401", "404", "409", "413", "422", "424", "42
 
 @pytest.mark.timeout(900)  # the run itself may take up to 10 minutes (its own limit below)
 def test_schemathesis_finds_no_failed_check(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, tmp_path):
-    """The README's command, bounded: coverage cases and a few generated ones per operation, every
+    """The command of docs/development.md, bounded: coverage cases and a few generated ones per operation, every
     check on (status_code_conformance: each status a route answers is in its OpenAPI responses)."""
     from tests.support.server import writable_data_dir
 

@@ -20,7 +20,7 @@ from tests.support.cluster import free_port
 from tests.support.container import LIMITS, TOOLS, podman
 from tests.support.container import image as build_image
 
-# the first test builds the image: minutes with a warm cache, more on a fresh machine (README: Test)
+# the first test builds the image: minutes with a warm cache, more on a fresh machine (docs/development.md)
 pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 REPO = Path(__file__).resolve().parent.parent

@@ -246,7 +246,7 @@ def test_random_ssml_never_raises_anything_but_our_error(service, parts: list[st
 
 # -- generated valid input is read as written; the same with one fault is refused ---------------------
 # The generators below write markup and SSML and, independently of the parser, what it must be read
-# as: the pauses (README: exact, at any speed), the voice or speed in effect for each word, the
+# as: the pauses (docs/markup.md: exact, at any speed), the voice or speed in effect for each word, the
 # sentence and paragraph breaks, the text. A parser that refused everything fails the acceptance
 # properties; one that accepted anything fails the refusal ones.
 
@@ -382,7 +382,7 @@ def test_generated_inline_markup_with_a_fault_is_refused_naming_where(service, c
     assert where in caught.value.message, (text, caught.value.message)
 
 
-# SSML: README ("Markup") values
+# SSML: docs/markup.md values
 BREAK_STRENGTHS = {"none": 0.0, "x-weak": 0.1, "weak": 0.25, "medium": 0.5, "strong": 0.75, "x-strong": 1.25}
 RATES = {"x-slow": 0.5, "slow": 0.75, "medium": 1.0, "fast": 1.25, "x-fast": 1.75, "150%": 1.5, "80%": 0.8,
          "1.2": 1.2}

@@ -197,7 +197,7 @@ def test_stream_is_lazy(service: SpeechService) -> None:
 
 SILENT_DBFS = -50.0  # a 2 ms frame quieter than this (RMS) is silence
 FRAME = SAMPLE_RATE // 500
-# README ("Streaming"): a join keeps 40 ms of the model's silence before the sound and 60 ms after
+# docs/serving.md ("Streaming and chunks"): a join keeps 40 ms of the model's silence before the sound and 60 ms after
 # it, then adds the pause of its boundary (divided by speed): none where a phrase was cut, 0.1 s
 # after a clause, 0.3 s after a sentence, 0.6 s between paragraphs.
 KEPT_S = 0.04 + 0.06

@@ -86,7 +86,7 @@ def test_onnx_and_torch_backends_agree(service: SpeechService, torch_data_dir) -
 
 
 # -- accuracy against Whisper --------------------------------------------------------------------
-# The measurement (tests/support/timing.py) also prints the README's accuracy table:
+# The measurement (tests/support/timing.py) also prints the accuracy table of docs/timestamps.md:
 # `python bench/word_timing.py`. Bounds from that table (measured 2026-12-02, af_heart, ef_dora,
 # ff_siwis): inside chunks median <= 80 ms, p90 <= 200 ms (the issue's target, met in every case);
 # every word median <= 80 ms, p90 <= 300 ms (the first word of a chunk after the first is where
@@ -124,7 +124,7 @@ def test_word_starts_agree_with_whisper_on_a_few_sentences(service: SpeechServic
 @pytest.mark.long
 @pytest.mark.timeout(900)
 def test_word_starts_agree_with_whisper(service: SpeechService, transcriber) -> None:
-    """The full measurement (about 4 minutes): the README's table, each case within the bounds."""
+    """The full measurement (about 4 minutes): docs/timestamps.md's table, each case within the bounds."""
     results = [timing.measure(service, transcriber, case) for case in timing.FULL]
     report = timing.table(results) + "\n" + "\n".join(map(timing.signed, results))
     print("\n" + report)

@@ -348,11 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     from kokoro_server.migrate import add_parser as add_migrate_parser
 
     add_migrate_parser(sub)
-    add_serve_arguments(sub.add_parser("serve", help="run the OpenAI-compatible HTTP API (README: HTTP API)"))
+    add_serve_arguments(sub.add_parser("serve", help="run the OpenAI-compatible HTTP API (docs/api.md)"))
     from kokoro_server.cluster.command import add_cluster_arguments
 
     add_cluster_arguments(sub.add_parser("cluster", help="serve the HTTP API as replicas on Ray Serve "
-                                                         "(README: Scaling out; needs kokoro-server[ray])"))
+                                                         "(docs/cluster.md; needs kokoro-server[ray])"))
     return parser
 
 

@@ -1,5 +1,5 @@
 """Word timestamps against an independent aligner (faster-whisper's word timestamps): the measurement
-behind the README's accuracy table, shared by ``tests/test_word_timing.py`` (a reduced form in every
+behind docs/timestamps.md's accuracy table, shared by ``tests/test_word_timing.py`` (a reduced form in every
 run, the full form behind ``long``) and ``bench/word_timing.py`` (which prints the table).
 
 Per word matched by spelling, the difference of our start and Whisper's: its size (the table) and
@@ -148,7 +148,7 @@ def row(m: Measured) -> str:
 
 
 def table(results: Sequence[Measured]) -> str:
-    """The README's accuracy table (Word timestamps and captions)."""
+    """The accuracy table of docs/timestamps.md ("Accuracy")."""
     return "\n".join(["| case (voice) | words matched | every word: median / p90 | inside chunks | "
                       "first word of a chunk |", "| --- | --- | --- | --- | --- |", *map(row, results)])
 

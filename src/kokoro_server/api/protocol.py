@@ -30,7 +30,7 @@ OPENAI_VOICES: dict[str, str] = {
     "marin": "af_kore",
     "cedar": "am_fenrir",
 }
-"""OpenAI voice name -> the Kokoro v1.0 voice it stands for (the README shows this table)."""
+"""OpenAI voice name -> the Kokoro v1.0 voice it stands for (docs/api.md shows this table)."""
 
 
 def _languages(field: str, default: str) -> Any:
@@ -83,7 +83,7 @@ class SpeechBody(BaseModel):
     markup: bool = Field(True, description="Read inline markup: [pause:1.5s], [word](/phonemes/), [word](+1), "
                                            "[voice:am_michael]. false: brackets are spoken as written.")
     input_format: Literal["text", "ssml", "phonemes"] | None = Field(
-        None, description="ssml: the input is SSML (a subset, see the README); text: never SSML; phonemes: the "
+        None, description="ssml: the input is SSML (a subset, see docs/markup.md); text: never SSML; phonemes: the "
                           "input is a phoneme string; default: SSML when the input starts with <speak>.")
     stream: bool = Field(True, description="true: audio is sent as it is synthesized; false: the whole "
                                            "file at once (with Content-Length). Ignored for sse.")
