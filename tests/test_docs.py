@@ -4,8 +4,9 @@
   entry without its page fails the build (mkdocs.yml's ``validation``);
 - every relative link of README.md and docs/*.md points at a file that exists, and at a heading that
   exists when it names one;
-- docs/settings.md lists exactly the fields of ``Settings`` (src/kokoro_server/settings.py) with their
-  defaults, and no page names a ``KOKORO_*`` variable that is not a setting;
+- docs/settings.md lists exactly the fields of ``Settings`` (src/kokoro_server/settings.py); every
+  settings table (``| variable | default |``, in any page or the README) gives each one's real default;
+  no page names a ``KOKORO_*`` variable that is not a setting;
 - README.md keeps the test command that .ci/run runs.
 """
 
@@ -124,15 +125,22 @@ def env_name(name: str, field) -> str:
     return f"KOKORO_{name.upper()}"
 
 
-def documented_settings() -> dict[str, str]:
-    """``KOKORO_X`` -> the default cell of its row in docs/settings.md's tables."""
-    rows = {}
-    for line in SETTINGS_PAGE.read_text(encoding="utf-8").splitlines():
+def documented_settings(page: Path = SETTINGS_PAGE) -> dict[str, str]:
+    """``KOKORO_X`` -> the default cell of its row, in the page's tables headed ``| variable | default |``."""
+    rows: dict[str, str] = {}
+    in_table = False
+    for line in page.read_text(encoding="utf-8").splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if line.startswith("|") and len(cells) >= 3:
-            for name in re.findall(r"`(KOKORO_[A-Z0-9_]+)`", cells[0]):
-                assert name not in rows, f"{name} has two rows in docs/settings.md"
-                rows[name] = cells[1]
+        if not line.startswith("|"):
+            in_table = False
+        elif cells[:2] == ["variable", "default"]:
+            in_table = True
+        elif in_table:
+            names = re.findall(r"`(KOKORO_[A-Z0-9_]+)`", cells[0])
+            defaults = cells[1].split(" / ")  # `KOKORO_A` / `KOKORO_B` | `1` / `2`
+            for i, name in enumerate(names):
+                assert name not in rows, f"{name} has two rows in {page.name}"
+                rows[name] = defaults[i] if len(defaults) == len(names) else cells[1]
     return rows
 
 
@@ -158,8 +166,19 @@ def test_settings_page_lists_every_setting_with_its_default():
     stale = sorted(set(rows) - set(fields))
     assert not missing, f"settings of the Settings class missing from docs/settings.md: {missing}"
     assert not stale, f"docs/settings.md documents settings that Settings no longer has: {stale}"
+    wrong = [f"{page.relative_to(ROOT)}: {problem}" for page in pages()
+             for problem in wrong_defaults(fields, documented_settings(page))]
+    assert not wrong, "documented defaults differ from Settings:\n" + "\n".join(wrong)
+
+
+def wrong_defaults(fields: dict, rows: dict[str, str]) -> list[str]:
+    """The rows whose default is not the field's (a page's own settings table, or docs/settings.md)."""
     wrong = []
-    for name, field in fields.items():
+    for name, cell in rows.items():
+        field = fields.get(name)
+        if field is None:
+            wrong.append(f"{name} is not a setting")
+            continue
         if field.default is not PydanticUndefined:
             default = field.default
         elif field.default_factory is not None and name != "KOKORO_DATA_DIR":  # a path, in words
@@ -167,12 +186,11 @@ def test_settings_page_lists_every_setting_with_its_default():
         else:
             continue
         want = shown(default)
-        cell = rows[name]
         first = re.match(r"`([^`]*)`|(\S+)", cell)
         got = (first.group(1) if first.group(1) is not None else first.group(2)) if first else ""
         if want is not None and got != want and not (want == "unset" and got == "empty"):
             wrong.append(f"{name}: documented default {cell!r}, Settings says {want!r}")
-    assert not wrong, "docs/settings.md defaults differ from Settings:\n" + "\n".join(wrong)
+    return wrong
 
 
 def test_no_page_names_a_setting_that_does_not_exist():
