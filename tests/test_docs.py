@@ -186,11 +186,28 @@ def wrong_defaults(fields: dict, rows: dict[str, str]) -> list[str]:
         else:
             continue
         want = shown(default)
-        first = re.match(r"`([^`]*)`|(\S+)", cell)
-        got = (first.group(1) if first.group(1) is not None else first.group(2)) if first else ""
-        if want is not None and got != want and not (want == "unset" and got == "empty"):
-            wrong.append(f"{name}: documented default {cell!r}, Settings says {want!r}")
+        got = written_default(cell)
+        if want is None or got == want or (want == "unset" and got == "empty"):
+            continue
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and number(got) == default:
+            continue
+        wrong.append(f"{name}: documented default {cell!r}, Settings says {want!r}")
     return wrong
+
+
+def written_default(cell: str) -> str:
+    """The value a default cell starts with: `code`, or the words before a parenthesis."""
+    code = re.match(r"`([^`]*)`", cell)
+    return code.group(1) if code else cell.split("(")[0].strip()
+
+
+UNITS = {"": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+
+
+def number(text: str) -> float | None:
+    """``5,000,000``, ``-20``, ``512 MiB`` -> the number; None if it is not one."""
+    match = re.fullmatch(r"(-?[\d,]*\.?\d+)\s*(KiB|MiB|GiB)?", text.strip())
+    return float(match.group(1).replace(",", "")) * UNITS[match.group(2) or ""] if match else None
 
 
 def test_no_page_names_a_setting_that_does_not_exist():
