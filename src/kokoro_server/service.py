@@ -389,9 +389,10 @@ def _voice_language(voice: str) -> str:
 def normalized_segments(document: Document, options: NormalizationOptions, lang: str) -> Iterator[Segment]:
     """The document's segments with each text segment normalized in its own language (``lang`` where
     it has none), lazily: a long one as blocks of a few thousand characters
-    (:func:`~kokoro_server.text.blocks.blocks`), each normalized when reached."""
+    (:func:`~kokoro_server.text.blocks.blocks`), each normalized when reached. A segment normalized
+    already (:meth:`SpeechService.normalized`) is kept as it is."""
     for segment in document.segments:
-        if isinstance(segment, Text):
+        if isinstance(segment, Text) and segment.normalized is None:
             for block in blocks(segment):
                 yield replace(block, normalized=normalize(block.text, options, block.lang or lang))
         else:

@@ -24,8 +24,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Literal, Protocol, TypeVar
 
+import numpy as np
+
 from kokoro_server import SAMPLE_RATE
-from kokoro_server.audio.encoders import StreamingEncoder
 from kokoro_server.errors import BusyError, KokoroError, TimestampsUnavailableError
 from kokoro_server.service import PreparedSpeech, SpeechService
 from kokoro_server.timestamps import StreamClock, WordTime
@@ -47,6 +48,18 @@ class Sink(Protocol):
     def finish(self) -> None: ...
 
     def abort(self) -> None: ...
+
+
+class Encoder(Protocol):
+    """Encodes a stream's audio, in the worker thread (a :class:`StreamingEncoder`, or one lent by a
+    session that outlives the stream): ``finish`` gives the tail when the stream ended well, ``close``
+    frees it once the last chunk of a stream that did not is done."""
+
+    def encode(self, audio: np.ndarray) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
 class ClientGone(Exception):
@@ -166,7 +179,7 @@ class SynthesisRunner:
         self._versions[record.version] += 1
         record.status = "running"
 
-    async def start(self, prepared: PreparedSpeech, encoder: StreamingEncoder, *, request_id: str,
+    async def start(self, prepared: PreparedSpeech, encoder: Encoder, *, request_id: str,
                     sinks: Sequence[Sink] = (),
                     client_gone: Callable[[], Awaitable[object]] | None = None,
                     timestamps: str | None = None) -> AudioStream:
@@ -288,7 +301,7 @@ class AudioStream:
 
     first: Piece
 
-    def __init__(self, runner: SynthesisRunner, prepared: PreparedSpeech, encoder: StreamingEncoder,
+    def __init__(self, runner: SynthesisRunner, prepared: PreparedSpeech, encoder: Encoder,
                  record: StreamRecord, sinks: Sequence[Sink], loop: asyncio.AbstractEventLoop,
                  timestamps: str | None = None) -> None:
         self.record = record
