@@ -116,10 +116,9 @@ def test_sessions_in_turn_lend_one_encoder_and_make_one_file(service, tmp_path: 
     with a tail of its own, and their usage adds up to all of it."""
     import av
 
-    from kokoro_server.audio.encoders import StreamingEncoder, get_format
     from kokoro_server.serving.session import HeldEncoder, Usage
 
-    held = HeldEncoder(StreamingEncoder(get_format("opus")))
+    held = HeldEncoder.of(SessionOptions.of("opus"))
     texts = ["The first part of a streamed answer.", "And then the second part of it."]
 
     async def run():

@@ -41,7 +41,7 @@ import logging
 import re
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
@@ -49,7 +49,7 @@ import numpy as np
 from anyio import to_thread
 
 from kokoro_server import SAMPLE_RATE
-from kokoro_server.audio.encoders import AudioFormat, StreamingEncoder
+from kokoro_server.audio.encoders import AudioFormat
 from kokoro_server.budget import StreamBudget
 from kokoro_server.errors import InvalidInputError, KokoroError, TimestampsUnavailableError
 from kokoro_server.languages import read_languages
@@ -310,11 +310,10 @@ class LiveSpeech:
         self._budget.add(document.segments)
 
     # -- audio out ---------------------------------------------------------------------------
-    async def chunks(self) -> AsyncIterator[SpokenChunk]:
+    async def chunks(self) -> AsyncGenerator[SpokenChunk, None]:
         """Each chunk as it is synthesized, until :meth:`finish` and all is spoken (then the
         encoder's tail, ``final``). Cancel the iterating task to stop (barge-in)."""
-        options = self._session_options
-        encoder = HeldEncoder(StreamingEncoder(options.format, volume=options.volume))  # one file across the runs
+        encoder = HeldEncoder.of(self._session_options)  # one file across the runs
         ended = False  # all of it was spoken (else: stopped, or failed)
         try:
             while True:

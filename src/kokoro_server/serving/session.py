@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +154,11 @@ class HeldEncoder:
         self._lock = threading.Lock()
         self._lent = 0  # sessions whose work may still encode with it
         self._closing = False
+
+    @classmethod
+    def of(cls, options: SessionOptions) -> HeldEncoder:
+        """An encoder of the options' format and volume, for the sessions opened with those options."""
+        return cls(StreamingEncoder(options.format, volume=options.volume))
 
     def lend(self) -> _LentEncoder:
         with self._lock:
@@ -283,10 +288,11 @@ class SpeechSession:
         sinks: list[Sink] = []
         writer = sessions.downloads.open(options.keep) if options.keep is not None and sessions.downloads else None
         encoder: Encoder
-        if self._held is not None:
-            encoder, download = self._held.lend(), None
-        else:
+        download: Sink | None = None
+        if self._held is None:
             encoder, download = encoder_with_download(options.format, options.volume, writer)
+        else:  # the stream's encoder: this session's end is not the file's
+            encoder = self._held.lend()
         if download is not None:
             sinks.append(download)
         if writer is not None:
@@ -307,7 +313,7 @@ class SpeechSession:
             self.close()
             raise
 
-    async def pieces(self) -> AsyncIterator[Piece]:
+    async def pieces(self) -> AsyncGenerator[Piece, None]:
         """Every piece of audio, the first one included (starts the session if needed); the last has
         ``final`` set and carries the error of a stream that failed after it began. Leaving the loop
         early closes the session."""

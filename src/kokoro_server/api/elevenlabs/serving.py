@@ -34,7 +34,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,7 +88,7 @@ class RestSpeech:
 
     live: LiveSpeech
     first: SpokenChunk
-    chunks: AsyncIterator[SpokenChunk]
+    chunks: AsyncGenerator[SpokenChunk, None]
     format: AudioFormat
 
     async def all(self) -> AsyncIterator[SpokenChunk]:
@@ -97,7 +97,7 @@ class RestSpeech:
             async for chunk in self.chunks:
                 yield chunk
         finally:
-            await self.chunks.aclose()  # type: ignore[attr-defined]
+            await self.chunks.aclose()
 
     async def audio(self) -> AsyncIterator[bytes]:
         async for chunk in self.all():
