@@ -132,7 +132,7 @@ class StreamBudget:
         >>> budget.add([Pause(2.0, 0, 0)])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        kokoro_server.errors.AudioTooLongError: the stream would make about 4 s of audio (0 s of speech, 4 s ...
+        kokoro_server.errors.AudioTooLongError: the text would make about 4 s of audio (0 s of speech, 4 s ...
     """
 
     max_audio_s: float
@@ -145,8 +145,8 @@ class StreamBudget:
     def add(self, segments: Sequence[Segment]) -> None:
         carried = (SpeedChange(self.rate, 0, 0),) if self.rate != 1.0 else ()
         total = self.found + estimate((*carried, *segments), self.speed)
-        check_budget(total, max_audio_s=self.max_audio_s, max_pause_s=self.max_pause_s, subject="the stream",
-                     advice="end this stream and go on in a new one", param=self.param)
+        check_budget(total, max_audio_s=self.max_audio_s, max_pause_s=self.max_pause_s, subject="the text",
+                     advice="split it into several requests (or streams)", param=self.param)
         self.found = total
         for segment in segments:
             if isinstance(segment, SpeedChange):
