@@ -279,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_migrate_parser(sub)
     add_serve_arguments(sub.add_parser("serve", help="run the OpenAI-compatible HTTP API (README: HTTP API)"))
     from kokoro_server.cluster.command import add_cluster_arguments
+    from kokoro_server.jobs.command import add_book_arguments
+
+    add_book_arguments(sub.add_parser("book", help="a book (EPUB, Markdown, HTML, text) to a chaptered M4B "
+                                                   "audiobook, resumable (docs/books.md)"))
 
     add_cluster_arguments(sub.add_parser("cluster", help="serve the HTTP API as replicas on Ray Serve "
                                                          "(README: Scaling out; needs kokoro-server[ray])"))

@@ -23,12 +23,13 @@ from kokoro_server import __version__
 from kokoro_server.api.errors import install_error_handler
 from kokoro_server.api.middleware import (LOOPBACK_NAMES, REQUEST_ID_HEADER, HostCheckMiddleware,
                                           RequestContextMiddleware)
-from kokoro_server.api.routes import captions, config, downloads, health, models, speech, text, voices
+from kokoro_server.api.routes import captions, config, downloads, health, jobs, models, speech, text, voices
 from kokoro_server.api.routes.web import mount_web_ui
 from kokoro_server.api.state import Serving
 from kokoro_server.audio.encoders import StreamingEncoder
 from kokoro_server.builds import BUILDS, get_build
 from kokoro_server.serving.download_links import DownloadStore
+from kokoro_server.serving.jobs import JobsServing
 from kokoro_server.serving.runner import SynthesisRunner
 from kokoro_server.service import SpeechService
 from kokoro_server.settings import Settings
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runner=SynthesisRunner(service, concurrency=settings.concurrency, queue_size=settings.queue_size),
             downloads=DownloadStore.for_settings(settings, download_parents(service)))
         app.state.serving = state
+        state.jobs = await JobsServing.start(settings, service, state.runner)
         tasks = [asyncio.create_task(preload(state)), asyncio.create_task(sweep_downloads(state.downloads))]
         if settings.model_ttl_s:
             tasks.append(asyncio.create_task(unload_idle_models(service, settings.model_ttl_s)))
@@ -58,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for task in tasks:
                 task.cancel()
+            if state.jobs is not None:
+                await state.jobs.close()
             state.runner.close()
             state.downloads.close()
             service.close()
@@ -67,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handler(app)
     default_openapi = app.openapi
     app.openapi = lambda: openapi_without_422(app, default_openapi)  # type: ignore[method-assign]
-    for module in (speech, captions, voices, models, config, downloads, health, text):
+    for module in (speech, captions, voices, models, config, downloads, health, text, jobs):
         app.include_router(module.router)
     if settings.web_ui:
         mount_web_ui(app)
@@ -78,7 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if HostCheckMiddleware.wanted(settings.host, settings.allowed_hosts):
         app.add_middleware(HostCheckMiddleware, allowed=[*LOOPBACK_NAMES, settings.host, *settings.allowed_hosts])
     app.add_middleware(RequestContextMiddleware,
-                       max_body_bytes=settings.max_input_chars * JSON_OVERHEAD_PER_CHAR + BODY_SLACK_BYTES)
+                       max_body_bytes=settings.max_input_chars * JSON_OVERHEAD_PER_CHAR + BODY_SLACK_BYTES,
+                       own_limits=jobs.OWN_BODY_LIMITS)
     return app
 
 
