@@ -234,11 +234,12 @@ async def job_result(job_id: str, format: str | None = Query(None, description="
 @router.get("/{job_id}/chapters/{number}", response_class=Response, responses={
     200: {"content": {"audio/mpeg": {}, **{m: {} for m in captions.MEDIA_TYPES.values()}},
           "description": "A finished chapter's audio (format: any response format; default the job's format, "
-                         "mp3 for m4b jobs) or captions (format=srt, vtt, json)."},
+                         "mp3 for m4b jobs), captions (format=srt, vtt, json) or text (format=text)."},
     206: {"description": "Part of it (Range)."}, **ERRORS})
 async def job_chapter(job_id: str, number: int, format: str | None = Query(None, description="mp3, opus, aac, "
-                                                                                             "flac, wav, pcm; or "
-                                                                                             "srt, vtt, json"),
+                                                                                             "flac, wav, pcm; "
+                                                                                             "srt, vtt, json; or "
+                                                                                             "text"),
                       state: Serving = Depends(serving)) -> Response:
     jobs = jobs_of(state)
     view = await view_of(jobs, job_id)
@@ -250,6 +251,9 @@ async def job_chapter(job_id: str, number: int, format: str | None = Query(None,
     if chapter.status != "completed":
         raise ConflictError(f"chapter {number} is {chapter.status}; it can be had once it is completed", param="number")
     fmt = format or (view.request.options.format if view.request.options.format != BOOK_FORMAT else "mp3")
+    if fmt == "text":  # what is read: the text the captions' characters point into
+        [layout] = await run_in_threadpool(audiobook.layouts, jobs.store, job_id, number)
+        return Response(layout.text, media_type="text/plain; charset=utf-8")
     if fmt not in CAPTION_FORMATS:
         get_format(fmt)
     elif not view.has_words:
