@@ -100,14 +100,9 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 def _caption_format(path: str) -> str:
-    from kokoro_server.captions import MEDIA_TYPES
-    from kokoro_server.errors import InvalidInputError
+    from kokoro_server.captions import format_for_path
 
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in MEDIA_TYPES:
-        raise InvalidInputError(f"--captions {path}: the format follows the extension, one of "
-                                f"{', '.join('.' + f for f in MEDIA_TYPES)}", param="captions")
-    return suffix
+    return format_for_path(path)
 
 
 def cmd_voices(args: argparse.Namespace) -> int:

@@ -15,9 +15,10 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from kokoro_server.captions import format_for_path
 from kokoro_server.errors import ConflictError, InvalidInputError
 from kokoro_server.files import TempFile
-from kokoro_server.jobs.model import BOOK_FORMAT, CAPTION_FORMATS, JobOptions, JobRequest, SpeechFields
+from kokoro_server.jobs.model import BOOK_FORMAT, JobOptions, JobRequest, SpeechFields
 from kokoro_server.settings import Settings
 
 BOOK_SUFFIXES = (".m4b", ".m4a")
@@ -63,7 +64,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     if not folder and output.suffix.lower() not in BOOK_SUFFIXES:
         raise InvalidInputError(f"-o {args.output}: write an .m4b audiobook, or a folder (ending in /) of chapter files",
                                 param="output")
-    captions = _caption_format(args.captions) if args.captions else None
+    captions = format_for_path(args.captions) if args.captions else None
     request = JobRequest(
         SpeechFields(voice=args.voice, model=args.model, speed=args.speed, lang=args.lang, markup=args.markup),
         JobOptions(format=args.format if folder else BOOK_FORMAT, chapters=args.chapters,
@@ -183,14 +184,6 @@ def _copy(source: Path, target: Path) -> None:
     with TempFile(target) as temp, source.open("rb") as handle:
         shutil.copyfileobj(handle, temp.file, 1 << 20)
         temp.commit()
-
-
-def _caption_format(path: str) -> str:
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in CAPTION_FORMATS:
-        raise InvalidInputError(f"--captions {path}: the format follows the extension, one of "
-                                f"{', '.join('.' + f for f in CAPTION_FORMATS)}", param="captions")
-    return suffix
 
 
 def _list(prepared: object) -> int:

@@ -35,7 +35,7 @@ import numpy as np
 
 from kokoro_server import SAMPLE_RATE
 from kokoro_server.errors import ConflictError, InvalidInputError, KokoroError, NotFoundError
-from kokoro_server.files import TempFile, sweep_temp_files
+from kokoro_server.files import TempFile, fsync_folder, sweep_temp_files
 from kokoro_server.jobs.books import Book
 from kokoro_server.jobs.model import TERMINAL, ChapterView, JobRequest, JobStatus, JobView
 from kokoro_server.jobs.plan import plan_chapter
@@ -363,7 +363,7 @@ class JobStore:
                 temp.commit()
         except FileNotFoundError:  # the job's folder was deleted meanwhile
             return False
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
         samples = result.audio.astype(np.float64) / 32768.0
         with self._transaction() as db:
             changed = db.execute(
@@ -515,19 +515,6 @@ def folder_bytes(folder: Path) -> int:
         except OSError:
             continue
     return total
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def parse_selection(spec: str | None, count: int) -> set[int]:

@@ -118,7 +118,6 @@ def html_blocks(content: bytes | str, *, image_alt: bool = False) -> HtmlText:
         level = 0
 
     def add(text: str | None) -> None:
-        nonlocal anchors
         if text:
             if pending and text.strip():
                 anchors.extend(pending)
