@@ -211,3 +211,29 @@ def test_live_requests_go_before_book_chunks_and_wait_at_most_one(service) -> No
 
     assert asyncio.run(scenario()) == ["book 0 start", "book 0 end", "live first audio", "live end",
                                        "book 1 start", "book 1 end", "book 2 start", "book 2 end"]
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_restart_resumes_unfinished_jobs_or_cancels_them(tmp_path: Path, resume: bool) -> None:
+    from kokoro_server.jobs.books import Book, Chapter
+    from kokoro_server.jobs.model import JobRequest
+    from kokoro_server.jobs.scheduler import JobScheduler
+    from kokoro_server.jobs.store import JobStore
+    from kokoro_server.settings import Settings
+
+    store = JobStore(tmp_path / "jobs")
+    book = Book("text", (Chapter("One", "Some text."),))
+    running, queued, done = (store.create(book, JobRequest(), voice="af_heart", lang="a", selected={1})
+                             for _ in range(3))
+    for job in (running, done):
+        assert store.claim(job)
+    store.set_status(done, "completed")
+    (tmp_path / "jobs" / "owners" / "dead-1.lock").write_text("")
+    store._db.execute("UPDATE jobs SET owner = 'dead-1' WHERE id = ?", (running,))  # its server was killed
+    scheduler = JobScheduler(Settings(data_dir=tmp_path, job_resume=resume), None, store)  # type: ignore[arg-type]
+    scheduler._recover()
+    statuses = [store.view(j).status for j in (running, queued, done)]
+    assert statuses == (["queued", "queued", "completed"] if resume else ["cancelled", "cancelled", "completed"])
+    ended = {done} if resume else {running, queued, done}
+    assert store.expired(3600) == [] and set(store.expired(-1)) == ended  # finished jobs expire after the TTL
+    store.close()

@@ -35,7 +35,7 @@ import numpy as np
 
 from kokoro_server import SAMPLE_RATE
 from kokoro_server.errors import ConflictError, InvalidInputError, KokoroError, NotFoundError
-from kokoro_server.files import TempFile, fsync_folder, sweep_temp_files
+from kokoro_server.files import STALE_AFTER_S, TempFile, fsync_folder, sweep_temp_files, unlocked_since
 from kokoro_server.jobs.books import Book
 from kokoro_server.jobs.model import TERMINAL, ChapterView, JobRequest, JobStatus, JobView
 from kokoro_server.jobs.plan import plan_chapter
@@ -177,7 +177,7 @@ class JobStore:
         self.root = root
         self.max_disk_bytes = max_disk_bytes  # 0: no limit of its own (the free space still counts)
         root.mkdir(parents=True, exist_ok=True)
-        sweep_temp_files([root / "uploads"])
+        sweep_uploads(root / "uploads")
         self._lock = threading.RLock()
         self._db = sqlite3.connect(root / "jobs.sqlite3", timeout=30, isolation_level=None,
                                    check_same_thread=False)
@@ -314,6 +314,11 @@ class JobStore:
         rows = self._query("SELECT status FROM jobs WHERE id = ?", (job_id,))
         return rows[0]["status"] if rows else None
 
+    def _may_record(self, job_id: str) -> bool:
+        rows = self._query("SELECT status, owner FROM jobs WHERE id = ?", (job_id,))
+        return bool(rows) and (rows[0]["status"] == "cancelled" or
+                               (rows[0]["status"] == "running" and rows[0]["owner"] == self.owner.token))
+
     def still_mine(self, job_id: str) -> bool:
         rows = self._query("SELECT status, owner FROM jobs WHERE id = ?", (job_id,))
         return bool(rows) and rows[0]["status"] == "running" and rows[0]["owner"] == self.owner.token
@@ -351,9 +356,10 @@ class JobStore:
                        (task.job_id, task.chapter, task.index, self.owner.token, time.time()))
 
     def record(self, task: ChunkTask, result: ChunkResult) -> bool:
-        """Write the chunk's audio (fsynced, renamed into place), then mark it done. False if the job
-        is no longer this process's to run (cancelled, deleted): nothing is recorded then."""
-        if not self.still_mine(task.job_id):
+        """Write the chunk's audio (fsynced, renamed into place), then mark it done. A chunk that ends
+        after its job was cancelled is kept too (a resume needs it); False when the job is deleted,
+        finished, or run by another process now: nothing is recorded then."""
+        if not self._may_record(task.job_id):
             return False
         path = self.chunk_path(task.job_id, task.chapter, task.index)
         data = np.ascontiguousarray(result.audio, dtype="<i2").tobytes()
@@ -369,7 +375,7 @@ class JobStore:
             changed = db.execute(
                 "UPDATE chunks SET done = 1, samples = ?, sum_squares = ?, peak = ?, loudness = ?, words = ?, "
                 "bytes = ?, seconds = ?, done_at = ? WHERE job_id = ? AND chapter = ? AND idx = ? AND EXISTS "
-                "(SELECT 1 FROM jobs WHERE id = ? AND status = 'running' AND owner = ?)",
+                "(SELECT 1 FROM jobs WHERE id = ? AND (status = 'cancelled' OR (status = 'running' AND owner = ?)))",
                 (len(result.audio), float(np.dot(samples, samples)), float(np.abs(samples).max(initial=0.0)),
                  result.loudness, None if result.words is None else json.dumps(result.words, separators=(",", ":")),
                  len(data), result.seconds, time.time(), task.job_id, task.chapter, task.index, task.job_id,
@@ -504,6 +510,14 @@ class DiskFullError(KokoroError):
 
 class JobStateError(ConflictError):
     code = "job_state"
+
+
+def sweep_uploads(folder: Path) -> None:
+    """``uploads/`` holds only files of requests in progress: what a killed process left there goes."""
+    sweep_temp_files([folder])
+    for path in folder.iterdir() if folder.is_dir() else ():
+        if unlocked_since(path, STALE_AFTER_S):
+            path.unlink(missing_ok=True)
 
 
 def folder_bytes(folder: Path) -> int:

@@ -128,10 +128,10 @@ class JobWorker:
             [w, s, e, a + task.start, b + task.start] for w, s, e, a, b in spoken.words]  # type: ignore[operator]
         result = ChunkResult(to_int16(spoken.audio), words, chunk_loudness(spoken.audio),
                              time.perf_counter() - started)
-        if not self.store.record(task, result):
+        recorded = self.store.record(task, result)
+        if not recorded or not self.store.still_mine(task.job_id):
             self.stopping = True
-            return
-        if self.on_progress is not None:
+        if recorded and self.on_progress is not None:
             self.on_progress(Progress(task.job_id, task.chapter, len(task.text)))
 
     def _fail(self, error: BaseException) -> JobStatus | None:

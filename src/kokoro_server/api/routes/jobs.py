@@ -306,7 +306,7 @@ async def job_cover(job_id: str, state: Serving = Depends(serving)) -> Response:
 
 @router.post("/{job_id}/cancel", response_model=JobObject, responses=ERRORS)
 async def cancel_job(job_id: str, state: Serving = Depends(serving)) -> JobObject:
-    """Stop a queued or running job (the chunk in progress is dropped); its finished chunks are kept."""
+    """Stop a queued or running job: no new chunk starts, the one in progress ends and is kept with the others."""
     return JobObject.of(await jobs_of(state).scheduler.cancel(job_id))
 
 
