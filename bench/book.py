@@ -72,16 +72,20 @@ class Floor:
             workload.run_once(session, self.utterances[0])
 
     def run(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            start = time.perf_counter()
-            audio = sum(self.pool.map(
-                lambda k: sum(workload.run_once(self.narrow[k], u).size for u in self.utterances[k::self.threads]),
-                range(self.threads)))
-            self._add("narrow", audio, time.perf_counter() - start)
-            start = time.perf_counter()
-            audio = sum(workload.run_once(self.wide, u).size for u in self.utterances)
-            self._add("wide", audio, time.perf_counter() - start)
+        """Half of ``seconds`` each layout: the single-thread sessions side by side (their rates add up,
+        each over its own time), then the wide one; each goes round the chunks until its time is up."""
+        def loop(session: object, start: int, stride: int, deadline: float) -> tuple[int, float]:
+            samples, i, begin = 0, start, time.perf_counter()
+            while time.monotonic() < deadline:
+                samples += workload.run_once(session, self.utterances[i % len(self.utterances)]).size
+                i += stride
+            return samples, time.perf_counter() - begin
+
+        deadline = time.monotonic() + seconds / 2
+        runs = list(self.pool.map(lambda k: loop(self.narrow[k], k, self.threads, deadline), range(self.threads)))
+        wall = max(elapsed for _, elapsed in runs)
+        self._add("narrow", int(sum(samples / elapsed for samples, elapsed in runs) * wall), wall)
+        self._add("wide", *loop(self.wide, 0, 1, time.monotonic() + seconds / 2))
 
     def _add(self, layout: str, samples: int, seconds: float) -> None:
         self.totals[layout][0] += samples / harness.SAMPLE_RATE

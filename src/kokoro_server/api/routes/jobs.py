@@ -9,6 +9,7 @@ follow with ``GET /{id}`` or ``/{id}/events`` (server-sent events); fetch ``/{id
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -39,14 +40,25 @@ ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 424)}
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEEP_ALIVE_S = 15.0
 LOOK_S = 2.0
+EVENTS_MAX_S = 600.0  # a stream ends after this long (reconnect to go on): no request held for hours
 OWN_BODY_LIMITS = frozenset({JOBS_PATH, f"{JOBS_PATH}/preview"})  # uploads: streamed and capped here
 BOOK_MEDIA = {"m4b": "audio/mp4", "zip": "application/zip"}
-UPLOAD_BODY = {"requestBody": {"required": True, "content": {
-    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+
+
+def upload_body() -> dict[str, object]:
+    """The request body in the OpenAPI document: a multipart upload, or JSON (:class:`JobBody`, inline;
+    the schemas it names are in the document through /v1/audio/speech)."""
+    json_schema = JobBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    json_schema.pop("$defs", None)
+    form = {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary", "description": "The book: .epub, .md, .html or .txt"},
         **{name: {"type": "string", "description": field.description or ""}
-           for name, field in JobFields.model_fields.items()}}}},
-    "application/json": {"schema": {"$ref": "#/components/schemas/JobBody"}}}}}
+           for name, field in JobFields.model_fields.items()}}}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": form},
+                                                          "application/json": {"schema": json_schema}}}}
+
+
+UPLOAD_BODY = upload_body()
 
 
 def jobs_of(state: Serving) -> JobsServing:
@@ -174,14 +186,16 @@ async def get_job(job_id: str, state: Serving = Depends(serving)) -> JobObject:
     200: {"content": {"text/event-stream": {}}, "description": "job.progress events, then job.completed, "
                                                                "job.failed or job.cancelled."}, **ERRORS})
 async def job_events(job_id: str, state: Serving = Depends(serving)) -> Response:
-    """Server-sent events: ``job.progress`` on every change (the job object), ending with the final status."""
+    """Server-sent events: ``job.progress`` on every change (the job object), ending with the final
+    status; a stream open for 10 minutes ends (``retry`` is set: EventSource reconnects by itself)."""
     jobs = jobs_of(state)
     await view_of(jobs, job_id)  # 404 before the stream starts
 
     async def events() -> AsyncIterator[bytes]:
         last: object = None
-        quiet_since = time.monotonic()
-        while True:
+        quiet_since = opened = time.monotonic()
+        yield b"retry: 2000\n\n"
+        while time.monotonic() - opened < EVENTS_MAX_S:
             try:
                 view = await view_of(jobs, job_id)
             except NotFoundError:
@@ -261,7 +275,7 @@ async def job_chapter(job_id: str, number: int, format: str | None = Query(None,
                             param="format")
     path, cached = await run_in_threadpool(chapter_file, jobs, view, number, fmt)
     media = captions.MEDIA_TYPES[fmt] if fmt in CAPTION_FORMATS else get_format(fmt).content_type
-    return FileResponse(path, media_type=media, filename=path.name.split(".", 1)[-1] if not cached else path.name,
+    return FileResponse(path, media_type=media, filename=path.name if cached else path.name.split(".", 1)[1],
                         background=None if cached else BackgroundTask(path.unlink, missing_ok=True))
 
 
@@ -272,7 +286,8 @@ def chapter_file(jobs: JobsServing, view: JobView, number: int, fmt: str) -> tup
     extension = fmt if fmt in CAPTION_FORMATS else get_format(fmt).extension
     name = audiobook.chapter_file_name(number, layout.title, extension)
     complete = view.status == "completed"
-    target = store.output_folder(view.id) / "chapters" / name if complete else store.uploads() / f"{view.id}.{name}"
+    target = (store.output_folder(view.id) / "chapters" / name if complete
+              else store.uploads() / f"{secrets.token_hex(4)}.{name}")  # this answer's own copy
     if complete and target.is_file():
         return target, True
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -100,14 +100,20 @@ async function startJob() {
   }
 }
 
+const ENDED = ["completed", "failed", "cancelled"];
+
 async function watch(jobId) {
   state.watching?.abort();
   const controller = new AbortController();
   state.watching = controller;
   try {
-    const response = await apiFetch(`/v1/audio/jobs/${jobId}/events`, { signal: controller.signal });
-    for await (const event of serverEvents(response)) {
-      if (event.job) showJob(event.job);
+    let ended = false;
+    while (!ended && state.watching === controller) { // the server ends a stream after a while: reconnect
+      const response = await apiFetch(`/v1/audio/jobs/${jobId}/events`, { signal: controller.signal });
+      for await (const event of serverEvents(response)) {
+        if (event.job) showJob(event.job);
+        ended = ended || event.type === "job.deleted" || ENDED.includes(event.job?.status);
+      }
     }
   } catch (error) {
     if (error.name !== "AbortError") showError(error);
