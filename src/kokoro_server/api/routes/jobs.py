@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from kokoro_server import captions
 from kokoro_server.api.jobs_protocol import (JOBS_PATH, BookPreview, DeletedJob, JobBody, JobFields, JobList,
@@ -35,6 +36,19 @@ from kokoro_server.jobs.model import BOOK_FORMAT, CAPTION_FORMATS, TERMINAL, Job
 from kokoro_server.jobs.service import SECONDS_PER_CHAR, Prepared
 from kokoro_server.serving.jobs import JobsServing
 
+class JobIdConvertor(Convertor[str]):
+    """A job id in a path (``job_`` and 16 hex digits): ``/v1/audio/jobs/preview`` is never taken for one."""
+
+    regex = "job_[0-9a-f]{16}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("jobid", JobIdConvertor())
 router = APIRouter(prefix=JOBS_PATH, tags=["jobs"], **KEYED)
 ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 424)}
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -177,12 +191,12 @@ async def list_jobs(state: Serving = Depends(serving)) -> JobList:
     return await run_in_threadpool(collect)
 
 
-@router.get("/{job_id}", response_model=JobObject, responses=ERRORS)
+@router.get("/{job_id:jobid}", response_model=JobObject, responses=ERRORS)
 async def get_job(job_id: str, state: Serving = Depends(serving)) -> JobObject:
     return JobObject.of(await view_of(jobs_of(state), job_id))
 
 
-@router.get("/{job_id}/events", response_class=Response, responses={
+@router.get("/{job_id:jobid}/events", response_class=Response, responses={
     200: {"content": {"text/event-stream": {}}, "description": "job.progress events, then job.completed, "
                                                                "job.failed or job.cancelled."}, **ERRORS})
 async def job_events(job_id: str, state: Serving = Depends(serving)) -> Response:
@@ -218,7 +232,7 @@ async def job_events(job_id: str, state: Serving = Depends(serving)) -> Response
     return StreamingResponse(events(), media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
-@router.get("/{job_id}/result", response_class=Response, responses={
+@router.get("/{job_id:jobid}/result", response_class=Response, responses={
     200: {"content": {"audio/mp4": {}, "application/zip": {}, **{m: {} for m in captions.MEDIA_TYPES.values()}},
           "description": "The audiobook (m4b), the zip of chapter files, or the book's captions (format=srt, vtt, json)."},
     206: {"description": "Part of it (Range)."}, **ERRORS})
@@ -245,7 +259,7 @@ async def job_result(job_id: str, format: str | None = Query(None, description="
     return FileResponse(out / f"book.{kind}", media_type=BOOK_MEDIA[kind], filename=f"{name}.{kind}")
 
 
-@router.get("/{job_id}/chapters/{number}", response_class=Response, responses={
+@router.get("/{job_id:jobid}/chapters/{number}", response_class=Response, responses={
     200: {"content": {"audio/mpeg": {}, **{m: {} for m in captions.MEDIA_TYPES.values()}},
           "description": "A finished chapter's audio (format: any response format; default the job's format, "
                          "mp3 for m4b jobs), captions (format=srt, vtt, json) or text (format=text)."},
@@ -308,7 +322,7 @@ def file_stem(view: JobView) -> str:
     return "-".join(safe.split())[:80] or view.id
 
 
-@router.get("/{job_id}/cover", response_class=Response, responses={
+@router.get("/{job_id:jobid}/cover", response_class=Response, responses={
     200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The book's cover."}, **ERRORS})
 async def job_cover(job_id: str, state: Serving = Depends(serving)) -> Response:
     jobs = jobs_of(state)
@@ -319,19 +333,19 @@ async def job_cover(job_id: str, state: Serving = Depends(serving)) -> Response:
     return FileResponse(path, media_type="image/png" if path.suffix == ".png" else "image/jpeg")
 
 
-@router.post("/{job_id}/cancel", response_model=JobObject, responses=ERRORS)
+@router.post("/{job_id:jobid}/cancel", response_model=JobObject, responses=ERRORS)
 async def cancel_job(job_id: str, state: Serving = Depends(serving)) -> JobObject:
     """Stop a queued or running job: no new chunk starts, the one in progress ends and is kept with the others."""
     return JobObject.of(await jobs_of(state).scheduler.cancel(job_id))
 
 
-@router.post("/{job_id}/resume", response_model=JobObject, responses=ERRORS)
+@router.post("/{job_id:jobid}/resume", response_model=JobObject, responses=ERRORS)
 async def resume_job(job_id: str, state: Serving = Depends(serving)) -> JobObject:
     """Queue a cancelled or failed job again: it goes on from its finished chunks."""
     return JobObject.of(await jobs_of(state).scheduler.resume(job_id))
 
 
-@router.delete("/{job_id}", response_model=DeletedJob, responses=ERRORS)
+@router.delete("/{job_id:jobid}", response_model=DeletedJob, responses=ERRORS)
 async def delete_job(job_id: str, state: Serving = Depends(serving)) -> DeletedJob:
     """Stop the job if it runs, and delete it with all its files."""
     await jobs_of(state).scheduler.delete(job_id)
