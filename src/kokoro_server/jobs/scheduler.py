@@ -75,8 +75,8 @@ class JobScheduler:
             task.cancel()
         if running:
             await asyncio.wait([task for _, (_, task) in running], timeout=30)
-        for job_id, _ in running:
-            self.store.set_status(job_id, "queued", only_from=("running",))  # the next start resumes it
+        for job_id, _ in running:  # the next start resumes them
+            await asyncio.to_thread(self.store.set_status, job_id, "queued", only_from=("running",))
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # -- scheduling ------------------------------------------------------------------------
@@ -124,7 +124,8 @@ class JobScheduler:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug: the job fails with its reason, others go on
             log.exception("job %s stopped by an error", worker.job_id)
-            self.store.set_status(worker.job_id, "failed", error=f"{type(exc).__name__}: {exc}", only_from=("running",))
+            await asyncio.to_thread(self.store.set_status, worker.job_id, "failed", error=f"{type(exc).__name__}: {exc}",
+                                    only_from=("running",))
         finally:
             self._running.pop(worker.job_id, None)
             self.wake()

@@ -8,6 +8,7 @@ how a live request is served. Chunks are spoken with a plan that makes each one 
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,22 @@ class Speaker:
     def check(self) -> PreparedSpeech:
         """Everything that can be wrong with the voice, model, language or speed, as a 4xx, now."""
         return self._service.prepare(self.request(CHECK_TEXT))
+
+    def hold(self, workers: int) -> ExitStack:
+        """Held (closed when done) while a job runs with ``workers`` at once: to the engine each worker
+        is one long stream (as a streamed request is between its chunks), so the workers share the
+        cores as streams do instead of each chunk taking every core whenever it is briefly alone.
+        Keeps the model loaded. Blocks while the model loads: call it from a worker thread."""
+        version = self.check().build.version
+        stack = ExitStack()
+        try:
+            model = stack.enter_context(self._service.models.hold(version))
+            for _ in range(workers if workers > 1 else 0):
+                stack.enter_context(model.backend.streaming())
+        except BaseException:
+            stack.close()
+            raise
+        return stack
 
     def timed(self) -> bool:
         """Whether the model gives word timings (captions)."""

@@ -69,25 +69,33 @@ class JobWorker:
 
     async def run(self) -> JobStatus | None:
         """Run the claimed job; its final status, or None when stopped before the end."""
-        view = self.store.view(self.job_id)
+        view = await asyncio.to_thread(self.store.view, self.job_id)
         speaker = Speaker(self.service, view.request.speech, view.voice, view.lang)
         tasks = await asyncio.to_thread(self.store.pending, self.job_id)
         queue: asyncio.Queue[ChunkTask] = asyncio.Queue()
         for task in tasks:
             queue.put_nowait(task)
-        await asyncio.gather(*(self._work(queue, speaker) for _ in range(min(self.workers, max(len(tasks), 1)))))
+        workers = min(self.workers, max(len(tasks), 1))
+        try:
+            held = await asyncio.to_thread(speaker.hold, workers)
+        except Exception as exc:  # noqa: BLE001 - e.g. the model cannot load: the job fails with the reason
+            return await asyncio.to_thread(self._fail, exc)
+        try:
+            await asyncio.gather(*(self._work(queue, speaker) for _ in range(workers)))
+        finally:
+            held.close()
         if self._error is not None:
             return await asyncio.to_thread(self._fail, self._error)
-        if self.stopping or not self.store.still_mine(self.job_id):
+        if self.stopping or not await asyncio.to_thread(self.store.still_mine, self.job_id):
             return None
         if await asyncio.to_thread(self.store.pending, self.job_id):
             return None  # a chunk was not recorded (the job changed hands): not complete
-        self.store.set_phase(self.job_id, "assembling")
+        await asyncio.to_thread(self.store.set_phase, self.job_id, "assembling")
         try:
             await asyncio.to_thread(self._assemble)
         except Exception as exc:  # noqa: BLE001 - any failure ends the job with its reason
             return await asyncio.to_thread(self._fail, exc)
-        if not self.store.set_status(self.job_id, "completed", only_from=("running",)):
+        if not await asyncio.to_thread(self.store.set_status, self.job_id, "completed", only_from=("running",)):
             return None
         log.info("job %s completed", self.job_id)
         return "completed"
