@@ -237,3 +237,15 @@ def test_a_restart_resumes_unfinished_jobs_or_cancels_them(tmp_path: Path, resum
     ended = {done} if resume else {running, queued, done}
     assert store.expired(3600) == [] and set(store.expired(-1)) == ended  # finished jobs expire after the TTL
     store.close()
+
+
+def test_the_book_language_picks_the_voice(service) -> None:
+    from kokoro_server.jobs.model import SpeechFields
+    from kokoro_server.jobs.speaker import choose_voice
+
+    assert choose_voice(service, SpeechFields(), "en-US") == (None, None)  # the default voice speaks it
+    assert choose_voice(service, SpeechFields(), "en-GB") == ("bf_emma", "b")
+    assert choose_voice(service, SpeechFields(), "fr") == ("ff_siwis", "f")
+    assert choose_voice(service, SpeechFields(), "pt-PT") == ("pf_dora", "p")
+    assert choose_voice(service, SpeechFields(), "xx") == (None, None)  # unknown: the default voice
+    assert choose_voice(service, SpeechFields(voice="am_adam"), "fr") == ("am_adam", None)  # the request's voice wins
