@@ -32,6 +32,7 @@ from tests.support.whisper import word_errors, words
 API_KEY = "books-key"
 THREADS, CONCURRENCY = "2", "1"  # the same engine settings in every server here: the same audio
 JOB_TIMEOUT_S = 300
+pytestmark = pytest.mark.slow  # real synthesis of a short book, several times; Whisper; server processes
 
 
 @pytest.fixture(scope="module")

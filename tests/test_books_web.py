@@ -12,6 +12,7 @@ from tests.support.server import ServerThread, writable_data_dir
 from tests.test_web_ui import browser, by_id, css, wait_for  # noqa: F401 - browser is a fixture
 
 SERVER_CHECKS = "return document.body.dataset.state"
+pytestmark = pytest.mark.slow  # a real job in a real browser
 
 
 @pytest.fixture(scope="module")
