@@ -144,6 +144,13 @@ def main() -> int:
         for t in live_texts[:2]:  # warm-up
             live_request(server.url, t)
         idle = [live_request(server.url, live_texts[i % len(live_texts)]) for i in range(args.idle_requests)]
+        from kokoro_server.jobs.books import ReadOptions, read_book
+        from kokoro_server.jobs.plan import plan_chapter
+
+        chapters = read_book(book, "text", ReadOptions()).chapters  # the job's own plan, made here first
+        sample = [c.text[p.start:p.end] for c in chapters if c.kind == "body" for p in plan_chapter(c.text)]
+        step = max(1, len(sample) // args.floor_chunks)
+        floor = Floor(root, sample[::step][:args.floor_chunks], cores)  # ready before the job starts
         with book.open("rb") as handle:
             created = client.post("/v1/audio/jobs", files={"file": ("book.txt", handle)})
         created.raise_for_status()
@@ -151,12 +158,6 @@ def main() -> int:
         started = time.time()
         print(f"job {job_id}: {created.json()['progress']['chars']} characters, "
               f"{len(created.json()['chapters'])} chapters", file=sys.stderr)
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-            sample = [t[s:e] for t, s, e in db.execute(
-                "SELECT c.text, k.start, k.end FROM chunks k JOIN chapters c ON c.job_id = k.job_id AND "
-                "c.number = k.chapter WHERE k.job_id = ? ORDER BY k.chapter, k.idx", (job_id,))]
-        step = max(1, len(sample) // args.floor_chunks)
-        floor = Floor(root, sample[::step][:args.floor_chunks], cores)  # prepared while the job starts
         job_totals = [0.0, 0.0]
         rounds = []
         for n in range(args.rounds):
