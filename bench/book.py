@@ -12,7 +12,8 @@
    then the floor runs as long: bare onnxruntime sessions in this process on a sample of the book's
    own chunks (phonemes prepared beforehand), in the better of one session with every core's threads
    or one single-thread session per core side by side; then the job is resumed. Both sides count the
-   chunks' own audio (the job's without the pauses it adds). Target: job >= 0.95x the floor.
+   chunks' audio as a listener gets it (the model's edge silence cut to the service's margins, no
+   pauses added). Target: job >= 0.95x the floor.
 4. The job then runs to its end while a live request is sent every ``--live-every`` seconds and the
    server's RSS is sampled (target: flat; live first audio within one chunk's synthesis of idle).
 """
@@ -77,7 +78,7 @@ class Floor:
         def loop(session: object, start: int, stride: int, deadline: float) -> tuple[int, float]:
             samples, i, begin = 0, start, time.perf_counter()
             while time.monotonic() < deadline:
-                samples += workload.run_once(session, self.utterances[i % len(self.utterances)]).size
+                samples += heard(workload.run_once(session, self.utterances[i % len(self.utterances)]))
                 i += stride
             return samples, time.perf_counter() - begin
 
@@ -95,6 +96,15 @@ class Floor:
         return {layout: audio / wall for layout, (audio, wall) in self.totals.items() if wall}
 
 
+def heard(audio: object) -> int:
+    """Samples of a model output as a listener gets them: its edge silence cut to the service's margins,
+    as the job's chunks are (so both sides count the same audio)."""
+    from kokoro_server.audio.silence import LEAD_MARGIN, TRAIL_MARGIN, speech_bounds
+
+    start, end = speech_bounds(audio, lead=LEAD_MARGIN, trail=TRAIL_MARGIN)  # type: ignore[arg-type]
+    return end - start
+
+
 def live_request(url: str, text: str) -> float:
     return harness.stream_speech(url, text, "pcm")["ttfa_s"]
 
@@ -105,6 +115,21 @@ def job_audio(database: Path, job_id: str, since: float) -> tuple[float, float |
         samples, last = db.execute("SELECT COALESCE(SUM(samples), 0), MAX(done_at) FROM chunks WHERE job_id = ? "
                                    "AND done = 1 AND done_at >= ?", (job_id, since)).fetchone()
     return samples / harness.SAMPLE_RATE, last
+
+
+def busy_rate(database: Path, job_id: str, workers: int, since: float = 0.0, until: float = float("inf")) -> float:
+    """Audio seconds per second of the job in steady state: each chunk from the start of its (last)
+    attempt to its record, everything a worker does for it included (writes and fsyncs too), and
+    ``workers`` chunks at a time. Unlike a phase's window, it leaves out the worker that is idle
+    while the other finishes the chunk in progress after a cancel (an artifact of the phases)."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT k.samples, k.done_at - (SELECT MAX(a.at) FROM attempts a WHERE a.job_id = k.job_id AND "
+            "a.chapter = k.chapter AND a.idx = k.idx AND a.at <= k.done_at) FROM chunks k WHERE k.job_id = ? AND "
+            "k.done = 1 AND k.done_at >= ? AND k.done_at <= ?", (job_id, since, until)).fetchall()
+    audio = sum(samples for samples, _ in rows) / harness.SAMPLE_RATE
+    busy = sum(seconds for _, seconds in rows if seconds)
+    return workers * audio / busy if busy else float("nan")
 
 
 def wait_idle(client: httpx.Client, job_id: str) -> None:
@@ -171,9 +196,11 @@ def main() -> int:
             before = {k: list(v) for k, v in floor.totals.items()}
             floor.run(args.phase_seconds)
             rounds.append({"job_audio_s": round(audio, 1), "job_wall_s": round(wall, 1),
+                           "job_busy_rate": round(busy_rate(database, job_id, cores, started, last or time.time()), 3),
                            "floor": {k: round((floor.totals[k][0] - before[k][0]) / (floor.totals[k][1] - before[k][1]), 3)
                                      for k in floor.totals}})
-            print(f"  round {n + 1}: job {audio / wall:.3f} audio s / s, floor {rounds[-1]['floor']}", file=sys.stderr)
+            print(f"  round {n + 1}: job {audio / wall:.3f} audio s / s (steady state {rounds[-1]['job_busy_rate']}), "
+                  f"floor {rounds[-1]['floor']}", file=sys.stderr)
             client.post(f"/v1/audio/jobs/{job_id}/resume").raise_for_status()
             started = time.time()
         during, rss = [], []
@@ -200,11 +227,13 @@ def main() -> int:
                                                 "WHERE job_id = ?", (job_id,)).fetchone()
         chunk_seconds = [s for (s,) in db.execute("SELECT seconds FROM chunks WHERE job_id = ?", (job_id,))]
     job_rate = job_totals[0] / job_totals[1]
+    steady = busy_rate(database, job_id, cores)  # every chunk of the job
     floor_rates = floor.audio_per_second()
     floor_rate = max(floor_rates.values())
     result.update({
         "job": {"id": job_id, "chunks": chunks, "audio_s": round(samples / harness.SAMPLE_RATE, 1),
-                "audio_s_per_wall_s": round(job_rate, 3), "measured_audio_s": round(job_totals[0], 1),
+                "audio_s_per_wall_s": round(job_rate, 3), "steady_audio_s_per_s": round(steady, 3),
+                "measured_audio_s": round(job_totals[0], 1),
                 "measured_wall_s": round(job_totals[1], 1),
                 "assembly_s": round(job["finished_at"] - last_done, 1) if job.get("finished_at") else None,
                 "chunk_seconds_median": round(statistics.median(chunk_seconds), 3),
@@ -213,6 +242,7 @@ def main() -> int:
                   "utterances": len(floor.utterances)},
         "rounds": rounds,
         "ratio_to_floor": round(job_rate / floor_rate, 3),
+        "steady_ratio_to_floor": round(steady / floor_rate, 3),
         "rss_mib": {"at": [(round(f, 3), round(m, 1)) for f, m in rss[:: max(1, len(rss) // 20)]],
                     "first": round(rss[0][1], 1), "max": round(max(m for _, m in rss), 1), "last": round(rss[-1][1], 1)},
         "live_first_audio_s": {"idle_median": round(statistics.median(idle), 3), "idle": [round(x, 3) for x in idle],
@@ -226,6 +256,8 @@ def main() -> int:
         ["job audio s / wall s (interleaved phases)", round(job_rate, 3)],
         ["floor audio s / wall s (best layout)", round(floor_rate, 3)],
         ["job / floor", round(job_rate / floor_rate, 3)],
+        ["job steady state audio s / s (all chunks)", round(steady, 3)],
+        ["job steady state / floor", round(steady / floor_rate, 3)],
         ["RSS first / max / last (MiB)", f"{rss[0][1]:.0f} / {max(m for _, m in rss):.0f} / {rss[-1][1]:.0f}"],
         ["live first audio idle (median s)", round(statistics.median(idle), 3)],
         ["live first audio during book (median / max s)",
