@@ -26,7 +26,7 @@ BOOK_SUFFIXES = (".m4b", ".m4a")
 
 def add_book_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="the book: .epub, .md, .html or .txt")
-    parser.add_argument("-o", "--output", required=True,
+    parser.add_argument("-o", "--output",
                         help="book.m4b (one audiobook with chapter marks), or a folder (ending in /) for one "
                              "file per chapter in --format")
     parser.add_argument("-v", "--voice", help="voice or mix (default: a voice of the book's language)")
@@ -59,8 +59,11 @@ def cmd_book(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if not source.is_file():
         raise InvalidInputError(f"{args.input}: no such file", param="input")
-    output = Path(args.output)
-    folder = args.output.endswith(("/", "\\")) or output.is_dir()
+    if not args.output and not args.list:
+        raise InvalidInputError("say where to write the audiobook: -o book.m4b (or -o folder/ for chapter files)",
+                                param="output")
+    output = Path(args.output or "book.m4b")
+    folder = (args.output or "").endswith(("/", "\\")) or output.is_dir()
     if not folder and output.suffix.lower() not in BOOK_SUFFIXES:
         raise InvalidInputError(f"-o {args.output}: write an .m4b audiobook, or a folder (ending in /) of chapter files",
                                 param="output")

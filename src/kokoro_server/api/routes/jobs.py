@@ -256,6 +256,9 @@ async def job_result(job_id: str, format: str | None = Query(None, description="
         raise InvalidInputError(f"format {format!r}: the result is the job's audio; ask srt, vtt or json for "
                                 "captions, or a chapter's audio in any format at /chapters/{n}", param="format")
     kind = "m4b" if view.request.options.format == BOOK_FORMAT else "zip"
+    if not (out / f"book.{kind}").is_file():
+        raise NotFoundError(f"job {job_id}'s result file is gone from {out}; delete the job and make it again",
+                            param="id")
     return FileResponse(out / f"book.{kind}", media_type=BOOK_MEDIA[kind], filename=f"{name}.{kind}")
 
 
