@@ -184,8 +184,13 @@ def test_cli_book_resumes_after_ctrl_c(data_dir: Path, epub_file: Path, tmp_path
     root = writable_data_dir(tmp_path / "data", data_dir)
     out, vtt = tmp_path / "book.m4b", tmp_path / "book.vtt"
     command = [sys.executable, "-m", "kokoro_server.cli", "--data-dir", str(root), "book", str(epub_file), "-o",
-               str(out), "--chapters", "2-3", "--captions", str(vtt), "--keep"]
+               str(out), "--captions", str(vtt), "--keep"]
     env = {**os.environ, "KOKORO_THREADS": THREADS, "KOKORO_CONCURRENCY": CONCURRENCY}
+    listed = subprocess.run([*command[:7], "--list", "--chapters", "2-3"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    chosen = [line.split(".")[0].split()[-1] for line in listed.stdout.splitlines() if line.startswith(" *")]
+    assert chosen == ["2", "3"] and "4. Copyright (back" in listed.stdout, listed.stdout
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_chunks(root / "jobs" / "jobs.sqlite3", None, at_least=1, alive=first)
@@ -199,11 +204,13 @@ def test_cli_book_resumes_after_ctrl_c(data_dir: Path, epub_file: Path, tmp_path
     assert second.returncode == 0, second.stderr
     assert "resuming" in second.stderr and "wrote" in second.stderr
     marks, meta, duration, cover = m4b_chapters(out.read_bytes())
-    assert [t for _, _, t in marks] == ["The Storm", "Home Again"] and cover and meta["title"] == "The Small Book"
+    assert [t for _, _, t in marks] == [t for t, _, _ in CHAPTERS] and cover and meta["title"] == "The Small Book"
+    assert marks[0][0] == 0 and abs(marks[-1][1] - duration) < 0.05
+    assert all(abs(a[1] - b[0]) < 1e-3 for a, b in zip(marks, marks[1:]))  # the chapters' durations add up
     assert vtt.read_text().startswith("WEBVTT") and "Supper was bread" in " ".join(vtt.read_text().split())
     with sqlite3.connect(root / "jobs" / "jobs.sqlite3") as db:
         counts = [c for (c,) in db.execute("SELECT COUNT(*) FROM attempts GROUP BY chapter, idx")]
-    assert len(counts) == 6 and sum(c - 1 for c in counts) <= 1, counts
+    assert len(counts) == 9 and sum(c - 1 for c in counts) <= 1, counts
     bad = subprocess.run([*command[:6], str(tmp_path / "missing.epub"), "-o", str(out)], env=env,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "no such file" in bad.stderr
