@@ -3,7 +3,7 @@
     python bench/variants.py [--runs 3] [--threads 1,2] [--tokens 16,64,128,256] [--json FILE]
                              [--model LABEL=PATH ...] [--no-profile] [--no-rss] [--no-peak]
 
-Variants: ``lossless`` (:mod:`kokoro_server.optimize.lossless`, what the server runs by default),
+Variants: ``lossless`` (:mod:`kokoro_server.engine.derived.recipes.lossless_int8_gemm`, in the server's derived file),
 plus any ``--model`` files (e.g. ``kokoro-server optimize``'s output). For each (model, threads):
 ms of compute per audio second (sum of per-utterance medians / audio seconds) and the ratio to the
 original's in the same run; the largest sample difference from the original's audio; the share of
@@ -47,7 +47,7 @@ def main() -> int:
 
     import onnx
 
-    from kokoro_server.optimize.lossless import rewrite
+    from kokoro_server.engine.derived.recipes.lossless_int8_gemm import rewrite
 
     root = workload.data_dir(args.data_dir)
     original = workload.model_path(root)

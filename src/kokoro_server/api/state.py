@@ -8,6 +8,7 @@ from fastapi import Request
 
 from kokoro_server.serving.download_links import DownloadStore
 from kokoro_server.serving.jobs import JobsServing
+from kokoro_server.serving.live_speech import Connections
 from kokoro_server.serving.runner import SynthesisRunner
 from kokoro_server.service import SpeechService
 from kokoro_server.settings import Settings
@@ -26,6 +27,7 @@ class Serving:
     runner: SynthesisRunner
     downloads: DownloadStore
     preload: Preload = field(default_factory=Preload)
+    connections: Connections = field(default_factory=Connections)  # voice agents' sockets (live_speech.py)
     jobs: JobsServing | None = None  # book jobs (None: the data dir cannot hold them)
 
 

@@ -22,12 +22,13 @@ import numpy as np
 from kokoro_server.builds import Build, get_build
 from kokoro_server.builds.base import MAX_TOKENS
 from kokoro_server.cpus import usable_cores
-from kokoro_server.engine.derived_model import derived_path, install, usable_derived
-from kokoro_server.engine.onnx_runtime import import_onnxruntime
+from kokoro_server.engine.derived.select import portable_key
+from kokoro_server.engine.derived.store import DerivedStore, Entry, Key
+from kokoro_server.engine.ort import import_onnxruntime
 from kokoro_server.errors import BackendUnavailableError, InvalidInputError, KokoroError
 from kokoro_server.optimize.quality import log_mel_distance
 from kokoro_server.settings import Settings
-from kokoro_server.text.normalize import normalize_text
+from kokoro_server.languages import normalize_text
 
 CALIBRATION_TEXTS = (
     "Please remember to bring your umbrella, because it might rain this afternoon.",
@@ -43,6 +44,8 @@ VOICES = ("af_heart", "am_michael", "bf_emma", "af_bella")
 PERCENTILE = 99.99  # activation ranges: the calibration values' 0.01% tails are clipped
 MAX_MEAN_DB = 1.0  # quality bar: mean log-mel distance to the original over the check set
 MAX_DB = 1.25  # ... and for any one check utterance
+RECIPE = "static-int8-noise-branch/1"
+"""What this command derives; bumping it retires files made by an older recipe."""
 
 
 class QualityCheckFailed(KokoroError):
@@ -77,6 +80,37 @@ class Optimized:
     path: Path
     convs: int
     check: QualityCheck | None  # None: an up-to-date file was already there
+
+
+def derived_key(source: Path) -> Key:
+    """Where the derived-model store keeps this command's file for ``source`` (portable: any CPU)."""
+    return portable_key(source, (RECIPE,))
+
+
+def derived_path(source: Path) -> Path:
+    return DerivedStore(source.parent).file_path(derived_key(source))
+
+
+def manifest_path(source: Path) -> Path:
+    return DerivedStore(source.parent).manifest_path(derived_key(source))
+
+
+def usable_derived(source: Path) -> Path | None:
+    """This command's verified file for ``source`` (None: none, or stale or corrupt: then deleted)."""
+    return DerivedStore(source.parent).read(derived_key(source), source).path
+
+
+def install(source: Path, data: bytes, quality: dict[str, object]) -> Path:
+    """Write the derived model and its manifest into the store, atomically (the file first); other
+    portable files of ``source`` (older recipes) are removed."""
+    store = DerivedStore(source.parent)
+    for _, entry in store.entries():
+        if entry is not None and entry.key.source == source.name and entry.key.cpu == "any":
+            store.discard(entry.key)
+    entry = Entry(derived_key(source), 0, 0, "", None, applied=[RECIPE],
+                  reason=f"`kokoro-server optimize`: {RECIPE}, quality check passed", facts={"quality": quality})
+    store.write_bytes(entry, source, data)
+    return derived_path(source)
 
 
 def optimize(settings: Settings, version: str, *, force: bool = False, voices: Sequence[str] | None = None,
