@@ -4,18 +4,23 @@ rules, the loudness limiter, and the runner's priority of live requests over boo
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from kokoro_server.datadir import DataDir
 from kokoro_server.errors import InvalidInputError
+from kokoro_server.files import TempFile
 from kokoro_server.jobs.books import BookError, ReadOptions, format_for, read_book
 from kokoro_server.jobs.books.plaintext import split_chapters
 from kokoro_server.jobs.loudness import apply_gain
 from kokoro_server.jobs.plan import CHUNK_CHARS, plan_chapter
 from kokoro_server.jobs.store import parse_selection
+from kokoro_server.languages import LANGUAGES
 from tests.support.books import CHAPTERS, make_epub
 
 
@@ -123,6 +128,10 @@ def test_chunk_plan_covers_the_text_in_bounded_chunks() -> None:
            "\n\n* * *\n\n" + "x" * 1000 + "\n\nThe end."
     plan = plan_chapter(text)
     assert all(p.end - p.start <= CHUNK_CHARS for p in plan)
+    long = "We walked through the forest and the fields " * 12  # one sentence: the pack says where to cut it
+    rules = LANGUAGES["a"].chunking
+    pieces = [long[p.start:p.end] for p in plan_chapter(long, rules=rules)]
+    assert len(pieces) > 1 and all(p.split()[0].lower() in rules.phrase_starters for p in pieces[1:]), pieces
     assert [p.start for p in plan] == sorted(p.start for p in plan)
     spoken = "".join(text[p.start:p.end] for p in plan)
     assert spoken.count("Sentence") == 40 and "x" * 1000 in spoken.replace(" ", "") and "* * *" not in spoken
@@ -171,6 +180,20 @@ def test_store_records_only_with_the_audio_on_disk_and_finds_orphans(tmp_path: P
     assert other.claim(job) and other.view(job).status == "running"
     assert Owner.alive(tmp_path / "jobs" / "owners", other.owner.token)
     other.close()
+    kept = store.chunk_path(job, 1, 0)
+    kept.write_bytes(b"\0\0")
+    os.utime(kept, (time.time() - 3600,) * 2)
+    left = []  # temp files a process killed mid-write leaves: a chunk, an output, an upload
+    for target in (store.chunk_path(job, 1, 1), store.output_folder(job) / "chapters" / "01-One.mp3",
+                   store.output_folder(job) / "book.m4b"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        left.append(TempFile(target))
+    left.append(DataDir(tmp_path).spool_file("upload"))
+    for temp in left:
+        temp.file.close()  # its process "died": unlocked
+        os.utime(temp.path, (time.time() - 3600,) * 2)  # the next start, some minutes later
+    assert set(DataDir(tmp_path).sweep_temp_files()) == {t.path for t in left}  # the start-up sweep finds them
+    assert kept.is_file()  # and nothing else
     store.delete(job)
     assert not (tmp_path / "jobs" / job).exists()
     store.close()

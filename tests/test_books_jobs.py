@@ -125,7 +125,7 @@ def test_api_makes_a_chaptered_m4b_that_whisper_understands(finished: dict, http
     assert 20 * np.log10(np.abs(audio).max()) <= -3.0  # ACX: peaks at most -3 dBFS
 
 
-def test_api_chapters_captions_ranges_and_cleanup(finished: dict, http: httpx.Client) -> None:
+def test_api_chapters_captions_ranges_and_cleanup(finished: dict, http: httpx.Client, server: ServerThread) -> None:
     job_id = finished["job"]["id"]
     whole = http.get(f"/v1/audio/jobs/{job_id}/result")
     part = http.get(f"/v1/audio/jobs/{job_id}/result", headers={"Range": "bytes=100-199"})
@@ -136,6 +136,18 @@ def test_api_chapters_captions_ranges_and_cleanup(finished: dict, http: httpx.Cl
     assert abs(len(clip) / SAMPLE_RATE - (finished["job"]["chapters"][1]["audio_seconds"] + 2.75)) < 0.2
     again = http.get(f"/v1/audio/jobs/{job_id}/chapters/2", headers={"Range": "bytes=0-9"})
     assert again.status_code == 206 and again.content == chapter.content[:10]
+    store, spool = server.serving.jobs.store, Path(server.serving.settings.data_dir) / "spool"
+    store.set_status(job_id, "cancelled")  # a job stopped after chapter 2: the chapter is made for each answer
+    try:
+        one_off = http.get(f"/v1/audio/jobs/{job_id}/chapters/2")
+        assert one_off.status_code == 200 and len(decode(one_off.content)[0]) == len(clip)
+        assert 'filename="02-' in one_off.headers["content-disposition"]
+        deadline = time.monotonic() + 10
+        while list(spool.iterdir()) and time.monotonic() < deadline:  # deleted once sent
+            time.sleep(0.05)
+        assert list(spool.iterdir()) == []
+    finally:
+        store.set_status(job_id, "completed")
     vtt = http.get(f"/v1/audio/jobs/{job_id}/chapters/3?format=vtt")
     assert vtt.text.startswith("WEBVTT") and "They were glad to be home" in " ".join(vtt.text.split())
     book_srt = " ".join(http.get(f"/v1/audio/jobs/{job_id}/result?format=srt").text.split())
@@ -267,8 +279,8 @@ def test_bad_uploads_are_4xx_with_a_reason(strict_server: ServerThread, epub_fil
     assert httpx.get(f"{url}/{job_id}/result", timeout=30).status_code == 409
     assert httpx.delete(f"{url}/{job_id}", timeout=30).json()["deleted"] is True
     assert httpx.get(f"{url}/{job_id}", timeout=30).status_code == 404
-    uploads = Path(strict_server.serving.settings.data_dir) / "jobs" / "uploads"
-    assert list(uploads.iterdir()) == []  # every upload's temp file is gone
+    spool = Path(strict_server.serving.settings.data_dir) / "spool"
+    assert spool.is_dir() and list(spool.iterdir()) == []  # every upload's spool file is gone
 
 
 # -- a `kokoro-server serve` process ----------------------------------------------------------------

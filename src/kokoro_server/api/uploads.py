@@ -1,16 +1,16 @@
 """A book upload: ``multipart/form-data`` streamed to a temp file in the data dir, with a size cap.
 
 The request is read with ``python-multipart``'s streaming parser, so a large upload never sits in
-memory and is never spooled anywhere but ``<data dir>/jobs/uploads/`` (a temp file deleted when the
-request ends, and swept at the next start if the server was killed). A body announced larger than
+memory and is never spooled anywhere but ``<data dir>/spool/`` (``DataDir.spool_file``: a temp file
+deleted when the request ends, and swept at the next start if the server was killed). A body announced larger than
 the cap (``Content-Length``) is refused before it is read; one that grows past it is cut off with 413.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fastapi import Request
 
@@ -58,8 +58,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def receive_upload(request: Request, folder: Path, limit: int) -> Upload:
-    """The form's ``file`` (streamed into ``folder``) and its other fields."""
+async def receive_upload(request: Request, spool: Callable[[str], TempFile], limit: int) -> Upload:
+    """The form's ``file`` (streamed into a temp file from ``spool``) and its other fields."""
     from python_multipart.multipart import MultipartParser, parse_options_header
 
     check_length(request, limit)
@@ -97,7 +97,7 @@ async def receive_upload(request: Request, folder: Path, limit: int) -> Upload:
                 problems.append(InvalidInputError("send one file per job", param="file"))
                 return
             upload.filename = options.get(b"filename", b"").decode("utf-8", "replace")
-            upload.file = TempFile(folder / "upload")
+            upload.file = spool("upload")
         elif len(upload.fields) >= MAX_FIELDS:
             problems.append(InvalidInputError(f"more than {MAX_FIELDS} form fields", param=name))
 

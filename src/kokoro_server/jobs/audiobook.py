@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -137,17 +138,23 @@ def chapter_audio(store: JobStore, job_id: str, chapter: ChapterLayout, gain: fl
 
 
 def write_audio(path: Path, fmt: str, pieces: Iterator[np.ndarray]) -> Path:
-    """A complete file in ``fmt`` (a response format) from float pieces; WAV gets its real sizes."""
-    encoder = StreamingEncoder(get_format(fmt), streaming=False)
+    """A complete file in ``fmt`` (a response format) from float pieces, written atomically."""
     with TempFile(path) as temp:
-        for piece in pieces:
-            temp.file.write(encoder.encode(piece))
-        temp.file.write(encoder.finish())
-        if fmt == "wav":
-            size = temp.file.tell() - len(wav_header(0))
-            temp.file.seek(0)
-            temp.file.write(wav_header(size))
+        encode_audio(temp.file, fmt, pieces)
         return temp.commit()
+
+
+def encode_audio(file: BinaryIO, fmt: str, pieces: Iterator[np.ndarray]) -> None:
+    """Float pieces encoded in ``fmt`` into ``file`` (seekable, empty); WAV gets its real sizes."""
+    encoder = StreamingEncoder(get_format(fmt), streaming=False)
+    for piece in pieces:
+        file.write(encoder.encode(piece))
+    file.write(encoder.finish())
+    if fmt == "wav":
+        size = file.tell() - len(wav_header(0))
+        file.seek(0)
+        file.write(wav_header(size))
+    file.flush()
 
 
 def write_m4b(path: Path, store: JobStore, job_id: str, chapters: Sequence[ChapterLayout], gain: float,
@@ -238,8 +245,12 @@ def book_words(chapters: Sequence[ChapterLayout]) -> tuple[list[WordTime], str] 
 
 def write_captions(path: Path, fmt: str, words: list[WordTime], text: str, seconds: float) -> Path:
     with TempFile(path) as temp:
-        temp.file.write(captions.render(fmt, words, text, seconds).encode())
+        temp.file.write(caption_bytes(fmt, words, text, seconds))
         return temp.commit()
+
+
+def caption_bytes(fmt: str, words: list[WordTime], text: str, seconds: float) -> bytes:
+    return captions.render(fmt, words, text, seconds).encode()
 
 
 def write_zip(path: Path, files: Sequence[Path]) -> Path:

@@ -75,7 +75,7 @@ def cmd_book(args: argparse.Namespace) -> int:
                    normalize_loudness=not args.no_loudness, title=args.title, author=args.author))
     settings = Settings(**({"data_dir": Path(args.data_dir)} if args.data_dir else {}))
     service = SpeechService(settings)
-    store = JobStore(settings.data_dir / "jobs", max_disk_bytes=settings.job_max_disk_bytes)
+    store = JobStore(service.data_dir.jobs_dir, max_disk_bytes=settings.job_max_disk_bytes)
     say = (lambda *a: None) if args.quiet else (lambda *a: print("kokoro-server:", *a, file=sys.stderr))
     try:
         jobs = JobService(settings, service, store)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kokoro_server.text.chunk import PAUSE_SECONDS, Boundary, cap_pieces, split_sentences
+from kokoro_server.text.chunk import PAUSE_SECONDS, Boundary, ChunkRules, cap_pieces, split_sentences
 
 CHUNK_CHARS = 300  # about 250-300 phoneme tokens of English: one model call, about 15-20 s of speech
 SPEAKABLE = re.compile(r"\w")
@@ -30,7 +30,8 @@ class PlannedChunk:
         return PAUSE_SECONDS[self.boundary] / speed
 
 
-def plan_chapter(text: str, limit: int = CHUNK_CHARS) -> list[PlannedChunk]:
+def plan_chapter(text: str, limit: int = CHUNK_CHARS, rules: ChunkRules = ChunkRules()) -> list[PlannedChunk]:
+    """``rules``: where the book's language may cut a long sentence (its pack's ``chunking``)."""
     pieces: list[PlannedChunk] = []
     current: tuple[int, int] | None = None
 
@@ -48,11 +49,11 @@ def plan_chapter(text: str, limit: int = CHUNK_CHARS) -> list[PlannedChunk]:
         start, end = sentence.start, sentence.start + len(sentence.text)
         if end - start > limit:
             close("sentence")
-            cuts = list(cap_pieces(sentence.text, limit))
+            cuts = list(cap_pieces(sentence.text, limit, rules))
             for n, (a, b) in enumerate(cuts):
                 last = n == len(cuts) - 1
                 current = (start + a, start + b)
-                close(sentence.boundary if last else ("clause" if sentence.text[b - 1] in ",;:—–" else "word"))
+                close(sentence.boundary if last else ("clause" if sentence.text[b - 1] in rules.clause_marks else "word"))
             continue
         if current is not None and end - current[0] > limit:
             close("sentence")

@@ -16,6 +16,7 @@ import numpy as np
 from kokoro_server.builds import Build, get_build, resolve_model_name
 from kokoro_server.errors import InvalidInputError, KokoroError
 from kokoro_server.jobs.model import SpeechFields
+from kokoro_server.languages import LANGUAGES
 from kokoro_server.service import PreparedSpeech, SpeechRequest, SpeechService
 from kokoro_server.text.chunk import ChunkPlan
 from kokoro_server.text.normalize import NormalizationOptions
@@ -26,6 +27,7 @@ BOOK_PLAN = ChunkPlan(first_tokens=400, growth=1.0, target_tokens=400, max_token
 LANGUAGE_VOICES = {"a": "af_heart", "b": "bf_emma", "e": "ef_dora", "f": "ff_siwis", "h": "hf_alpha",
                    "i": "if_sara", "j": "jf_alpha", "p": "pf_dora", "z": "zf_xiaobei"}
 CHECK_TEXT = "Hello."
+BOOK_TAG_ALIASES = {"en-uk": "en-gb"}  # not BCP-47, but found in EPUBs' dc:language
 
 
 @dataclass(frozen=True)
@@ -103,21 +105,15 @@ class Speaker:
 
 
 def language_code(build: Build, tag: str | None) -> str | None:
-    """The build's language for a book's language tag (``en-GB`` -> ``b``, ``fr`` -> ``f``), if any."""
+    """The build's language for a book's language tag (``en-GB`` -> ``b``, ``fr`` -> ``f``), if it reads
+    it offline: the language packs' registry decides (``LANGUAGES.find``)."""
     if not tag:
         return None
-    tag = tag.strip().lower().replace("_", "-")
-    aliases = {"en-uk": "en-gb"}
-    tag = aliases.get(tag, tag)
-    supported = [l for l in build.languages.values() if l.supported]
-    for language in supported:
-        if language.tag == tag:
-            return language.code
-    primary = tag.split("-")[0]
-    for language in supported:
-        if language.tag.split("-")[0] == primary:
-            return language.code
-    return None
+    tag = BOOK_TAG_ALIASES.get(tag.strip().lower().replace("_", "-"), tag)
+    pack = LANGUAGES.find(tag)
+    if pack is None or pack.code not in build.languages or not build.languages[pack.code].supported:
+        return None
+    return pack.code
 
 
 def choose_voice(service: SpeechService, fields: SpeechFields, book_language: str | None) -> tuple[str | None, str | None]:

@@ -10,7 +10,8 @@ Everything lives under ``<data dir>/jobs/``::
 
 A chunk's audio is written to a temp file, fsynced and renamed into place *before* its row says it
 is done, so after a ``kill -9`` at any moment every chunk marked done has its audio, and only chunks
-in progress are lost. A job whose owner process is gone (its lock file no longer held) is orphaned:
+in progress are lost (their temp files are swept at the next start with the data dir's others:
+``DataDir.temp_folders`` lists these folders). A job whose owner process is gone (its lock file no longer held) is orphaned:
 the next process to start requeues it (``KOKORO_JOB_RESUME``). Each chunk's synthesis is logged in
 ``attempts`` first, so a chunk synthesized twice can be counted.
 """
@@ -35,10 +36,12 @@ import numpy as np
 
 from kokoro_server import SAMPLE_RATE
 from kokoro_server.errors import ConflictError, InvalidInputError, KokoroError, NotFoundError
-from kokoro_server.files import STALE_AFTER_S, TempFile, fsync_folder, sweep_temp_files, unlocked_since
+from kokoro_server.files import TempFile, fsync_folder
 from kokoro_server.jobs.books import Book
 from kokoro_server.jobs.model import TERMINAL, ChapterView, JobRequest, JobStatus, JobView
 from kokoro_server.jobs.plan import plan_chapter
+from kokoro_server.languages import LANGUAGES
+from kokoro_server.text.chunk import ChunkRules
 
 log = logging.getLogger("kokoro_server.jobs")
 
@@ -177,7 +180,6 @@ class JobStore:
         self.root = root
         self.max_disk_bytes = max_disk_bytes  # 0: no limit of its own (the free space still counts)
         root.mkdir(parents=True, exist_ok=True)
-        sweep_uploads(root / "uploads")
         self._lock = threading.RLock()
         self._db = sqlite3.connect(root / "jobs.sqlite3", timeout=30, isolation_level=None,
                                    check_same_thread=False)
@@ -195,11 +197,6 @@ class JobStore:
     # -- paths -----------------------------------------------------------------------------
     def folder(self, job_id: str) -> Path:
         return self.root / job_id
-
-    def uploads(self) -> Path:
-        path = self.root / "uploads"
-        path.mkdir(exist_ok=True)
-        return path
 
     def chunk_path(self, job_id: str, chapter: int, index: int) -> Path:
         return self.folder(job_id) / "chunks" / str(chapter) / f"{index}.pcm"
@@ -230,6 +227,8 @@ class JobStore:
                speed: float = 1.0) -> str:
         """Record a new queued job: its chapters and every chunk of the selected ones, planned."""
         job_id = new_job_id()
+        pack = LANGUAGES.get(lang)
+        rules = pack.chunking if pack is not None else ChunkRules()  # where long sentences are cut
         folder = self.folder(job_id)
         (folder / "chunks").mkdir(parents=True)
         cover = None
@@ -257,7 +256,7 @@ class JobStore:
                     (folder / "chunks" / str(number)).mkdir()
                     db.executemany("INSERT INTO chunks (job_id, chapter, idx, start, end, pause) VALUES (?, ?, ?, ?, ?, ?)",
                                    [(job_id, number, i, p.start, p.end, round(p.pause_seconds(speed) * SAMPLE_RATE))
-                                    for i, p in enumerate(plan_chapter(chapter.text))])
+                                    for i, p in enumerate(plan_chapter(chapter.text, rules=rules))])
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -510,14 +509,6 @@ class DiskFullError(KokoroError):
 
 class JobStateError(ConflictError):
     code = "job_state"
-
-
-def sweep_uploads(folder: Path) -> None:
-    """``uploads/`` holds only files of requests in progress: what a killed process left there goes."""
-    sweep_temp_files([folder])
-    for path in folder.iterdir() if folder.is_dir() else ():
-        if unlocked_since(path, STALE_AFTER_S):
-            path.unlink(missing_ok=True)
 
 
 def folder_bytes(folder: Path) -> int:

@@ -9,11 +9,11 @@ follow with ``GET /{id}`` or ``/{id}/events`` (server-sent events); fetch ``/{id
 from __future__ import annotations
 
 import json
-import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
@@ -78,8 +78,8 @@ UPLOAD_BODY = upload_body()
 def jobs_of(state: Serving) -> JobsServing:
     jobs = getattr(state, "jobs", None)
     if jobs is None:
-        raise FileProblemError("book jobs are unavailable: the data dir is not writable", file=state.settings.data_dir / "jobs",
-                               fix="set KOKORO_DATA_DIR to a writable folder")
+        raise FileProblemError("book jobs are unavailable: the data dir is not writable",
+                               file=state.service.data_dir.jobs_dir, fix="set KOKORO_DATA_DIR to a writable folder")
     return jobs
 
 
@@ -88,7 +88,7 @@ async def read_request(request: Request, jobs: JobsServing) -> tuple[Prepared, s
     settings = jobs.service.settings
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media == "multipart/form-data":
-        upload = await receive_upload(request, jobs.store.uploads(), settings.job_max_upload_bytes)
+        upload = await receive_upload(request, jobs.spool, settings.job_max_upload_bytes)
         try:
             if upload.file is None or upload.size == 0:
                 raise InvalidInputError("no book: send the file in the form field 'file'", param="file")
@@ -103,7 +103,7 @@ async def read_request(request: Request, jobs: JobsServing) -> tuple[Prepared, s
         body = validated(JobBody, raw)
         if not body.input.strip():
             raise InvalidInputError("input is empty", param="input")
-        temp = TempFile(jobs.store.uploads() / "upload")
+        temp = jobs.spool("upload")
         try:
             await run_in_threadpool(temp.file.write, body.input.encode("utf-8"))
             await run_in_threadpool(temp.file.flush)
@@ -290,33 +290,49 @@ async def job_chapter(job_id: str, number: int, format: str | None = Query(None,
     elif not view.has_words:
         raise NotFoundError("this job has no word timings (its model gives no durations), so no captions",
                             param="format")
-    path, cached = await run_in_threadpool(chapter_file, jobs, view, number, fmt)
+    made = await run_in_threadpool(chapter_file, jobs, view, number, fmt)
     media = captions.MEDIA_TYPES[fmt] if fmt in CAPTION_FORMATS else get_format(fmt).content_type
-    return FileResponse(path, media_type=media, filename=path.name if cached else path.name.split(".", 1)[1],
-                        background=None if cached else BackgroundTask(path.unlink, missing_ok=True))
+    if isinstance(made, Path):
+        return FileResponse(made, media_type=media, filename=made.name)
+    return FileResponse(made.path, media_type=media, filename=made.target.name, background=BackgroundTask(made.discard))
 
 
-def chapter_file(jobs: JobsServing, view: JobView, number: int, fmt: str) -> tuple[Path, bool]:
-    """The chapter's file: made once and kept when the job is complete; else made for this answer only."""
+def chapter_file(jobs: JobsServing, view: JobView, number: int, fmt: str) -> Path | TempFile:
+    """The chapter's file: made once and kept when the job is complete; else made for this answer
+    only, in a spool file (deleted when it is sent; swept at the next start if the server is killed)."""
     store = jobs.store
     [layout] = audiobook.layouts(store, view.id, only=number)
     extension = fmt if fmt in CAPTION_FORMATS else get_format(fmt).extension
     name = audiobook.chapter_file_name(number, layout.title, extension)
     complete = view.status == "completed"
-    target = (store.output_folder(view.id) / "chapters" / name if complete
-              else store.uploads() / f"{secrets.token_hex(4)}.{name}")  # this answer's own copy
+    target = store.output_folder(view.id) / "chapters" / name
     if complete and target.is_file():
-        return target, True
+        return target
+
+    def audio() -> Iterator[np.ndarray]:
+        target_lufs = jobs.service.settings.job_loudness_lufs if view.request.options.normalize_loudness else None
+        gain = audiobook.book_gain(audiobook.layouts(store, view.id), target_lufs)
+        return audiobook.chapter_audio(store, view.id, layout, gain)
+
+    if not complete:
+        spooled = jobs.spool(name)
+        try:
+            if fmt in CAPTION_FORMATS:
+                spooled.file.write(audiobook.caption_bytes(fmt, layout.words() or [], layout.text, layout.seconds))
+                spooled.file.flush()
+            else:
+                audiobook.encode_audio(spooled.file, fmt, audio())
+        except BaseException:
+            spooled.discard()
+            raise
+        return spooled
     target.parent.mkdir(parents=True, exist_ok=True)
     if fmt in CAPTION_FORMATS:
         audiobook.write_captions(target, fmt, layout.words() or [], layout.text, layout.seconds)
     else:
-        target_lufs = jobs.service.settings.job_loudness_lufs if view.request.options.normalize_loudness else None
-        gain = audiobook.book_gain(audiobook.layouts(store, view.id), target_lufs)
-        audiobook.write_audio(target, fmt, audiobook.chapter_audio(store, view.id, layout, gain))
-    if complete:
-        store.set_outputs(view.id)
-    return target, complete
+        audiobook.write_audio(target, fmt, audio())
+    store.set_outputs(view.id)
+    return target
 
 
 def file_stem(view: JobView) -> str:
