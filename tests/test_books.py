@@ -21,6 +21,7 @@ from kokoro_server.jobs.loudness import apply_gain
 from kokoro_server.jobs.plan import CHUNK_CHARS, plan_chapter
 from kokoro_server.jobs.store import parse_selection
 from kokoro_server.languages import LANGUAGES
+from kokoro_server.serving.jobs import SpoolFile
 from tests.support.books import CHAPTERS, make_epub
 
 
@@ -188,7 +189,7 @@ def test_store_records_only_with_the_audio_on_disk_and_finds_orphans(tmp_path: P
                    store.output_folder(job) / "book.m4b"):
         target.parent.mkdir(parents=True, exist_ok=True)
         left.append(TempFile(target))
-    left.append(DataDir(tmp_path).spool_file("upload"))
+    left.append(SpoolFile.create(DataDir(tmp_path).spool_dir))  # an upload (or a one-off answer) being spooled
     for temp in left:
         temp.file.close()  # its process "died": unlocked
         os.utime(temp.path, (time.time() - 3600,) * 2)  # the next start, some minutes later

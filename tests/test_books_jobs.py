@@ -46,7 +46,7 @@ def server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 
     root = writable_data_dir(tmp_path_factory.mktemp("books-api"), data_dir)
     settings = Settings(data_dir=root, threads=int(THREADS), concurrency=int(CONCURRENCY), preload=["v1_0"],
-                        api_keys=[API_KEY])
+                        api_keys=[API_KEY], max_audio_seconds=1.5)  # a request's budget does not cap a book
     running = ServerThread(settings).start()
     yield running
     running.stop()
@@ -87,6 +87,8 @@ def finished(http: httpx.Client, server: ServerThread, epub_file: Path) -> dict:
         (t, True) for t, _, _ in CHAPTERS] + [("Copyright", False)]
     live = http.post("/v1/audio/speech", json={"input": "Still here.", "response_format": "wav", "stream": False})
     assert live.status_code == 200 and len(decode(live.content)[0]) > SAMPLE_RATE // 2
+    long = http.post("/v1/audio/speech", json={"input": CHAPTERS[0][1]})  # one of the book's sentences: over it
+    assert long.status_code == 413 and "KOKORO_MAX_AUDIO_SECONDS" in long.json()["error"]["message"]
     events = follow(http, job["id"])
     assert events[-1]["type"] == "job.completed", events[-1]
     fractions = [e["job"]["progress"]["fraction"] for e in events if e["type"] == "job.progress"]
@@ -235,7 +237,8 @@ def strict_server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 
     root = writable_data_dir(tmp_path_factory.mktemp("books-strict"), data_dir)
     settings = Settings(data_dir=root, threads=1, concurrency=1, preload=["v1_0"], job_concurrency=0,
-                        job_max_upload_bytes=256 * 1024, job_max_unpacked_bytes=1024 * 1024)
+                        job_max_upload_bytes=256 * 1024, job_max_unpacked_bytes=1024 * 1024,
+                        job_max_disk_bytes=100 * 2**20)
     running = ServerThread(settings).start()
     yield running
     running.stop()
@@ -272,6 +275,13 @@ def test_bad_uploads_are_4xx_with_a_reason(strict_server: ServerThread, epub_fil
     preview = httpx.post(url + "/preview", files={"file": ("page.html", b"<html><body><h1>Hi</h1><p>Read me."
                                                   b"<script>alert('not me')</script></p></body></html>")}, timeout=60)
     assert preview.status_code == 200 and "alert" not in json.dumps(preview.json())
+    pauses = "Hi. [pause:60s] " * 30  # 30 minutes of silence: 115 MB of chunk audio, over the 100 MB disk limit
+    preview = httpx.post(url + "/preview", json={"input": pauses[:160], "markup": True}, timeout=60).json()
+    assert 600 < preview["estimated_audio_seconds"] < 620, preview  # the pauses count exactly
+    refused = httpx.post(url, json={"input": pauses, "markup": True}, timeout=60)
+    assert refused.status_code == 413 and refused.json()["error"]["code"] == "insufficient_storage", refused.text
+    literal = httpx.post(url, json={"input": pauses}, timeout=60)  # markup off: read as it is written, short
+    assert literal.status_code == 202 and httpx.delete(f"{url}/{literal.json()['id']}", timeout=30).status_code == 200
     queued = httpx.post(url, json={"input": "Chapter 1\n\nHello there.\n\nChapter 2\n\nGoodbye now."}, timeout=60)
     assert queued.status_code == 202 and [c["title"] for c in queued.json()["chapters"]] == ["Chapter 1", "Chapter 2"]
     job_id = queued.json()["id"]

@@ -1,7 +1,7 @@
 """A book upload: ``multipart/form-data`` streamed to a temp file in the data dir, with a size cap.
 
 The request is read with ``python-multipart``'s streaming parser, so a large upload never sits in
-memory and is never spooled anywhere but ``<data dir>/spool/`` (``DataDir.spool_file``: a temp file
+memory and is never spooled anywhere but ``<data dir>/spool/`` (a spool file, ``files.create_spool_file``:
 deleted when the request ends, and swept at the next start if the server was killed). A body announced larger than
 the cap (``Content-Length``) is refused before it is read; one that grows past it is cut off with 413.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from kokoro_server.errors import InputTooLongError, InvalidInputError
-from kokoro_server.files import TempFile
+from kokoro_server.serving.jobs import SpoolFile
 
 FORM_SLACK_BYTES = 256 * 1024  # the multipart framing and the other fields
 MAX_FIELD_BYTES = 64 * 1024
@@ -26,7 +26,7 @@ WRITE_BATCH = 1 << 20
 
 @dataclass
 class Upload:
-    file: TempFile | None = None  # the book, on disk (discarded when the request is done)
+    file: SpoolFile | None = None  # the book, on disk (discarded when the request is done)
     filename: str = ""
     size: int = 0
     fields: dict[str, str] = field(default_factory=dict)
@@ -58,7 +58,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def receive_upload(request: Request, spool: Callable[[str], TempFile], limit: int) -> Upload:
+async def receive_upload(request: Request, spool: Callable[[], SpoolFile], limit: int) -> Upload:
     """The form's ``file`` (streamed into a temp file from ``spool``) and its other fields."""
     from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -97,7 +97,7 @@ async def receive_upload(request: Request, spool: Callable[[str], TempFile], lim
                 problems.append(InvalidInputError("send one file per job", param="file"))
                 return
             upload.filename = options.get(b"filename", b"").decode("utf-8", "replace")
-            upload.file = spool("upload")
+            upload.file = spool()
         elif len(upload.fields) >= MAX_FIELDS:
             problems.append(InvalidInputError(f"more than {MAX_FIELDS} form fields", param=name))
 

@@ -13,15 +13,17 @@ from pathlib import Path
 
 from kokoro_server import SAMPLE_RATE
 from kokoro_server.audio.encoders import get_format
+from kokoro_server.budget import estimate
 from kokoro_server.errors import InputTooLongError, InvalidInputError
+from kokoro_server.jobs import audiobook
 from kokoro_server.jobs.books import Book, ReadOptions, format_for, read_book
-from kokoro_server.jobs.model import BOOK_FORMAT, JobRequest
+from kokoro_server.jobs.model import BOOK_FORMAT, JobRequest, SpeechFields
 from kokoro_server.jobs.speaker import Speaker, choose_voice
 from kokoro_server.jobs.store import JobStore, parse_selection
 from kokoro_server.service import SpeechService
 from kokoro_server.settings import Settings
+from kokoro_server.text.markup import parse
 
-SECONDS_PER_CHAR = 0.075  # speech at speed 1 is about 13-15 characters a second: a safe side estimate
 BYTES_PER_SECOND = SAMPLE_RATE * 2 + 16_000  # the chunks' 16-bit audio and the outputs made from them
 
 
@@ -36,13 +38,14 @@ class Prepared:
     selected: set[int]
     timed: bool  # the model gives word timings: captions will be made
     notice: str | None
+    seconds: float  # the audio the chosen chapters will make (budget.estimate, pauses counted), silences included
 
     @property
     def chars(self) -> int:
         return sum(len(c.text) for n, c in enumerate(self.book.chapters, 1) if n in self.selected)
 
     def estimated_bytes(self) -> int:
-        return int(self.chars * SECONDS_PER_CHAR / self.request.speech.speed * BYTES_PER_SECOND)
+        return int(self.seconds * BYTES_PER_SECOND)
 
 
 class JobService:
@@ -71,7 +74,8 @@ class JobService:
         if prepared.build.version != self.settings.default_model:
             resolved = self.service.voice_id(prepared.build, resolved)
         timed = Speaker(self.service, request.speech, resolved, prepared.lang).timed()
-        return Prepared(book, request, resolved, prepared.lang, selected, timed, prepared.notice)
+        return Prepared(book, request, resolved, prepared.lang, selected, timed, prepared.notice,
+                        audio_seconds(book, selected, request.speech))
 
     def _selection(self, book: Book, request: JobRequest) -> set[int]:
         options = request.options
@@ -93,6 +97,17 @@ class JobService:
         return self.store.create(prepared.book, prepared.request, voice=prepared.voice, lang=prepared.lang,
                                  selected=prepared.selected, origin=origin, fingerprint=fingerprint,
                                  source_name=source_name, speed=prepared.request.speech.speed)
+
+
+def audio_seconds(book: Book, selected: set[int], speech: SpeechFields) -> float:
+    """What the chosen chapters will last: each estimated as a speech request's audio is (``budget.estimate``,
+    the markup's pauses exactly when markup is on), with the silence around each chapter. Bounds the
+    job's disk before it exists (KOKORO_JOB_MAX_DISK_BYTES), since no per-request budget caps a job."""
+    total = 0.0
+    for number in selected:
+        document = parse(book.chapters[number - 1].text, markup=speech.markup, input_format="text")
+        total += estimate(document.segments, speech.speed).seconds + audiobook.HEAD_SECONDS + audiobook.TAIL_SECONDS
+    return total
 
 
 def fingerprint(path: Path, request: JobRequest) -> str:

@@ -46,7 +46,7 @@ class Speaker:
     def request(self, text: str) -> SpeechRequest:
         return SpeechRequest(text=text, voice=self.voice, model=self._fields.model, speed=self._fields.speed,
                              lang=self.lang, normalization=NormalizationOptions(**self._fields.normalization),
-                             chunk_plan=BOOK_PLAN, markup=self._fields.markup, input_format="text")
+                             chunk_plan=BOOK_PLAN, markup=self._fields.markup, input_format="text", budgeted=False)
 
     def check(self) -> PreparedSpeech:
         """Everything that can be wrong with the voice, model, language or speed, as a 4xx, now."""

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
-from kokoro_server.files import TempFile
+from kokoro_server.files import create_spool_file
 from kokoro_server.jobs.scheduler import JobScheduler
 from kokoro_server.jobs.service import JobService
 from kokoro_server.jobs.store import JobStore
@@ -17,6 +20,26 @@ from kokoro_server.service import SpeechService
 from kokoro_server.settings import Settings
 
 log = logging.getLogger("kokoro_server.jobs")
+
+
+@dataclass
+class SpoolFile:
+    """A book upload, or a chapter made for one answer, on disk while its request lasts: a spool file
+    (``files.create_spool_file``: locked while open, deleted by :meth:`discard`, and swept at the next
+    start if the process was killed)."""
+
+    path: Path
+    file: BinaryIO
+
+    @classmethod
+    def create(cls, folder: Path) -> SpoolFile:
+        fd, path = create_spool_file(folder)
+        return cls(path, os.fdopen(fd, "w+b"))
+
+    def discard(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+            self.path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -38,9 +61,9 @@ class JobsServing:
         await scheduler.start()
         return cls(store, JobService(settings, service, store), scheduler)
 
-    def spool(self, name: str) -> TempFile:
-        """A temp file for an upload or a one-off answer (``<data dir>/spool/``, swept if the server is killed)."""
-        return self.service.service.data_dir.spool_file(name)
+    def spool(self) -> SpoolFile:
+        """A spool file in ``<data dir>/spool/`` for an upload or a one-off answer."""
+        return SpoolFile.create(self.service.service.data_dir.spool_dir)
 
     async def close(self) -> None:
         await self.scheduler.close()

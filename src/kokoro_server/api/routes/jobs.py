@@ -30,11 +30,10 @@ from kokoro_server.api.state import Serving, serving
 from kokoro_server.api.uploads import read_body, receive_upload
 from kokoro_server.audio.encoders import get_format
 from kokoro_server.errors import ConflictError, FileProblemError, InvalidInputError, NotFoundError
-from kokoro_server.files import TempFile
 from kokoro_server.jobs import audiobook
 from kokoro_server.jobs.model import BOOK_FORMAT, CAPTION_FORMATS, TERMINAL, JobView
-from kokoro_server.jobs.service import SECONDS_PER_CHAR, Prepared
-from kokoro_server.serving.jobs import JobsServing
+from kokoro_server.jobs.service import Prepared
+from kokoro_server.serving.jobs import JobsServing, SpoolFile
 
 class JobIdConvertor(Convertor[str]):
     """A job id in a path (``job_`` and 16 hex digits): ``/v1/audio/jobs/preview`` is never taken for one."""
@@ -103,7 +102,7 @@ async def read_request(request: Request, jobs: JobsServing) -> tuple[Prepared, s
         body = validated(JobBody, raw)
         if not body.input.strip():
             raise InvalidInputError("input is empty", param="input")
-        temp = jobs.spool("upload")
+        temp = jobs.spool()
         try:
             await run_in_threadpool(temp.file.write, body.input.encode("utf-8"))
             await run_in_threadpool(temp.file.flush)
@@ -165,7 +164,7 @@ async def preview_book(request: Request, state: Serving = Depends(serving)) -> B
                        author=prepared.request.options.author or book.author, language=book.language,
                        format=book.format, voice=prepared.voice, lang_code=prepared.lang, cover=book.cover is not None,
                        captions=prepared.timed, chars=prepared.chars,
-                       estimated_audio_seconds=round(prepared.chars * SECONDS_PER_CHAR / prepared.request.speech.speed, 1),
+                       estimated_audio_seconds=round(prepared.seconds, 1),
                        chapters=[PreviewChapter(number=n, title=c.title, kind=c.kind, chars=len(c.text),
                                                 selected=n in prepared.selected, opening=" ".join(c.text.split()[:24]))
                                  for n, c in enumerate(book.chapters, 1)])
@@ -290,14 +289,14 @@ async def job_chapter(job_id: str, number: int, format: str | None = Query(None,
     elif not view.has_words:
         raise NotFoundError("this job has no word timings (its model gives no durations), so no captions",
                             param="format")
-    made = await run_in_threadpool(chapter_file, jobs, view, number, fmt)
+    made, name = await run_in_threadpool(chapter_file, jobs, view, number, fmt)
     media = captions.MEDIA_TYPES[fmt] if fmt in CAPTION_FORMATS else get_format(fmt).content_type
     if isinstance(made, Path):
-        return FileResponse(made, media_type=media, filename=made.name)
-    return FileResponse(made.path, media_type=media, filename=made.target.name, background=BackgroundTask(made.discard))
+        return FileResponse(made, media_type=media, filename=name)
+    return FileResponse(made.path, media_type=media, filename=name, background=BackgroundTask(made.discard))
 
 
-def chapter_file(jobs: JobsServing, view: JobView, number: int, fmt: str) -> Path | TempFile:
+def chapter_file(jobs: JobsServing, view: JobView, number: int, fmt: str) -> tuple[Path | SpoolFile, str]:
     """The chapter's file: made once and kept when the job is complete; else made for this answer
     only, in a spool file (deleted when it is sent; swept at the next start if the server is killed)."""
     store = jobs.store
@@ -307,7 +306,7 @@ def chapter_file(jobs: JobsServing, view: JobView, number: int, fmt: str) -> Pat
     complete = view.status == "completed"
     target = store.output_folder(view.id) / "chapters" / name
     if complete and target.is_file():
-        return target
+        return target, name
 
     def audio() -> Iterator[np.ndarray]:
         target_lufs = jobs.service.settings.job_loudness_lufs if view.request.options.normalize_loudness else None
@@ -315,7 +314,7 @@ def chapter_file(jobs: JobsServing, view: JobView, number: int, fmt: str) -> Pat
         return audiobook.chapter_audio(store, view.id, layout, gain)
 
     if not complete:
-        spooled = jobs.spool(name)
+        spooled = jobs.spool()
         try:
             if fmt in CAPTION_FORMATS:
                 spooled.file.write(audiobook.caption_bytes(fmt, layout.words() or [], layout.text, layout.seconds))
@@ -325,14 +324,14 @@ def chapter_file(jobs: JobsServing, view: JobView, number: int, fmt: str) -> Pat
         except BaseException:
             spooled.discard()
             raise
-        return spooled
+        return spooled, name
     target.parent.mkdir(parents=True, exist_ok=True)
     if fmt in CAPTION_FORMATS:
         audiobook.write_captions(target, fmt, layout.words() or [], layout.text, layout.seconds)
     else:
         audiobook.write_audio(target, fmt, audio())
     store.set_outputs(view.id)
-    return target
+    return target, name
 
 
 def file_stem(view: JobView) -> str:
