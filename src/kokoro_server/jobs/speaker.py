@@ -4,6 +4,17 @@ Everything a job needs from the speech service goes through :class:`Speaker` (``
 ``stream`` of :class:`~kokoro_server.service.SpeechService`), so the job runner does not depend on
 how a live request is served. Chunks are spoken with a plan that makes each one a single model call
 (a job chunk is at most ``plan.CHUNK_CHARS`` characters), and the stream's own edge-silence margins.
+
+Why not a :class:`~kokoro_server.serving.session.SpeechSession`: what a session adds to the service is
+what an HTTP answer needs (live admission with its queue and 429, an encoder and its volume, download
+and spool sinks, kept captions); a book chunk is background work that must never queue as a live
+request (its slot is the runner's ``background_turn``), is kept as raw 16-bit samples with its loudness,
+and is assembled into files later. The parts that are the same are shared: the front end and the
+engine (``SpeechService.prepare``/``stream``, the language packs through them), the word clock
+(:class:`~kokoro_server.timestamps.StreamClock`) and the runner's slots. A chunk is not held to the
+per-request budget (``SpeechRequest.budgeted=False``): the job's own limits bound it (its estimated
+audio against ``KOKORO_JOB_MAX_DISK_BYTES``, ``KOKORO_JOB_MAX_CHARS``; one chunk is at most 300
+characters, so its memory is bounded too).
 """
 
 from __future__ import annotations
