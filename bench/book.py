@@ -171,9 +171,11 @@ def main() -> int:
         idle = [live_request(server.url, live_texts[i % len(live_texts)]) for i in range(args.idle_requests)]
         from kokoro_server.jobs.books import ReadOptions, read_book
         from kokoro_server.jobs.plan import plan_chapter
+        from kokoro_server.languages import LANGUAGES
 
         chapters = read_book(book, "text", ReadOptions()).chapters  # the job's own plan, made here first
-        sample = [c.text[p.start:p.end] for c in chapters if c.kind == "body" for p in plan_chapter(c.text)]
+        rules = LANGUAGES[harness.VOICE[0]].chunking  # the voice's language cuts long sentences, as in the job
+        sample = [c.text[p.start:p.end] for c in chapters if c.kind == "body" for p in plan_chapter(c.text, rules=rules)]
         step = max(1, len(sample) // args.floor_chunks)
         floor = Floor(root, sample[::step][:args.floor_chunks], cores)  # ready before the job starts
         with book.open("rb") as handle:

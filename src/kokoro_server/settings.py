@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     max_input_chars: int = Field(100_000, ge=1)
     max_audio_seconds: float = Field(3600, ge=0, description="The most audio one request may make (speech "
                                      "estimated from its text, plus pauses), decided before any is sent; over "
-                                     "it: 413 with the figures. 0 = no limit. Books: split them into requests.")
+                                     "it: 413 with the figures. 0 = no limit. Book jobs are not capped by it "
+                                     "(docs/books.md).")
     max_pause_seconds: float = Field(600, ge=0, description="The most silence one request's markup pauses and "
                                      "SSML breaks may add up to (each is at most 60 s). 0 = no limit.")
     max_saved_voices: int = Field(200, ge=0, description="The most voice mixes POST /v1/audio/voices/combine may "
