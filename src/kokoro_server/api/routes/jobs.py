@@ -12,14 +12,15 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.types import Receive, Scope, Send
 
 from kokoro_server import captions
 from kokoro_server.api.jobs_protocol import (JOBS_PATH, BookPreview, DeletedJob, JobBody, JobFields, JobList,
@@ -293,7 +294,22 @@ async def job_chapter(job_id: str, number: int, format: str | None = Query(None,
     media = captions.MEDIA_TYPES[fmt] if fmt in CAPTION_FORMATS else get_format(fmt).content_type
     if isinstance(made, Path):
         return FileResponse(made, media_type=media, filename=name)
-    return FileResponse(made.path, media_type=media, filename=name, background=BackgroundTask(made.discard))
+    return SpooledFileResponse(made, media_type=media, filename=name)
+
+
+class SpooledFileResponse(FileResponse):
+    """A file made for this answer alone: its spool file is deleted however the send ends (sent, the
+    client gone, an error)."""
+
+    def __init__(self, spooled: SpoolFile, **kwargs: Any) -> None:
+        super().__init__(spooled.path, **kwargs)
+        self.spooled = spooled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await run_in_threadpool(self.spooled.discard)
 
 
 def chapter_file(jobs: JobsServing, view: JobView, number: int, fmt: str) -> tuple[Path | SpoolFile, str]:
