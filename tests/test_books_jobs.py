@@ -24,6 +24,7 @@ import httpx
 import numpy as np
 import pytest
 
+from kokoro_server.files import TempFile
 from tests.support.audio import SAMPLE_RATE, decode
 from tests.support.books import CHAPTERS, m4b_chapters, make_epub
 from tests.support.server import ServerThread, writable_data_dir
@@ -214,9 +215,13 @@ def test_cli_book_resumes_after_ctrl_c(data_dir: Path, epub_file: Path, tmp_path
         first.kill()
     assert first.returncode == 130 and "interrupted" in err and "resume" in err, err
     assert not out.exists()
+    left = TempFile(out)  # the copy to -o that a run killed while writing it left (outside the data dir)
+    left.file.close()
+    os.utime(left.path, (time.time() - 3600,) * 2)
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT_S)
     assert second.returncode == 0, second.stderr
     assert "resuming" in second.stderr and "wrote" in second.stderr
+    assert not left.path.exists() and [p.name for p in tmp_path.glob(".book.m4b.*")] == []
     marks, meta, duration, cover = m4b_chapters(out.read_bytes())
     assert [t for _, _, t in marks] == [t for t, _, _ in CHAPTERS] and cover and meta["title"] == "The Small Book"
     assert marks[0][0] == 0 and abs(marks[-1][1] - duration) < 0.05

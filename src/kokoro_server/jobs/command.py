@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import glob
 import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from kokoro_server.captions import format_for_path
 from kokoro_server.errors import ConflictError, InvalidInputError
-from kokoro_server.files import TempFile
+from kokoro_server.files import STALE_AFTER_S, TEMP_NAME, TempFile, unlocked_since
 from kokoro_server.jobs.model import BOOK_FORMAT, JobOptions, JobRequest, SpeechFields
 from kokoro_server.settings import Settings
 
@@ -184,9 +185,19 @@ def _export(store, job_id: str, output: Path, folder: bool, captions: str | None
 
 def _copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_left_copies(target)
     with TempFile(target) as temp, source.open("rb") as handle:
         shutil.copyfileobj(handle, temp.file, 1 << 20)
         temp.commit()
+
+
+def _sweep_left_copies(target: Path) -> None:
+    """The temp files of a copy into ``target`` that a killed run left beside it (``.<name>.<random>.tmp``,
+    unlocked and stale): the output is outside the data dir, so its start-up sweep does not see them."""
+    prefix = f".{target.name}."
+    for path in target.parent.glob(glob.escape(prefix) + "*.tmp"):
+        if TEMP_NAME.match(path.name) and unlocked_since(path, STALE_AFTER_S):
+            path.unlink(missing_ok=True)
 
 
 def _list(prepared: object) -> int:
