@@ -269,6 +269,7 @@ def test_the_book_language_picks_the_voice(service) -> None:
 
     assert choose_voice(service, SpeechFields(), "en-US") == (None, None)  # the default voice speaks it
     assert choose_voice(service, SpeechFields(), "en-GB") == ("bf_emma", "b")
+    assert choose_voice(service, SpeechFields(), "en_UK") == ("bf_emma", "b")  # not BCP-47, but in EPUBs
     assert choose_voice(service, SpeechFields(), "fr") == ("ff_siwis", "f")
     assert choose_voice(service, SpeechFields(), "pt-PT") == ("pf_dora", "p")
     assert choose_voice(service, SpeechFields(), "xx") == (None, None)  # unknown: the default voice
