@@ -361,7 +361,7 @@ class Floor:
 
         service, prepared = workload.prepare(self.root, VOICE, text)  # the text front end only
         first = next(iter(split_sentences(prepared.text))).text
-        first_tokens = prepared.build.tokenize(service.phonemizer(prepared)(first))
+        first_tokens = prepared.build.tokenize(service.phonemizer(prepared.build, prepared.lang)(first))
         return PreparedText(workload.pipeline_chunks(service, prepared), workload.utterance(prepared, first, first_tokens))
 
     def synthesize(self, utterance: workload.Utterance) -> np.ndarray:
