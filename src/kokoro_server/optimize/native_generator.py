@@ -1,0 +1,235 @@
+"""The vocoder's residual stages on native kernels; onnxruntime runs everything else.
+
+The int8 export spends most of its time in the generator's eight ``AdaINResBlock1`` blocks
+(``noise_res.0-1``, ``resblocks.0-5``): 48 convs, each behind an instance norm, the style's affine,
+a snake activation and a ``DynamicQuantizeLinear``, about 1,000 onnxruntime nodes run one after
+the other. Here the model is split at those blocks:
+
+* ``head.onnx`` (onnxruntime): text side, duration predictor, decoder, harmonic source, the noise
+  convs and ``ups.0``; it also outputs each AdaIN's gain (1 + gamma) and bias, which depend on the
+  style only;
+* stage 0 (native): ``noise_res.0`` on the source, added to ``ups.0``'s output, then the mean of
+  ``resblocks.0-2``;
+* ``middle.onnx`` (onnxruntime): leaky ReLU, ``ups.1``, reflection pad;
+* stage 1 (native): ``noise_res.1``, then the mean of ``resblocks.3-5``;
+* ``tail.onnx`` (onnxruntime): leaky ReLU, ``conv_post``, inverse STFT.
+
+The onnxruntime parts are the lossless rewrite (:mod:`kokoro_server.optimize.lossless`) of the
+shipped graph. The native blocks (``kokoro_native``) compute each conv with the shipped model's
+exact integer arithmetic (same uint8 weights and zero point, activations quantized per call as
+``DynamicQuantizeLinear`` does, int32 bias ``floor(b / (sx sw))``), and the instance norm + affine +
+snake + quantization in two passes over the tensor instead of about twenty nodes; only the float
+rounding of those elementwise steps differs from the shipped graph. Durations are computed by
+``head.onnx``, unchanged. Whether the result is good enough is decided by the quality bar
+(:mod:`kokoro_server.optimize.bar`), not assumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RECIPE = "native-generator/1"
+G = "/decoder/decoder/generator/"
+STAGES = (("noise_res.0", ("resblocks.0", "resblocks.1", "resblocks.2")),
+          ("noise_res.1", ("resblocks.3", "resblocks.4", "resblocks.5")))
+UP = (G + "ups.0/ConvTranspose_output_0", G + "reflection_pad/Pad_output_0")  # each stage's upsampled input
+SOURCE = (G + "noise_convs.0/Conv_output_0", G + "noise_convs.1/Conv_output_0")  # noise_res inputs
+STAGE_OUT = (G + "Div_2_output_0", G + "Div_4_output_0")  # mean of each stage's resblocks
+EPS_TENSOR = "/encoder/F0.0/norm1/Constant_10_output_0"
+FILES = ("head.onnx", "middle.onnx", "tail.onnx", "blocks.npz")
+
+
+def native_available() -> str | None:
+    """Why the native kernels cannot run here (None: they can)."""
+    try:
+        import kokoro_native
+    except ImportError:
+        return "the native kernels are not installed (pip install ./native)"
+    if kokoro_native.detected_isa() != "avx512vnni":
+        return (f"the native int8 conv has no fast path for this CPU ({kokoro_native.detected_isa()}); "
+                "onnxruntime runs the model")
+    return None
+
+
+def _adain(block: str, which: str, i: int) -> tuple[str, str]:
+    prefix = f"{G}{block}/{which}.{i}/"
+    return prefix + "Add_1_output_0", prefix + "Slice_1_output_0"
+
+
+def _blocks() -> list[str]:
+    return [name for noise, resblocks in STAGES for name in (noise, *resblocks)]
+
+
+def _conv_params(model: Any) -> dict[str, dict[str, np.ndarray]]:
+    """Per ``ConvInteger`` of the blocks: uint8 weights, zero point, scale, float bias, dilation, pad."""
+    from onnx import helper, numpy_helper
+
+    from kokoro_server.optimize.rewrite import find_chains
+
+    initializers = {i.name: i for i in model.graph.initializer}
+    producer = {o: n for n in model.graph.node for o in n.output}
+    found = {}
+    for chain in find_chains(model, lambda name: name.startswith(G) and any(f"/{b}/" in name for b in _blocks())):
+        node = chain.conv
+        weight = numpy_helper.to_array(initializers[node.input[1]])
+        zero = numpy_helper.to_array(initializers[node.input[3]])
+        scale_node = producer[chain.output_node.input[1]]
+        scales = [numpy_helper.to_array(initializers[i]) for i in scale_node.input if i in initializers]
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if weight.dtype != np.uint8 or len(scales) != 1 or chain.bias is None or attrs.get("group", 1) != 1 \
+                or list(attrs.get("strides", [1])) != [1]:
+            raise ValueError(f"{node.name}: not the int8 export's conv chain this recipe knows")
+        key = node.name[len(G):].rsplit("/", 1)[0]  # e.g. resblocks.3/convs1.1
+        found[key] = {"w": weight, "w_zero": np.array(int(zero)), "w_scale": np.float32(scales[0].reshape(())),
+                      "bias": chain.bias.astype(np.float32), "dilation": np.array(int(attrs.get("dilations", [1])[0])),
+                      "pad": np.array(int(attrs.get("pads", [0])[0]))}
+    return found
+
+
+def derive(source: Path, out: Path, progress=lambda message: None) -> dict[str, object]:
+    """Split ``source`` (the int8 export) into the three onnxruntime parts and the blocks' parameters,
+    written to the folder ``out``; returns what a manifest records about it."""
+    import onnx
+    from onnx import numpy_helper
+    from onnx.utils import Extractor
+
+    from kokoro_server.optimize.lossless import rewrite
+
+    original = onnx.load(str(source))
+    convs = _conv_params(original)
+    if len(convs) != 48:
+        raise ValueError(f"{source.name}: expected the 48 convs of the generator's blocks, found {len(convs)}")
+    initializers = {i.name: i for i in original.graph.initializer}
+    arrays: dict[str, np.ndarray] = {"eps": numpy_helper.to_array(initializers[EPS_TENSOR]).astype(np.float32)}
+    for key, values in convs.items():
+        arrays.update({f"{key}/{name}": value for name, value in values.items()})
+    for block in _blocks():
+        for which in ("alpha1", "alpha2"):
+            for i in range(3):
+                name = f"decoder.decoder.generator.{block}.{which}.{i}"
+                arrays[f"{block}/{which}.{i}"] = numpy_helper.to_array(initializers[name]).astype(np.float32).reshape(-1)
+    adain_outputs = [t for block in _blocks() for which in ("adain1", "adain2") for i in range(3)
+                     for t in _adain(block, which, i)]
+    progress("rewriting the onnxruntime parts onto the u8 x s8 GEMM")
+    graph = rewrite(original).model
+    del original
+    extractor = Extractor(graph)
+    inputs = [i.name for i in graph.graph.input]
+    parts = {
+        "head.onnx": extractor.extract_model(inputs, [UP[0], SOURCE[0], SOURCE[1], *adain_outputs]),
+        "middle.onnx": extractor.extract_model([STAGE_OUT[0]], [UP[1]]),
+        "tail.onnx": extractor.extract_model([STAGE_OUT[1]], [o.name for o in graph.graph.output]),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    for name, part in parts.items():
+        data = part.SerializeToString()
+        digest.update(data)
+        (out / name).write_bytes(data)
+    with (out / "blocks.npz").open("wb") as handle:
+        np.savez(handle, **arrays)
+    digest.update((out / "blocks.npz").read_bytes())
+    return {"recipe": RECIPE, "files": list(FILES), "sha256": digest.hexdigest(), "convs": len(convs),
+            "head_nodes": len(parts["head.onnx"].graph.node)}
+
+
+@dataclass
+class _Block:
+    convs1: list[Any]
+    convs2: list[Any]
+    adain1: list[tuple[str, str]]
+    adain2: list[tuple[str, str]]
+    alpha1: list[np.ndarray]
+    alpha2: list[np.ndarray]
+    inv1: list[np.ndarray]
+    inv2: list[np.ndarray]
+
+
+class NativeGeneratorSession:
+    """Runs a derived folder like an onnxruntime session: ``run(None, feeds) -> [audio]``."""
+
+    def __init__(self, folder: Path, threads: int = 1) -> None:
+        import kokoro_native
+
+        from kokoro_server.optimize.bar import onnx_session
+
+        self.threads = max(1, threads)
+        self.native = kokoro_native
+        self.head, self.middle, self.tail = (onnx_session(folder / name, self.threads) for name in FILES[:3])
+        self.head_outputs = [o.name for o in self.head.get_outputs()]
+        with np.load(folder / "blocks.npz") as data:
+            arrays = {key: data[key] for key in data.files}
+        self.eps = float(arrays["eps"])
+        self.blocks: dict[str, _Block] = {}
+        for block in _blocks():
+            def conv(key: str) -> Any:
+                p = {name: arrays[f"{block}/{key}/{name}"] for name in ("w", "w_zero", "w_scale", "bias", "dilation", "pad")}
+                return kokoro_native.Conv(p["w"], int(p["w_zero"]), float(p["w_scale"]), p["bias"], int(p["dilation"]),
+                                          int(p["pad"]))
+
+            alphas = {which: [np.ascontiguousarray(arrays[f"{block}/{which}.{i}"]) for i in range(3)]
+                      for which in ("alpha1", "alpha2")}
+            self.blocks[block] = _Block(
+                [conv(f"convs1.{i}") for i in range(3)], [conv(f"convs2.{i}") for i in range(3)],
+                [_adain(block, "adain1", i) for i in range(3)], [_adain(block, "adain2", i) for i in range(3)],
+                alphas["alpha1"], alphas["alpha2"],
+                [(np.float32(1) / a).astype(np.float32) for a in alphas["alpha1"]],
+                [(np.float32(1) / a).astype(np.float32) for a in alphas["alpha2"]])
+        self.isa = kokoro_native.isa()
+
+    def get_outputs(self) -> list[Any]:
+        return self.tail.get_outputs()
+
+    def get_inputs(self) -> list[Any]:
+        return self.head.get_inputs()
+
+    def _block(self, name: str, x: np.ndarray, values: dict[str, np.ndarray]) -> np.ndarray:
+        b = self.blocks[name]
+        k = self.native
+        for i in range(3):
+            gain, beta = (values[t].reshape(-1) for t in b.adain1[i])
+            c1, c2 = b.convs1[i], b.convs2[i]
+            q, rowsum, scale, zero = k.adain_snake_quantize(x, gain, beta, b.alpha1[i], b.inv1[i], self.eps, c1.pad, c1.pad)
+            h = c1(q, rowsum, zero, scale, None, self.threads)
+            gain, beta = (values[t].reshape(-1) for t in b.adain2[i])
+            q, rowsum, scale, zero = k.adain_snake_quantize(h, gain, beta, b.alpha2[i], b.inv2[i], self.eps, c2.pad, c2.pad)
+            x = c2(q, rowsum, zero, scale, x, self.threads)
+        return x
+
+    def _stage(self, index: int, up: np.ndarray, values: dict[str, np.ndarray]) -> np.ndarray:
+        noise, resblocks = STAGES[index]
+        source = np.ascontiguousarray(values[SOURCE[index]][0].T)
+        x = np.ascontiguousarray(up[0].T) + self._block(noise, source, values)
+        total = None
+        for name in resblocks:
+            y = self._block(name, x, values)
+            total = y if total is None else total + y
+        return np.ascontiguousarray((total / np.float32(3.0)).T)[None]
+
+    def run(self, output_names: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        values = dict(zip(self.head_outputs, self.head.run(None, feeds)))
+        x = self._stage(0, values[UP[0]], values)
+        up = self.middle.run(None, {STAGE_OUT[0]: x})[0]
+        x = self._stage(1, up, values)
+        return self.tail.run(None, {STAGE_OUT[1]: x})
+
+
+def renderer(source: Path, threads: int = 2, folder: Path | None = None):
+    """A quality-bar renderer (utterance -> audio) of the native generator derived from ``source``."""
+    import tempfile
+
+    folder = folder or Path(tempfile.mkdtemp(prefix="kokoro-native-"))
+    if not (folder / FILES[-1]).is_file():
+        derive(source, folder)
+    session = NativeGeneratorSession(folder, threads)
+    return lambda u: session.run(None, u.feeds())[0].reshape(-1)
+
+
+def describe(folder: Path) -> str:
+    return json.dumps({"recipe": RECIPE, "files": [f for f in FILES if (folder / f).is_file()]})
