@@ -95,14 +95,15 @@ def make_variant(name: str, source: Path, onnx, root: Path, threads: int):
         return onnx_renderer(rewrite(onnx.load(str(source))).model.SerializeToString(), threads)
     if name == "snake-cos":
         return onnx_renderer(snake_by_cosine(onnx.load(str(source))).SerializeToString(), threads)
-    if name == "static-all":
+    if name in ("static-all", "calibrated"):
         from kokoro_server.optimize import calibrated
+        from kokoro_server.service import SpeechService
+        from kokoro_server.settings import Settings
 
-        return onnx_renderer(calibrated.static_everything(source, root, threads), threads)
-    if name == "calibrated":
-        from kokoro_server.optimize import calibrated
-
-        return onnx_renderer(calibrated.build_model(source, calibrated.default_plan(source), root, threads), threads)
+        feeds = calibrated.calibration_feeds(SpeechService(Settings(data_dir=root)))
+        calibration = calibrated.Calibration.measure(source, feeds, threads)
+        groups = tuple(calibrated.GROUPS) if name == "static-all" else calibrated.plan_for_this_cpu()
+        return onnx_renderer(calibration.build(groups), threads)
     if name == "native":
         from kokoro_server.optimize import native_generator
 

@@ -1,10 +1,15 @@
 """The original int8 model against its derived variants, interleaved in one run.
 
     python bench/variants.py [--runs 3] [--threads 1,2] [--tokens 16,64,128,256] [--json FILE]
-                             [--model LABEL=PATH ...] [--no-profile] [--no-rss] [--no-peak]
+                             [--model LABEL=PATH ...] [--no-native] [--calibrated]
+                             [--no-profile] [--no-rss] [--no-peak]
 
 Variants: ``lossless`` (:mod:`kokoro_server.optimize.lossless`, what the server runs by default),
-plus any ``--model`` files (e.g. ``kokoro-server optimize``'s output). For each (model, threads):
+``native`` (:mod:`kokoro_server.optimize.native_generator`: the generator's blocks on the native
+kernels, when ``kokoro_native`` is installed), ``calibrated`` (with ``--calibrated``: the static
+int8 groups :data:`kokoro_server.optimize.calibrated.PLANS` lists for this CPU kind), plus any
+``--model`` files (e.g. ``kokoro-server optimize``'s output). On a busy machine the minimum of
+the runs says more than the median: both are printed, and the spread of the per-run ratios. For each (model, threads):
 ms of compute per audio second (sum of per-utterance medians / audio seconds) and the ratio to the
 original's in the same run; the largest sample difference from the original's audio; the share of
 kernel time per op type (onnxruntime's profiler, 1 thread, one 128-token utterance); peak RSS of a
@@ -39,6 +44,8 @@ def main() -> int:
     parser.add_argument("--model", action="append", default=[], help="LABEL=PATH of another variant")
     parser.add_argument("--voice", default="af_heart")
     parser.add_argument("--data-dir")
+    parser.add_argument("--no-native", action="store_true")
+    parser.add_argument("--calibrated", action="store_true")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--no-rss", action="store_true")
     parser.add_argument("--no-peak", action="store_true")
@@ -59,11 +66,33 @@ def main() -> int:
     print(f"lossless: {summary}, rewritten in {seconds:.1f} s", file=sys.stderr)
     del rewritten
     models = {"original": original, "lossless": lossless}
+    native_folder = None
+    if not args.no_native:
+        from kokoro_server.optimize import native_generator
+
+        why = native_generator.native_available()
+        if why is None:
+            native_folder = scratch / "native"
+            seconds, _ = workload.timed(lambda: native_generator.derive(original, native_folder))
+            print(f"native: derived in {seconds:.1f} s", file=sys.stderr)
+            models["native"] = native_folder
+        else:
+            print(f"native: skipped ({why})", file=sys.stderr)
+    if args.calibrated:
+        from kokoro_server.optimize import calibrated
+        from kokoro_server.service import SpeechService
+        from kokoro_server.settings import Settings
+
+        plan = calibrated.plan_for_this_cpu()
+        feeds = calibrated.calibration_feeds(SpeechService(Settings(data_dir=root)))
+        models["calibrated"] = scratch / "calibrated.onnx"
+        models["calibrated"].write_bytes(calibrated.Calibration.measure(original, feeds).build(plan))
+        print(f"calibrated: static groups {plan or 'none'} ({calibrated.cpu_kind()})", file=sys.stderr)
     models.update({label: Path(path) for label, path in (item.split("=", 1) for item in args.model)})
     threads = [int(t) for t in args.threads.split(",")]
     utterances = workload.utterances(root, args.voice, [int(t) for t in args.tokens.split(",")])
     configs = [(label, n) for n in threads for label in models]
-    sessions = {key: workload.open_session(models[key[0]], key[1]) for key in configs}
+    sessions = {key: open_any(models[key[0]], key[1]) for key in configs}
     audio, diff = {}, collections.defaultdict(float)
     for u in utterances:  # warm-up, audio lengths, and the samples against the original's
         reference = {}
@@ -81,29 +110,45 @@ def main() -> int:
                 times[(*key, len(u.tokens))].append(seconds)
         print(f"run {run + 1}/{args.runs}, load {workload.machine()['load']}", file=sys.stderr)
     del sessions
+    ort_models = {label: path for label, path in models.items() if label != "native"}
+    if native_folder is not None:
+        ort_models["native (head.onnx)"] = native_folder / "head.onnx"
     results: dict[str, object] = {"machine": workload.machine(), "runs": args.runs, "lossless": summary, "timing": []}
     rows = []
-    per_audio = {}
+    per_audio, per_audio_min, run_ratios = {}, {}, {}
     for label, n in configs:
-        medians = [workload.median(times[label, n, len(u.tokens)]) for u in utterances]
         total_audio = sum(audio[label, n, len(u.tokens)] for u in utterances)
+        medians = [workload.median(times[label, n, len(u.tokens)]) for u in utterances]
         per_audio[label, n] = sum(medians) / total_audio * 1000
+        per_audio_min[label, n] = sum(min(times[label, n, len(u.tokens)]) for u in utterances) / total_audio * 1000
+    for label, n in configs:  # each run's ratio (sum over utterances, this run) to the original's
+        run_ratios[label, n] = [sum(times[label, n, len(u.tokens)][r] for u in utterances)
+                                / sum(times["original", n, len(u.tokens)][r] for u in utterances) for r in range(args.runs)]
     for label, n in configs:
         ratio = per_audio[label, n] / per_audio["original", n]
-        rows.append([label, n, f"{per_audio[label, n]:.0f}", f"{ratio:.3f}", f"{diff[label]:.3g}"])
+        ratio_min = per_audio_min[label, n] / per_audio_min["original", n]
+        spread = run_ratios[label, n]
+        rows.append([label, n, f"{per_audio[label, n]:.0f}", f"{ratio:.3f}", f"{per_audio_min[label, n]:.0f}",
+                     f"{ratio_min:.3f}", f"{min(spread):.3f}-{max(spread):.3f}", f"{diff[label]:.3g}"])
         results["timing"].append({"model": label, "threads": n, "ms_per_audio_s": per_audio[label, n],
-                                  "ratio_to_original": ratio, "max_abs_diff": diff[label]})
+                                  "ratio_to_original": ratio, "ms_per_audio_s_min": per_audio_min[label, n],
+                                  "ratio_to_original_min": ratio_min, "run_ratios": spread, "max_abs_diff": diff[label]})
     info = results["machine"]
-    print(f"\nvariants, median of {args.runs} runs, {len(utterances)} utterances ({args.tokens} tokens); "
+    print(f"\nvariants, {args.runs} runs, {len(utterances)} utterances ({args.tokens} tokens); "
           f"{info['cpu']}, {info['cores']} cores, load {info['load']}, onnxruntime {info['onnxruntime']}")
-    workload.print_table(["model", "threads", "ms per audio s", "x original", "max |diff| to original"], rows)
+    workload.print_table(["model", "threads", "ms per audio s (median)", "x original", "ms (min)", "x original (min)",
+                          "x original per run", "max |diff| to original"], rows)
     if not args.no_profile:
-        results["op_share"] = {label: op_shares(path, utterances[min(2, len(utterances) - 1)]) for label, path in models.items()}
+        results["op_share"] = {label: op_shares(path, utterances[min(2, len(utterances) - 1)]) for label, path in ort_models.items()}
         ops = sorted({op for shares in results["op_share"].values() for op in list(shares)[:8]},
                      key=lambda op: -results["op_share"]["original"].get(op, 0))
-        print("\nshare of kernel time per op type (1 thread, profiler):")
-        workload.print_table(["op type"] + list(models),
-                             [[op] + [f"{results['op_share'][m].get(op, 0) * 100:.1f}%" for m in models] for op in ops])
+        print("\nshare of kernel time per op type (1 thread, onnxruntime's profiler; native: its onnxruntime part only):")
+        workload.print_table(["op type"] + list(ort_models),
+                             [[op] + [f"{results['op_share'][m].get(op, 0) * 100:.1f}%" for m in ort_models] for op in ops])
+        if native_folder is not None:
+            results["native_stages"] = native_stages(native_folder, utterances[min(2, len(utterances) - 1)])
+            print("native, where its time goes (1 thread, one utterance): "
+                  + ", ".join(f"{k} {v * 100:.1f}%" for k, v in results["native_stages"].items()))
     if not args.no_rss:
         results["rss_mib"] = {label: peak_rss(path, utterances[-1]) for label, path in models.items()}
         print("\npeak RSS, fresh process, 2 threads, one call:",
@@ -122,6 +167,57 @@ def main() -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
     return 0
+
+
+def open_any(path: Path, threads: int):
+    """An onnxruntime session, or the native generator's session for a derived folder."""
+    if path.is_dir():
+        from kokoro_server.optimize.native_generator import NativeGeneratorSession
+
+        return NativeGeneratorSession(path, threads)
+    return workload.open_session(path, threads)
+
+
+def native_stages(folder: Path, utterance: workload.Utterance, runs: int = 3) -> dict[str, float]:
+    """Share of the native generator's time: its three onnxruntime parts, the AdaIN + snake +
+    quantize kernel, the convs, and the rest (transposes, the stage sums), 1 thread."""
+    import time
+
+    from kokoro_server.optimize.native_generator import NativeGeneratorSession
+
+    session = NativeGeneratorSession(folder, 1)
+    totals: collections.Counter[str] = collections.Counter()
+
+    def clocked(name, call):
+        def wrapper(*args):
+            start = time.perf_counter()
+            value = call(*args)
+            totals[name] += time.perf_counter() - start
+            return value
+        return wrapper
+
+    class Clocked:
+        def __init__(self, inner, name):
+            self.inner, self.name, self.pad = inner, name, getattr(inner, "pad", 0)
+            self.run = clocked(name, inner.run) if hasattr(inner, "run") else None
+
+        def __call__(self, *args):
+            return clocked(self.name, self.inner)(*args)
+
+    for part in ("head", "middle", "tail"):
+        setattr(session, part, Clocked(getattr(session, part), f"onnxruntime {part}"))
+    native = session.native
+    session.native = type("Native", (), {"adain_snake_quantize": staticmethod(clocked("adain+snake+quantize",
+                                                                                        native.adain_snake_quantize))})
+    for block in session.blocks.values():
+        block.convs1 = [Clocked(c, "int8 convs") for c in block.convs1]
+        block.convs2 = [Clocked(c, "int8 convs") for c in block.convs2]
+    workload.run_once(session, utterance)
+    totals.clear()
+    whole = sum(workload.timed(lambda: workload.run_once(session, utterance))[0] for _ in range(runs))
+    shares = {name: value / whole for name, value in totals.most_common()}
+    shares["rest (transposes, sums)"] = 1 - sum(shares.values())
+    return shares
 
 
 def op_shares(path: Path, utterance: workload.Utterance) -> dict[str, float]:
@@ -154,8 +250,21 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
+NATIVE_RSS_SCRIPT = """
+import resource, sys, numpy as np
+from pathlib import Path
+from kokoro_server.optimize.native_generator import NativeGeneratorSession
+s = NativeGeneratorSession(Path(sys.argv[1]), 2)
+tokens = np.array([[0] + [int(t) for t in sys.argv[2].split(",")] + [0]], dtype=np.int64)
+style = np.array([float(v) for v in sys.argv[3].split(",")], dtype=np.float32).reshape(1, -1)
+s.run(None, {"tokens": tokens, "style": style, "speed": np.array([1.0], dtype=np.float32)})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
 def peak_rss(path: Path, utterance: workload.Utterance) -> float:
-    out = subprocess.run([sys.executable, "-c", RSS_SCRIPT, str(path), ",".join(map(str, utterance.tokens)),
+    script = NATIVE_RSS_SCRIPT if path.is_dir() else RSS_SCRIPT
+    out = subprocess.run([sys.executable, "-c", script, str(path), ",".join(map(str, utterance.tokens)),
                           ",".join(f"{v:.9g}" for v in utterance.style.reshape(-1))],
                          capture_output=True, text=True, check=True).stdout
     return float(out.split()[-1])

@@ -153,6 +153,27 @@ void snake_rows(const float* x, float* y, const float* alpha, const float* inv_a
   }
 }
 
+// Splits [0, n) into at most `threads` contiguous ranges (multiples of `step`), runs
+// body(worker, begin, end) on each, the first on the calling thread; returns the workers used.
+template <typename Body>
+static int parallel_ranges(size_t n, size_t step, int threads, Body body) {
+  size_t tiles = (n + step - 1) / step;
+  int workers = std::max(1, std::min<int>(threads, static_cast<int>(tiles)));
+  if (workers == 1) {
+    body(0, size_t{0}, n);
+    return 1;
+  }
+  std::vector<std::thread> pool;
+  size_t per = (tiles + workers - 1) / workers * step;
+  for (int w = 1; w < workers; ++w) {
+    size_t a = std::min(n, per * w), b = std::min(n, per * (w + 1));
+    pool.emplace_back([=] { if (a < b) body(w, a, b); });
+  }
+  body(0, 0, std::min(n, per));
+  for (auto& th : pool) th.join();
+  return workers;
+}
+
 // ---------------------------------------------------------------------------------------------
 // AdaIN + snake + dynamic uint8 quantization, time-major
 
@@ -176,55 +197,59 @@ static inline uint8_t quantize_scalar(float v, float scale, int zero) {
   return static_cast<uint8_t>(std::max(0.0f, std::min(255.0f, q)));
 }
 
-// Per-channel statistics: mean and 1 / sqrt(var + eps) as the graph computes them (mean, then the
-// mean of squared deviations), in float with per-channel partial sums.
-static void channel_stats(const float* x, size_t T, size_t C, float eps, float* mean, float* denom) {
-  std::vector<double> acc(C, 0.0);
-  for (size_t t = 0; t < T; ++t)
-    for (size_t c = 0; c < C; ++c) acc[c] += x[t * C + c];
-  for (size_t c = 0; c < C; ++c) mean[c] = static_cast<float>(acc[c] / static_cast<double>(T));
-  std::fill(acc.begin(), acc.end(), 0.0);
-  for (size_t t = 0; t < T; ++t)
+// Per-channel sums over rows [t0, t1) of a time-major x: sum of x, or of (x - mean)^2 when mean is
+// given; double accumulators (the graph reduces in float; the difference is below float rounding).
+static void channel_sums(const float* x, size_t t0, size_t t1, size_t C, const float* mean, double* acc) {
+  for (size_t t = t0; t < t1; ++t)
     for (size_t c = 0; c < C; ++c) {
-      float d = x[t * C + c] - mean[c];
-      acc[c] += static_cast<double>(d * d);
+      float v = x[t * C + c];
+      if (mean) {
+        v -= mean[c];
+        v *= v;
+      }
+      acc[c] += v;
     }
-  for (size_t c = 0; c < C; ++c) denom[c] = std::sqrt(static_cast<float>(acc[c] / static_cast<double>(T)) + eps);
 }
 
-__attribute__((target(AVX512))) static void channel_stats_avx512(
-    const float* x, size_t T, size_t C, float eps, float* mean, float* denom) {
-  // C is a multiple of 16 here; double accumulators, 8 lanes per register.
+__attribute__((target(AVX512))) static void channel_sums_avx512(const float* x, size_t t0, size_t t1, size_t C,
+                                                                 const float* mean, double* acc) {
   for (size_t c0 = 0; c0 < C; c0 += 16) {
     __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
-    for (size_t t = 0; t < T; ++t) {
+    __m512 m = mean ? _mm512_loadu_ps(mean + c0) : _mm512_setzero_ps();
+    for (size_t t = t0; t < t1; ++t) {
       __m512 v = _mm512_loadu_ps(x + t * C + c0);
+      if (mean) {
+        v = _mm512_sub_ps(v, m);
+        v = _mm512_mul_ps(v, v);
+      }
       lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
-      hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+      hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
     }
-    __m512d n = _mm512_set1_pd(static_cast<double>(T));
-    __m512 m = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_div_pd(lo, n))),
-                                  _mm512_cvtpd_ps(_mm512_div_pd(hi, n)), 1);
-    _mm512_storeu_ps(mean + c0, m);
-    lo = _mm512_setzero_pd();
-    hi = _mm512_setzero_pd();
-    for (size_t t = 0; t < T; ++t) {
-      __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + t * C + c0), m);
-      d = _mm512_mul_ps(d, d);
-      lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(d)));
-      hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(d), 1))));
-    }
-    __m512 var = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_div_pd(lo, n))),
-                                    _mm512_cvtpd_ps(_mm512_div_pd(hi, n)), 1);
-    _mm512_storeu_ps(denom + c0, _mm512_sqrt_ps(_mm512_add_ps(var, _mm512_set1_ps(eps))));
+    _mm512_storeu_pd(acc + c0, _mm512_add_pd(_mm512_loadu_pd(acc + c0), lo));
+    _mm512_storeu_pd(acc + c0 + 8, _mm512_add_pd(_mm512_loadu_pd(acc + c0 + 8), hi));
   }
 }
 
-__attribute__((target(AVX512))) static void adain_snake_avx512(
-    const float* x, size_t T, size_t C, const float* mean, const float* denom, const float* gain, const float* beta,
-    const float* a, const float* ia, float* out, float* lo, float* hi) {
-  __m512 vlo = _mm512_set1_ps(INFINITY), vhi = _mm512_set1_ps(-INFINITY);
-  for (size_t t = 0; t < T; ++t) {
+// y = snake(gain (x - mean) / denom + beta) for rows [t0, t1); returns the rows' min and max.
+static void adain_snake_rows(const float* x, size_t t0, size_t t1, size_t C, const float* mean, const float* denom,
+                             const float* gain, const float* beta, const float* a, const float* ia, float* out,
+                             float* lo, float* hi) {
+  for (size_t t = t0; t < t1; ++t)
+    for (size_t c = 0; c < C; ++c) {
+      float v = (x[t * C + c] - mean[c]) / denom[c];
+      v = gain[c] * v + beta[c];
+      v = v + ia[c] * sin2_scalar(a[c] * v);
+      out[t * C + c] = v;
+      *lo = std::min(*lo, v);
+      *hi = std::max(*hi, v);
+    }
+}
+
+__attribute__((target(AVX512))) static void adain_snake_rows_avx512(
+    const float* x, size_t t0, size_t t1, size_t C, const float* mean, const float* denom, const float* gain,
+    const float* beta, const float* a, const float* ia, float* out, float* lo, float* hi) {
+  __m512 vlo = _mm512_set1_ps(*lo), vhi = _mm512_set1_ps(*hi);
+  for (size_t t = t0; t < t1; ++t) {
     for (size_t c = 0; c < C; c += 16) {
       __m512 v = _mm512_div_ps(_mm512_sub_ps(_mm512_loadu_ps(x + t * C + c), _mm512_loadu_ps(mean + c)),
                                _mm512_loadu_ps(denom + c));
@@ -239,12 +264,25 @@ __attribute__((target(AVX512))) static void adain_snake_avx512(
   *hi = _mm512_reduce_max_ps(vhi);
 }
 
-__attribute__((target(AVX512))) static void quantize_rows_avx512(
-    const float* v, size_t T, size_t C, float scale, uint8_t zero, uint8_t* q, int32_t* rowsum) {
+static void quantize_rows(const float* v, size_t t0, size_t t1, size_t C, float scale, uint8_t zero, uint8_t* q,
+                          int32_t* rowsum) {
+  for (size_t t = t0; t < t1; ++t) {
+    int32_t s = 0;
+    for (size_t c = 0; c < C; ++c) {
+      uint8_t b = quantize_scalar(v[t * C + c], scale, zero);
+      q[t * C + c] = b;
+      s += b;
+    }
+    rowsum[t] = s;
+  }
+}
+
+__attribute__((target(AVX512))) static void quantize_rows_avx512(const float* v, size_t t0, size_t t1, size_t C,
+                                                                  float scale, uint8_t zero, uint8_t* q, int32_t* rowsum) {
   __m512 vs = _mm512_set1_ps(scale);
   __m512 lo = _mm512_set1_ps(0.0f - zero), hi = _mm512_set1_ps(255.0f - zero);
   __m512i vz = _mm512_set1_epi32(zero);
-  for (size_t t = 0; t < T; ++t) {
+  for (size_t t = t0; t < t1; ++t) {
     __m512i sum = _mm512_setzero_si512();
     for (size_t c = 0; c < C; c += 16) {
       __m512 f = _mm512_roundscale_ps(_mm512_div_ps(_mm512_loadu_ps(v + t * C + c), vs),
@@ -261,25 +299,30 @@ __attribute__((target(AVX512))) static void quantize_rows_avx512(
 void adain_snake_quantize(const float* x, size_t T, size_t C, const float* gain, const float* beta,
                           const float* alpha, const float* inv_alpha, float eps, size_t pad_left,
                           size_t pad_right, float* scratch, uint8_t* q, int32_t* rowsum, float* scale,
-                          uint8_t* zero) {
-  std::vector<float> mean(C), denom(C);
-  float lo = INFINITY, hi = -INFINITY;
+                          uint8_t* zero, int threads) {
   const bool wide = active_isa() == Isa::avx512vnni && C % 16 == 0;
-  if (wide) {
-    channel_stats_avx512(x, T, C, eps, mean.data(), denom.data());
-    adain_snake_avx512(x, T, C, mean.data(), denom.data(), gain, beta, alpha, inv_alpha, scratch, &lo, &hi);
-  } else {
-    channel_stats(x, T, C, eps, mean.data(), denom.data());
-    for (size_t t = 0; t < T; ++t)
-      for (size_t c = 0; c < C; ++c) {
-        float v = (x[t * C + c] - mean[c]) / denom[c];
-        v = gain[c] * v + beta[c];
-        v = v + inv_alpha[c] * sin2_scalar(alpha[c] * v);
-        scratch[t * C + c] = v;
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-      }
-  }
+  const int workers = std::max(1, threads);
+  constexpr size_t kRows = 64;
+  std::vector<double> acc(static_cast<size_t>(workers) * C);
+  std::vector<float> mean(C), denom(C), lows(workers, INFINITY), highs(workers, -INFINITY);
+  auto sums = [&](const float* m) {
+    std::fill(acc.begin(), acc.end(), 0.0);
+    int used = parallel_ranges(T, kRows, workers, [&](int w, size_t a, size_t b) {
+      (wide ? channel_sums_avx512 : channel_sums)(x, a, b, C, m, acc.data() + static_cast<size_t>(w) * C);
+    });
+    for (int w = 1; w < used; ++w)
+      for (size_t c = 0; c < C; ++c) acc[c] += acc[static_cast<size_t>(w) * C + c];
+  };
+  sums(nullptr);
+  for (size_t c = 0; c < C; ++c) mean[c] = static_cast<float>(acc[c] / static_cast<double>(T));
+  sums(mean.data());
+  for (size_t c = 0; c < C; ++c) denom[c] = std::sqrt(static_cast<float>(acc[c] / static_cast<double>(T)) + eps);
+  int used = parallel_ranges(T, kRows, workers, [&](int w, size_t a, size_t b) {
+    (wide ? adain_snake_rows_avx512 : adain_snake_rows)(x, a, b, C, mean.data(), denom.data(), gain, beta, alpha,
+                                                         inv_alpha, scratch, &lows[w], &highs[w]);
+  });
+  float lo = *std::min_element(lows.begin(), lows.begin() + used);
+  float hi = *std::max_element(highs.begin(), highs.begin() + used);
   QuantParams p = quant_params(lo, hi);
   *scale = p.scale;
   *zero = p.zero;
@@ -289,19 +332,9 @@ void adain_snake_quantize(const float* x, size_t T, size_t C, const float* gain,
   for (size_t t = 0; t < pad_right; ++t) rowsum[pad_left + T + t] = static_cast<int32_t>(C) * p.zero;
   uint8_t* qb = q + pad_left * C;
   int32_t* rb = rowsum + pad_left;
-  if (wide) {
-    quantize_rows_avx512(scratch, T, C, p.scale, p.zero, qb, rb);
-  } else {
-    for (size_t t = 0; t < T; ++t) {
-      int32_t s = 0;
-      for (size_t c = 0; c < C; ++c) {
-        uint8_t v = quantize_scalar(scratch[t * C + c], p.scale, p.zero);
-        qb[t * C + c] = v;
-        s += v;
-      }
-      rb[t] = s;
-    }
-  }
+  parallel_ranges(T, kRows, workers, [&](int, size_t a, size_t b) {
+    (wide ? quantize_rows_avx512 : quantize_rows)(scratch, a, b, C, p.scale, p.zero, qb, rb);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -453,26 +486,11 @@ static void conv_vnni(const PackedConv& conv, const Epilogue& e, const uint8_t* 
   }
 }
 
-template <typename Body>
-static void parallel_ranges(size_t n, size_t step, int threads, Body body) {
-  size_t tiles = (n + step - 1) / step;
-  int workers = std::max(1, std::min<int>(threads, static_cast<int>(tiles)));
-  if (workers == 1) return body(size_t{0}, n);
-  std::vector<std::thread> pool;
-  size_t per = (tiles + workers - 1) / workers * step;
-  for (int w = 1; w < workers; ++w) {
-    size_t a = std::min(n, per * w), b = std::min(n, per * (w + 1));
-    if (a < b) pool.emplace_back([=] { body(a, b); });
-  }
-  body(0, std::min(n, per));
-  for (auto& th : pool) th.join();
-}
-
 void conv_u8(const PackedConv& conv, const uint8_t* q, const int32_t* rowsum, size_t T, size_t dilation,
              uint8_t x_zero, float x_scale, const float* residual, float* y, int threads) {
   Epilogue e = epilogue(conv, x_zero, x_scale);
   if (threads <= 0) threads = 1;
-  parallel_ranges(T, kTile, threads, [&](size_t a, size_t b) {
+  parallel_ranges(T, kTile, threads, [&](int, size_t a, size_t b) {
     if (conv.isa == Isa::avx512vnni)
       conv_vnni(conv, e, q, rowsum, a, b, dilation, residual, y);
     else

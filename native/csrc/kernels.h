@@ -27,7 +27,7 @@ void snake_rows(const float* x, float* y, const float* alpha, const float* inv_a
 void adain_snake_quantize(const float* x, size_t T, size_t C, const float* gain, const float* beta,
                           const float* alpha, const float* inv_alpha, float eps, size_t pad_left,
                           size_t pad_right, float* scratch, uint8_t* q, int32_t* rowsum, float* scale,
-                          uint8_t* zero);
+                          uint8_t* zero, int threads = 1);
 
 // Weights of one conv, packed for the active ISA (from uint8 [O][C][K] with a zero point).
 struct PackedConv {

@@ -69,7 +69,7 @@ NB_MODULE(_kernels, m) {
 
   m.def("adain_snake_quantize",
         [](In<float> x, In<float> gain, In<float> beta, In<float> alpha, In<float> inv_alpha, float eps,
-           size_t pad_left, size_t pad_right) {
+           size_t pad_left, size_t pad_right, int threads) {
           need(x.ndim() == 2, "x is time-major [T, C]");
           size_t T = x.shape(0), C = x.shape(1);
           need(gain.size() == C && beta.size() == C && alpha.size() == C && inv_alpha.size() == C,
@@ -82,12 +82,12 @@ NB_MODULE(_kernels, m) {
             nb::gil_scoped_release release;
             float* scratch = new float[T * C];
             kokoro::adain_snake_quantize(x.data(), T, C, gain.data(), beta.data(), alpha.data(), inv_alpha.data(),
-                                         eps, pad_left, pad_right, scratch, q.data(), rowsum.data(), &scale, &zero);
+                                         eps, pad_left, pad_right, scratch, q.data(), rowsum.data(), &scale, &zero, threads);
             delete[] scratch;
           }
           return nb::make_tuple(q, rowsum, scale, static_cast<int>(zero));
         },
-        "x"_a, "gain"_a, "beta"_a, "alpha"_a, "inv_alpha"_a, "eps"_a, "pad_left"_a, "pad_right"_a,
+        "x"_a, "gain"_a, "beta"_a, "alpha"_a, "inv_alpha"_a, "eps"_a, "pad_left"_a, "pad_right"_a, "threads"_a = 1,
         "instance norm + (gain, beta) + snake, quantized to uint8 with padding rows: (q, rowsum, scale, zero)");
 
   nb::class_<Conv>(m, "Conv")

@@ -195,10 +195,12 @@ class NativeGeneratorSession:
         for i in range(3):
             gain, beta = (values[t].reshape(-1) for t in b.adain1[i])
             c1, c2 = b.convs1[i], b.convs2[i]
-            q, rowsum, scale, zero = k.adain_snake_quantize(x, gain, beta, b.alpha1[i], b.inv1[i], self.eps, c1.pad, c1.pad)
+            q, rowsum, scale, zero = k.adain_snake_quantize(x, gain, beta, b.alpha1[i], b.inv1[i], self.eps, c1.pad, c1.pad,
+                                                              self.threads)
             h = c1(q, rowsum, zero, scale, None, self.threads)
             gain, beta = (values[t].reshape(-1) for t in b.adain2[i])
-            q, rowsum, scale, zero = k.adain_snake_quantize(h, gain, beta, b.alpha2[i], b.inv2[i], self.eps, c2.pad, c2.pad)
+            q, rowsum, scale, zero = k.adain_snake_quantize(h, gain, beta, b.alpha2[i], b.inv2[i], self.eps, c2.pad, c2.pad,
+                                                              self.threads)
             x = c2(q, rowsum, zero, scale, x, self.threads)
         return x
 

@@ -1,0 +1,69 @@
+"""Choose which conv groups go static int8 on this CPU kind: the quality bar's distance decides.
+
+    python bench/calibrate.py [--subset 0,5,9,13] [--threads 2] [--json FILE] [--data-dir DIR]
+
+Calibrates activation ranges on :data:`kokoro_server.optimize.calibrated.CALIBRATION_SET`, makes
+each group of :data:`~kokoro_server.optimize.calibrated.GROUPS` static on its own and measures the
+log-mel distance to the float reference on a subset of the bar's check set, then adds the groups
+in order of that distance while the subset stays inside the bar (minus a safety margin)
+(:func:`kokoro_server.optimize.calibrated.search`). The chosen plan is then judged by the full bar
+(16 utterances, Whisper, DNSMOS). Prints every step; record the plan in ``PLANS`` for this CPU kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import workload
+from quality import CACHE
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subset", default="0,5,9,13", help="check-set utterances the search renders")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-listen", action="store_true")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+
+    from kokoro_server.optimize.calibrated import cpu_kind
+    from kokoro_server.optimize import calibrated
+    from kokoro_server.optimize.bar import QualityBar, check_utterances, figures_table, onnx_renderer
+    from kokoro_server.service import SpeechService
+    from kokoro_server.settings import Settings
+
+    root = workload.data_dir(args.data_dir)
+    source = workload.model_path(root)
+    service = SpeechService(Settings(data_dir=root))
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    bar = QualityBar(source, check_utterances(service), threads=args.threads, listen=not args.no_listen,
+                     cache=CACHE, progress=say)
+    started = time.perf_counter()
+    calibration = calibrated.Calibration.measure(source, calibrated.calibration_feeds(service), args.threads)
+    say(f"calibrated in {time.perf_counter() - started:.0f} s")
+    subset = [int(i) for i in args.subset.split(",")]
+    chosen, steps = calibrated.search(calibration, bar, subset, args.threads, progress=say)
+    verdicts = [bar.judge("static-all", onnx_renderer(calibration.build(tuple(calibrated.GROUPS)), args.threads))]
+    if chosen:
+        verdicts.append(bar.judge("calibrated: " + ", ".join(chosen), onnx_renderer(calibration.build(chosen), args.threads)))
+    info = workload.machine()
+    print(f"\nsearch on check utterances {subset} ({info['cpu']}, {cpu_kind()})")
+    workload.print_table(["groups", "mean dB", "max dB", "durations", "kept"],
+                         [[" + ".join(s.groups), f"{s.mean_db:.3f}", f"{s.max_db:.3f}", s.durations, s.kept] for s in steps])
+    print(f"\nchosen: {chosen or 'nothing'}\n")
+    workload.print_table(*figures_table(verdicts))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"machine": info, "cpu": cpu_kind(), "chosen": chosen,
+                                               "steps": [s.__dict__ for s in steps],
+                                               "verdicts": [v.record() for v in verdicts]}, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
