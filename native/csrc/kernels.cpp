@@ -347,6 +347,13 @@ static size_t packed_index(size_t o, size_t c, size_t k, size_t K, size_t C) {
   return (((ob * K + k) * (C / 4) + cg) * 2 + h) * 64 + oi * 4 + ci;
 }
 
+// AVX2 packing (vpmaddwd, int16 pairs): blocks of 16 outputs (two registers of 8), per tap, per
+// pair of channels: [ob][k][cp][h in 0..1][8 outputs][2 channels], w - 128 as int16.
+static size_t packed_index_avx2(size_t o, size_t c, size_t k, size_t K, size_t C) {
+  size_t ob = o / 16, h = (o % 16) / 8, oi = o % 8, cp = c / 2, ci = c % 2;
+  return (((ob * K + k) * (C / 2) + cp) * 2 + h) * 16 + oi * 2 + ci;
+}
+
 PackedConv* pack_conv(const uint8_t* w, size_t O, size_t C, size_t K, int w_zero, float w_scale, const float* bias) {
   auto* conv = new PackedConv();
   conv->O = O;
@@ -355,8 +362,9 @@ PackedConv* pack_conv(const uint8_t* w, size_t O, size_t C, size_t K, int w_zero
   conv->w_zero = w_zero;
   conv->w_scale = w_scale;
   conv->isa = (O % 32 == 0 && C % 4 == 0) ? active_isa() : Isa::portable;
-  if (conv->isa == Isa::avx2) conv->isa = Isa::portable;  // no AVX2 conv kernel: see README
-  conv->packed = static_cast<int8_t*>(std::aligned_alloc(64, ((O * C * K + 63) / 64) * 64));
+  // AVX2 packs int16 (twice the bytes): see packed_index_avx2.
+  const size_t bytes = O * C * K * (conv->isa == Isa::avx2 ? 2 : 1);
+  conv->packed = static_cast<int8_t*>(std::aligned_alloc(64, ((bytes + 63) / 64) * 64));
   conv->wsum = new int32_t[O];
   conv->bias = new float[O];
   for (size_t o = 0; o < O; ++o) {
@@ -365,8 +373,10 @@ PackedConv* pack_conv(const uint8_t* w, size_t O, size_t C, size_t K, int w_zero
       for (size_t k = 0; k < K; ++k) {
         int8_t v = static_cast<int8_t>(static_cast<int>(w[(o * C + c) * K + k]) - 128);
         s += v;
-        size_t at = conv->isa == Isa::avx512vnni ? packed_index(o, c, k, K, C) : (o * K + k) * C + c;
-        conv->packed[at] = v;
+        if (conv->isa == Isa::avx2)
+          reinterpret_cast<int16_t*>(conv->packed)[packed_index_avx2(o, c, k, K, C)] = v;
+        else
+          conv->packed[conv->isa == Isa::avx512vnni ? packed_index(o, c, k, K, C) : (o * K + k) * C + c] = v;
       }
     conv->wsum[o] = s;
     conv->bias[o] = bias ? bias[o] : 0.0f;
@@ -466,6 +476,72 @@ __attribute__((target(AVX512 ",avx512vnni"))) static inline void vnni_tile(
   }
 }
 
+// AVX2: the input widened to int16 once per call (rows [0, rows)), then 16 outputs x 6 time steps
+// of int32 accumulators per tile; vpmaddwd of a broadcast channel pair with 8 outputs' weight pairs.
+template <int JT>
+__attribute__((target("avx2,fma"))) static inline void avx2_tile(const PackedConv& conv, const Epilogue& e,
+                                                                 const int16_t* x16, const int32_t* rowsum, size_t t,
+                                                                 size_t ob, size_t d, const float* residual, float* y) {
+  const size_t C = conv.C, K = conv.K, O = conv.O, pairs = C / 2;
+  const int16_t* packed = reinterpret_cast<const int16_t*>(conv.packed);
+  __m256i acc0[JT], acc1[JT];
+  for (int j = 0; j < JT; ++j) acc0[j] = acc1[j] = _mm256_setzero_si256();
+  for (size_t k = 0; k < K; ++k) {
+    const int16_t* xr = x16 + (t + k * d) * C;
+    const int16_t* wp = packed + ((ob * K + k) * pairs) * 32;
+    for (size_t p = 0; p < pairs; ++p) {
+      __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + p * 32));
+      __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + p * 32 + 16));
+      for (int j = 0; j < JT; ++j) {
+        int32_t two;
+        std::memcpy(&two, xr + j * C + p * 2, 4);
+        __m256i b = _mm256_set1_epi32(two);
+        acc0[j] = _mm256_add_epi32(acc0[j], _mm256_madd_epi16(b, w0));
+        acc1[j] = _mm256_add_epi32(acc1[j], _mm256_madd_epi16(b, w1));
+      }
+    }
+  }
+  __m256i po0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(e.per_o.data() + ob * 16));
+  __m256i po1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(e.per_o.data() + ob * 16 + 8));
+  __m256 bs = _mm256_set1_ps(e.bias_scale);
+  for (int j = 0; j < JT; ++j) {
+    int32_t sx = 0;
+    for (size_t k = 0; k < K; ++k) sx += rowsum[t + j + k * d];
+    __m256i corr = _mm256_set1_epi32(e.zw8 * sx);
+    __m256 v0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_add_epi32(acc0[j], po0), corr)), bs);
+    __m256 v1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_add_epi32(acc1[j], po1), corr)), bs);
+    float* out = y + (t + j) * O + ob * 16;
+    if (residual) {
+      const float* res = residual + (t + j) * O + ob * 16;
+      v0 = _mm256_add_ps(v0, _mm256_loadu_ps(res));
+      v1 = _mm256_add_ps(v1, _mm256_loadu_ps(res + 8));
+    }
+    _mm256_storeu_ps(out, v0);
+    _mm256_storeu_ps(out + 8, v1);
+  }
+}
+
+static constexpr size_t kTileAvx2 = 6;
+
+static void conv_avx2(const PackedConv& conv, const Epilogue& e, const uint8_t* q, const int32_t* rowsum,
+                      size_t t0, size_t t1, size_t d, const float* residual, float* y) {
+  const size_t C = conv.C, span = (conv.K - 1) * d, blocks = conv.O / 16, chunk = 32 * kTileAvx2;
+  std::vector<int16_t> x16;
+  for (size_t c0 = t0; c0 < t1; c0 += chunk) {
+    const size_t c1 = std::min(t1, c0 + chunk);
+    x16.resize((c1 - c0 + span) * C);
+    for (size_t i = 0; i < x16.size(); ++i) x16[i] = q[c0 * C + i];
+    const int32_t* rs = rowsum + c0;
+    float* yc = y + c0 * conv.O;
+    const float* rc = residual ? residual + c0 * conv.O : nullptr;
+    for (size_t ob = 0; ob < blocks; ++ob) {
+      size_t t = 0;
+      for (; t + kTileAvx2 <= c1 - c0; t += kTileAvx2) avx2_tile<kTileAvx2>(conv, e, x16.data(), rs, t, ob, d, rc, yc);
+      for (; t < c1 - c0; ++t) avx2_tile<1>(conv, e, x16.data(), rs, t, ob, d, rc, yc);
+    }
+  }
+}
+
 static constexpr size_t kTile = 12;
 static constexpr size_t kChunk = 16 * kTile;
 
@@ -493,6 +569,8 @@ void conv_u8(const PackedConv& conv, const uint8_t* q, const int32_t* rowsum, si
   parallel_ranges(T, kTile, threads, [&](int, size_t a, size_t b) {
     if (conv.isa == Isa::avx512vnni)
       conv_vnni(conv, e, q, rowsum, a, b, dilation, residual, y);
+    else if (conv.isa == Isa::avx2)
+      conv_avx2(conv, e, q, rowsum, a, b, dilation, residual, y);
     else
       conv_portable(conv, e, q, rowsum, a, b, dilation, residual, y);
   });

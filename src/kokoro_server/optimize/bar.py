@@ -60,6 +60,10 @@ CHECK_SET: tuple[tuple[str, str], ...] = tuple(
     ) for text in texts)
 """(voice, text) pairs; the voice's first letter is its language. Calibration never uses these texts."""
 
+QUICK_SET = CHECK_SET[::4]
+"""One utterance per voice (both languages): the bar's reduced form, for derivations at start-up and
+the main test suite; durations and distance only unless listeners are asked for."""
+
 
 @dataclass(frozen=True)
 class CheckUtterance:
@@ -197,8 +201,11 @@ class QualityBar:
             self._store(cache, audio)
         self.reference_audio = audio["reference"]
         self.shipped_audio = audio["shipped"]
-        self.reference = self.figures("float reference", self.reference_audio)
-        self.shipped = self.figures("shipped int8", self.shipped_audio)
+        known = self._cached_figures(cache)
+        if known is None:
+            known = (self.figures("float reference", self.reference_audio), self.figures("shipped int8", self.shipped_audio))
+            self._store_figures(cache, known)
+        self.reference, self.shipped = known
 
     # -- rendering and figures --------------------------------------------------------------------
     def render(self, renderer: Renderer) -> list[np.ndarray]:
@@ -275,6 +282,35 @@ class QualityBar:
                 return {kind: [data[f"{kind}{i}"] for i in range(n)] for kind in ("reference", "shipped")}
         except (OSError, KeyError, ValueError):
             return None
+
+    def _figures_path(self, cache: Path | None) -> Path | None:
+        return None if cache is None or not self.listen else cache / f"{self._key()}-figures.json"
+
+    def _cached_figures(self, cache: Path | None) -> tuple[Figures, Figures] | None:
+        """The references' Whisper and DNSMOS figures of an earlier run (their audio is the same)."""
+        path = self._figures_path(cache)
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8")) if path else None
+            if not stored:
+                return None
+            return tuple(Figures(d["label"], self.figures_samples(kind), self.distances(self._audio(kind)),
+                                 tuple(d["word_errors"]), d["mos"]) for kind, d in zip(("reference", "shipped"), stored))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _audio(self, kind: str) -> list[np.ndarray]:
+        return self.reference_audio if kind == "reference" else self.shipped_audio
+
+    def figures_samples(self, kind: str) -> tuple[int, ...]:
+        return tuple(int(a.size) for a in self._audio(kind))
+
+    def _store_figures(self, cache: Path | None, figures: tuple[Figures, Figures]) -> None:
+        path = self._figures_path(cache)
+        if path is not None:
+            from kokoro_server.files import write_atomic
+
+            write_atomic(path, json.dumps([{"label": f.label, "word_errors": list(f.word_errors or ()), "mos": f.mos}
+                                           for f in figures]).encode())
 
     def _store(self, cache: Path | None, audio: dict[str, list[np.ndarray]]) -> None:
         if cache is None:

@@ -121,10 +121,12 @@ def derive(source: Path, out: Path, progress=lambda message: None) -> dict[str, 
     del original
     extractor = Extractor(graph)
     inputs = [i.name for i in graph.graph.input]
+    outputs = [o.name for o in graph.graph.output]
+    extra = outputs[1:]  # e.g. ``durations`` (engine/durations_model.py): computed before the generator
     parts = {
-        "head.onnx": extractor.extract_model(inputs, [UP[0], SOURCE[0], SOURCE[1], *adain_outputs]),
+        "head.onnx": extractor.extract_model(inputs, [UP[0], SOURCE[0], SOURCE[1], *adain_outputs, *extra]),
         "middle.onnx": extractor.extract_model([STAGE_OUT[0]], [UP[1]]),
-        "tail.onnx": extractor.extract_model([STAGE_OUT[1]], [o.name for o in graph.graph.output]),
+        "tail.onnx": extractor.extract_model([STAGE_OUT[1]], outputs[:1]),
     }
     out.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -163,6 +165,9 @@ class NativeGeneratorSession:
         self.native = kokoro_native
         self.head, self.middle, self.tail = (onnx_session(folder / name, self.threads) for name in FILES[:3])
         self.head_outputs = [o.name for o in self.head.get_outputs()]
+        tail = {o.name for o in self.tail.get_outputs()}
+        known = {UP[0], *SOURCE} | {t for b in _blocks() for w in ("adain1", "adain2") for i in range(3) for t in _adain(b, w, i)}
+        self.extra = [o for o in self.head.get_outputs() if o.name not in known and o.name not in tail]
         with np.load(folder / "blocks.npz") as data:
             arrays = {key: data[key] for key in data.files}
         self.eps = float(arrays["eps"])
@@ -184,7 +189,7 @@ class NativeGeneratorSession:
         self.isa = kokoro_native.isa()
 
     def get_outputs(self) -> list[Any]:
-        return self.tail.get_outputs()
+        return [*self.tail.get_outputs(), *self.extra]
 
     def get_inputs(self) -> list[Any]:
         return self.head.get_inputs()
@@ -219,7 +224,20 @@ class NativeGeneratorSession:
         x = self._stage(0, values[UP[0]], values)
         up = self.middle.run(None, {STAGE_OUT[0]: x})[0]
         x = self._stage(1, up, values)
-        return self.tail.run(None, {STAGE_OUT[1]: x})
+        audio = self.tail.run(None, {STAGE_OUT[1]: x})
+        return [*audio, *(values[o.name] for o in self.extra)]
+
+
+def verify(source: Path, folder: Path, service: Any, *, threads: int = 2, check_set: Any = None,
+           listen: bool | None = False, cache: Path | None = None) -> Any:
+    """The quality bar's verdict on the derived ``folder`` against ``source``'s float reference
+    (default: the reduced check set, durations and distance only)."""
+    from kokoro_server.optimize.bar import QUICK_SET, QualityBar, check_utterances
+
+    utterances = check_utterances(service, QUICK_SET if check_set is None else check_set)
+    bar = QualityBar(source, utterances, threads=threads, listen=listen, cache=cache)
+    session = NativeGeneratorSession(folder, threads)
+    return bar.judge(f"{RECIPE} ({session.isa})", lambda u: session.run(None, u.feeds())[0].reshape(-1))
 
 
 def renderer(source: Path, threads: int = 2, folder: Path | None = None):
