@@ -77,6 +77,9 @@ def test_full_bar_on_the_native_generator(model_file: Path, service, tmp_path: P
         missing(native_generator.native_available())
     if not all(listen.available().values()):
         missing("the quality bar's listeners are not installed (pip install 'kokoro-server[quality]')")
-    native_generator.derive(model_file, tmp_path / "native")
-    verdict = native_generator.verify(model_file, tmp_path / "native", service, check_set=CHECK_SET, listen=True)
+    from kokoro_server.optimize.recipes import NATIVE, judge
+
+    NATIVE.derive(model_file, tmp_path / "native")
+    verdict = judge(NATIVE, model_file, tmp_path / "native", check_utterances(service, CHECK_SET), listen=True)
     assert verdict.level == "full" and verdict.passed, verdict.reasons
+    assert verdict.record()["variant"]["word_errors"] <= verdict.record()["shipped"]["word_errors"]

@@ -179,6 +179,9 @@ def cmd_models(args: argparse.Namespace) -> int:
                   f"{'  [loaded]' if status.loaded else ''}")
             if variant is not None:
                 print(f"  variant: {variant.variant or 'none'}: {variant.reason}")
+            if status.backend == "onnx":  # issue 24: the native vocoder kernels, or why onnxruntime runs it all
+                from kokoro_server.optimize.native_generator import status_line
+                print(f"  native kernels: {status_line()}")
             print(f"  chosen by {status.selection}")
         else:
             print(f"  problem: {status.problem}")

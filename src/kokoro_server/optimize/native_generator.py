@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,20 @@ def native_available() -> str | None:
         import kokoro_native
     except ImportError:
         return "the native kernels are not installed (pip install ./native)"
-    if kokoro_native.detected_isa() != "avx512vnni":
-        return (f"the native int8 conv has no fast path for this CPU ({kokoro_native.detected_isa()}); "
-                "onnxruntime runs the model")
+    if kokoro_native.detected_isa() == "portable":
+        return "the native int8 conv has no fast path for this CPU (no AVX2); onnxruntime runs the model"
     return None
+
+
+def status_line() -> str:
+    """What ``kokoro-server models`` says about the native path on this machine."""
+    why = native_available()
+    if why is not None:
+        return f"not used: {why}"
+    import kokoro_native
+
+    return (f"kokoro_native {kokoro_native.__version__}, {kokoro_native.isa()} path: the vocoder's residual blocks "
+            f"can run natively ({RECIPE}); onnxruntime is the fallback")
 
 
 def _adain(block: str, which: str, i: int) -> tuple[str, str]:
@@ -154,16 +165,20 @@ class _Block:
 
 
 class NativeGeneratorSession:
-    """Runs a derived folder like an onnxruntime session: ``run(None, feeds) -> [audio]``."""
+    """Runs a derived folder like an onnxruntime session: ``get_inputs()``, ``get_outputs()`` and
+    ``run(None, feeds) -> [audio, *extra outputs such as durations]``. ``open_part(path, threads)``
+    opens each onnxruntime part (default: all graph optimizations, one inter-op thread); a backend
+    passes its own so the parts get its session options."""
 
-    def __init__(self, folder: Path, threads: int = 1) -> None:
+    def __init__(self, folder: Path, threads: int = 1, open_part: Callable[[Path, int], Any] | None = None) -> None:
         import kokoro_native
 
         from kokoro_server.optimize.bar import onnx_session
 
         self.threads = max(1, threads)
         self.native = kokoro_native
-        self.head, self.middle, self.tail = (onnx_session(folder / name, self.threads) for name in FILES[:3])
+        open_part = open_part or onnx_session
+        self.head, self.middle, self.tail = (open_part(folder / name, self.threads) for name in FILES[:3])
         self.head_outputs = [o.name for o in self.head.get_outputs()]
         tail = {o.name for o in self.tail.get_outputs()}
         known = {UP[0], *SOURCE} | {t for b in _blocks() for w in ("adain1", "adain2") for i in range(3) for t in _adain(b, w, i)}
@@ -226,18 +241,6 @@ class NativeGeneratorSession:
         x = self._stage(1, up, values)
         audio = self.tail.run(None, {STAGE_OUT[1]: x})
         return [*audio, *(values[o.name] for o in self.extra)]
-
-
-def verify(source: Path, folder: Path, service: Any, *, threads: int = 2, check_set: Any = None,
-           listen: bool | None = False, cache: Path | None = None) -> Any:
-    """The quality bar's verdict on the derived ``folder`` against ``source``'s float reference
-    (default: the reduced check set, durations and distance only)."""
-    from kokoro_server.optimize.bar import QUICK_SET, QualityBar, check_utterances
-
-    utterances = check_utterances(service, QUICK_SET if check_set is None else check_set)
-    bar = QualityBar(source, utterances, threads=threads, listen=listen, cache=cache)
-    session = NativeGeneratorSession(folder, threads)
-    return bar.judge(f"{RECIPE} ({session.isa})", lambda u: session.run(None, u.feeds())[0].reshape(-1))
 
 
 def renderer(source: Path, threads: int = 2, folder: Path | None = None):
