@@ -27,7 +27,8 @@ rounding of those elementwise steps differs from the shipped graph. Durations ar
 from __future__ import annotations
 
 import hashlib
-import json
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,15 +140,23 @@ def derive(source: Path, out: Path, progress=lambda message: None) -> dict[str, 
         "middle.onnx": extractor.extract_model([STAGE_OUT[0]], [UP[1]]),
         "tail.onnx": extractor.extract_model([STAGE_OUT[1]], outputs[:1]),
     }
-    out.mkdir(parents=True, exist_ok=True)
+    # written into a sibling folder, then renamed: ``out`` is either complete or absent
+    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     digest = hashlib.sha256()
-    for name, part in parts.items():
-        data = part.SerializeToString()
-        digest.update(data)
-        (out / name).write_bytes(data)
-    with (out / "blocks.npz").open("wb") as handle:
-        np.savez(handle, **arrays)
-    digest.update((out / "blocks.npz").read_bytes())
+    try:
+        for name, part in parts.items():
+            data = part.SerializeToString()
+            digest.update(data)
+            (partial / name).write_bytes(data)
+        with (partial / "blocks.npz").open("wb") as handle:
+            np.savez(handle, **arrays)
+        digest.update((partial / "blocks.npz").read_bytes())
+        shutil.rmtree(out, ignore_errors=True)
+        partial.rename(out)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return {"recipe": RECIPE, "files": list(FILES), "sha256": digest.hexdigest(), "convs": len(convs),
             "head_nodes": len(parts["head.onnx"].graph.node)}
 
@@ -252,7 +261,3 @@ def renderer(source: Path, threads: int = 2, folder: Path | None = None):
         derive(source, folder)
     session = NativeGeneratorSession(folder, threads)
     return lambda u: session.run(None, u.feeds())[0].reshape(-1)
-
-
-def describe(folder: Path) -> str:
-    return json.dumps({"recipe": RECIPE, "files": [f for f in FILES if (folder / f).is_file()]})
