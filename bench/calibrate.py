@@ -19,30 +19,21 @@ import time
 from pathlib import Path
 
 import workload
-from quality import CACHE
+from quality import bar_options, open_bar
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--subset", default="0,5,9,13", help="check-set utterances the search renders")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-listen", action="store_true")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--json")
+    parser.add_argument("--subset", default="0,8,12", help="check-set utterances the search renders")
+    bar_options(parser)
     args = parser.parse_args()
 
-    from kokoro_server.optimize.calibrated import cpu_kind
     from kokoro_server.optimize import calibrated
-    from kokoro_server.optimize.bar import QualityBar, check_utterances, figures_table, onnx_renderer
-    from kokoro_server.service import SpeechService
-    from kokoro_server.settings import Settings
+    from kokoro_server.optimize.bar import figures_table, onnx_renderer
+    from kokoro_server.optimize.calibrated import cpu_kind
 
-    root = workload.data_dir(args.data_dir)
-    source = workload.model_path(root)
-    service = SpeechService(Settings(data_dir=root))
+    _, source, service, bar = open_bar(args)
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    bar = QualityBar(source, check_utterances(service), threads=args.threads, listen=not args.no_listen,
-                     cache=CACHE, progress=say)
     started = time.perf_counter()
     calibration = calibrated.Calibration.measure(source, calibrated.calibration_feeds(service), args.threads)
     say(f"calibrated in {time.perf_counter() - started:.0f} s")

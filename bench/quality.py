@@ -44,26 +44,15 @@ def main() -> int:
     parser.add_argument("--variant", action="append", default=[],
                         choices=["lossless", "snake-cos", "static-all", "calibrated", "native"])
     parser.add_argument("--model", action="append", default=[], help="LABEL=PATH of another ONNX variant")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-listen", action="store_true", help="durations and distance only (no Whisper, DNSMOS)")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--json")
+    bar_options(parser)
     args = parser.parse_args()
 
     import onnx
 
-    from kokoro_server.optimize.bar import QualityBar, check_utterances, figures_table, onnx_renderer
-    from kokoro_server.service import SpeechService
-    from kokoro_server.settings import Settings
+    from kokoro_server.optimize.bar import figures_table, onnx_renderer
 
-    root = workload.data_dir(args.data_dir)
-    source = workload.model_path(root)
-    service = SpeechService(Settings(data_dir=root))
-    utterances = check_utterances(service)
-    started = time.perf_counter()
-    bar = QualityBar(source, utterances, threads=args.threads, listen=not args.no_listen, cache=CACHE,
-                     progress=lambda m: print(m, file=sys.stderr))
-    print(f"references ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    root, source, _, bar = open_bar(args)
+    utterances = bar.utterances
     verdicts = []
     for name in args.variant or ["lossless", "snake-cos"]:
         started = time.perf_counter()
@@ -84,6 +73,29 @@ def main() -> int:
                                                "per_utterance": {v.variant.label: v.variant.distances_db
                                                                  for v in verdicts}}, indent=2, default=str))
     return 0
+
+
+def bar_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-listen", action="store_true", help="durations and distance only (no Whisper, DNSMOS)")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--json")
+
+
+def open_bar(args: argparse.Namespace):
+    """(data dir, model file, service, the quality bar on the full check set) for ``bar_options``' arguments."""
+    from kokoro_server.optimize.bar import QualityBar, check_utterances
+    from kokoro_server.service import SpeechService
+    from kokoro_server.settings import Settings
+
+    root = workload.data_dir(args.data_dir)
+    source = workload.model_path(root)
+    service = SpeechService(Settings(data_dir=root))
+    started = time.perf_counter()
+    bar = QualityBar(source, check_utterances(service), threads=args.threads, listen=not args.no_listen, cache=CACHE,
+                     progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(f"references ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return root, source, service, bar
 
 
 def make_variant(name: str, source: Path, onnx, root: Path, threads: int):

@@ -26,6 +26,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -102,13 +103,20 @@ def main() -> int:
             reference.setdefault(n, out)
             same = out.size == reference[n].size
             diff[label] = max(diff[label], float(np.max(np.abs(out - reference[n]))) if same else float("inf"))
-    times = collections.defaultdict(list)
+    times, cpu = collections.defaultdict(list), collections.defaultdict(list)
     for run in range(args.runs):
         for u in utterances:
             for key in configs:
+                started = time.process_time()
                 seconds, _ = workload.timed(lambda: workload.run_once(sessions[key], u))
                 times[(*key, len(u.tokens))].append(seconds)
+                cpu[(*key, len(u.tokens))].append(time.process_time() - started)
         print(f"run {run + 1}/{args.runs}, load {workload.machine()['load']}", file=sys.stderr)
+        if args.json:  # what is measured so far survives an interrupted run
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps({"partial": True, "runs_done": run + 1, "audio": {
+                "|".join(map(str, k)): v for k, v in audio.items()}, "wall": {"|".join(map(str, k)): v for k, v in times.items()},
+                "cpu": {"|".join(map(str, k)): v for k, v in cpu.items()}}, indent=1))
     del sessions
     ort_models = {label: path for label, path in models.items() if label != "native"}
     if native_folder is not None:
@@ -121,6 +129,10 @@ def main() -> int:
         medians = [workload.median(times[label, n, len(u.tokens)]) for u in utterances]
         per_audio[label, n] = sum(medians) / total_audio * 1000
         per_audio_min[label, n] = sum(min(times[label, n, len(u.tokens)]) for u in utterances) / total_audio * 1000
+    per_audio_cpu = {}
+    for label, n in configs:  # process CPU time: with 1 thread, the compute itself, whatever the machine's load
+        total_audio = sum(audio[label, n, len(u.tokens)] for u in utterances)
+        per_audio_cpu[label, n] = sum(min(cpu[label, n, len(u.tokens)]) for u in utterances) / total_audio * 1000
     for label, n in configs:  # each run's ratio (sum over utterances, this run) to the original's
         run_ratios[label, n] = [sum(times[label, n, len(u.tokens)][r] for u in utterances)
                                 / sum(times["original", n, len(u.tokens)][r] for u in utterances) for r in range(args.runs)]
@@ -128,16 +140,20 @@ def main() -> int:
         ratio = per_audio[label, n] / per_audio["original", n]
         ratio_min = per_audio_min[label, n] / per_audio_min["original", n]
         spread = run_ratios[label, n]
+        ratio_cpu = per_audio_cpu[label, n] / per_audio_cpu["original", n]
         rows.append([label, n, f"{per_audio[label, n]:.0f}", f"{ratio:.3f}", f"{per_audio_min[label, n]:.0f}",
-                     f"{ratio_min:.3f}", f"{min(spread):.3f}-{max(spread):.3f}", f"{diff[label]:.3g}"])
+                     f"{ratio_min:.3f}", f"{min(spread):.3f}-{max(spread):.3f}", f"{per_audio_cpu[label, n]:.0f}",
+                     f"{ratio_cpu:.3f}", f"{diff[label]:.3g}"])
         results["timing"].append({"model": label, "threads": n, "ms_per_audio_s": per_audio[label, n],
                                   "ratio_to_original": ratio, "ms_per_audio_s_min": per_audio_min[label, n],
-                                  "ratio_to_original_min": ratio_min, "run_ratios": spread, "max_abs_diff": diff[label]})
+                                  "ratio_to_original_min": ratio_min, "run_ratios": spread,
+                                  "cpu_ms_per_audio_s": per_audio_cpu[label, n], "cpu_ratio_to_original": ratio_cpu,
+                                  "max_abs_diff": diff[label]})
     info = results["machine"]
     print(f"\nvariants, {args.runs} runs, {len(utterances)} utterances ({args.tokens} tokens); "
           f"{info['cpu']}, {info['cores']} cores, load {info['load']}, onnxruntime {info['onnxruntime']}")
     workload.print_table(["model", "threads", "ms per audio s (median)", "x original", "ms (min)", "x original (min)",
-                          "x original per run", "max |diff| to original"], rows)
+                          "x original per run", "CPU ms (min)", "x original (CPU)", "max |diff| to original"], rows)
     if not args.no_profile:
         results["op_share"] = {label: op_shares(path, utterances[min(2, len(utterances) - 1)]) for label, path in ort_models.items()}
         ops = sorted({op for shares in results["op_share"].values() for op in list(shares)[:8]},
@@ -181,7 +197,6 @@ def open_any(path: Path, threads: int):
 def native_stages(folder: Path, utterance: workload.Utterance, runs: int = 3) -> dict[str, float]:
     """Share of the native generator's time: its three onnxruntime parts, the AdaIN + snake +
     quantize kernel, the convs, and the rest (transposes, the stage sums), 1 thread."""
-    import time
 
     from kokoro_server.optimize.native_generator import NativeGeneratorSession
 

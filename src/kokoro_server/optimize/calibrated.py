@@ -47,9 +47,13 @@ GROUPS: dict[str, re.Pattern[str]] = {
 }
 """Groups of convs that go static together (every one of the 87 chains is in exactly one)."""
 
-PLANS: dict[str, tuple[str, ...]] = {}
+PLANS: dict[str, tuple[str, ...]] = {
+    # AMD EPYC (Zen 4), onnxruntime 1.32, 2026-12-05: bench/calibrate.py --subset 0,8,12
+    "avx512-vnni": ("decoder", "noise_res.0", "noise convs", "resblocks.0", "resblocks.2", "noise_res.1",
+                    "resblocks.5", "resblocks.1"),
+}
 """The groups :func:`search` chose per CPU kind (see bench/README.md, "calibrated int8"); a CPU
-kind without an entry gets no static layer."""
+kind without an entry gets no plan (``kokoro-server optimize`` then tries the noise branch alone)."""
 
 
 def cpu_kind() -> str:
@@ -133,6 +137,14 @@ class Calibration:
         if chains:
             quantize_statically(model, chains, self.ranges)
         return rewrite(model).model.SerializeToString()
+
+
+def static_count(model: Any, groups: Sequence[str]) -> int:
+    """How many dynamically quantized convs of ``model`` the ``groups`` hold."""
+    from kokoro_server.optimize.rewrite import find_chains
+
+    chosen = set(groups)
+    return len(find_chains(model, lambda name: group_of(name) in chosen))
 
 
 def calibration_feeds(service: Any, version: str = "v1_0") -> list[dict[str, np.ndarray]]:
