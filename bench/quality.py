@@ -44,6 +44,7 @@ def main() -> int:
     parser.add_argument("--variant", action="append", default=[],
                         choices=["lossless", "snake-cos", "static-all", "calibrated", "native"])
     parser.add_argument("--model", action="append", default=[], help="LABEL=PATH of another ONNX variant")
+    parser.add_argument("--groups", help="comma-separated conv groups for --variant calibrated (default: this CPU kind's plan)")
     bar_options(parser)
     args = parser.parse_args()
 
@@ -56,8 +57,9 @@ def main() -> int:
     verdicts = []
     for name in args.variant or ["lossless", "snake-cos"]:
         started = time.perf_counter()
-        renderer = make_variant(name, source, onnx, root, args.threads)
-        verdicts.append(bar.judge(name, renderer))
+        renderer = make_variant(name, source, onnx, root, args.threads, args.groups)
+        verdicts.append(bar.judge(name if name != "calibrated" or not args.groups else f"calibrated: {args.groups}",
+                                  renderer))
         print(f"{name}: judged in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     for item in args.model:
         label, path = item.split("=", 1)
@@ -70,8 +72,11 @@ def main() -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"machine": info, "verdicts": [v.record() for v in verdicts],
-                                               "per_utterance": {v.variant.label: v.variant.distances_db
-                                                                 for v in verdicts}}, indent=2, default=str))
+                                               "per_utterance": {v.variant.label: {"distance_db": v.variant.distances_db,
+                                                                                   "word_errors": v.variant.word_errors}
+                                                                 for v in verdicts},
+                                               "shipped_word_errors": bar.shipped.word_errors,
+                                               "texts": [u.text for u in bar.utterances]}, indent=2, default=str))
     return 0
 
 
@@ -98,7 +103,7 @@ def open_bar(args: argparse.Namespace):
     return root, source, service, bar
 
 
-def make_variant(name: str, source: Path, onnx, root: Path, threads: int):
+def make_variant(name: str, source: Path, onnx, root: Path, threads: int, groups: str | None = None):
     from kokoro_server.optimize.bar import onnx_renderer
 
     if name == "lossless":
@@ -114,8 +119,9 @@ def make_variant(name: str, source: Path, onnx, root: Path, threads: int):
 
         feeds = calibrated.calibration_feeds(SpeechService(Settings(data_dir=root)))
         calibration = calibrated.Calibration.measure(source, feeds, threads)
-        groups = tuple(calibrated.GROUPS) if name == "static-all" else calibrated.plan_for_this_cpu()
-        return onnx_renderer(calibration.build(groups), threads)
+        chosen = tuple(calibrated.GROUPS) if name == "static-all" else \
+            tuple(groups.split(",")) if groups else calibrated.plan_for_this_cpu()
+        return onnx_renderer(calibration.build(chosen), threads)
     if name == "native":
         from kokoro_server.optimize import native_generator
 

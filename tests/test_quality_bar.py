@@ -61,12 +61,28 @@ def test_the_native_generator_passes_the_bar(model_file: Path, bar: QualityBar, 
     why = native_generator.native_available()
     if why is not None:
         missing(why)
-    info = native_generator.derive(model_file, tmp_path / "native")
-    assert info["convs"] == 48
+    from kokoro_server.engine.base import FRAME_SAMPLES
+    from kokoro_server.engine.durations_model import with_durations
+
+    # derived from what the server runs: the model with its durations output (same audio, bit for bit)
+    runs = with_durations(model_file, threads=2)
+    assert runs.has_durations
+    info = native_generator.derive(runs.path, tmp_path / "native")
+    assert info["convs"] == 48 and sorted(p.name for p in (tmp_path / "native").iterdir()) == sorted(native_generator.FILES)
     session = native_generator.NativeGeneratorSession(tmp_path / "native", 2)
-    verdict = bar.judge("native", lambda u: session.run(None, u.feeds())[0].reshape(-1))
+    assert [o.name for o in session.get_outputs()] == ["audio", "durations"]
+    outputs = {}
+
+    def render(u):
+        outputs[u.text] = session.run(None, u.feeds())
+        return outputs[u.text][0].reshape(-1)
+
+    verdict = bar.judge("native", render)
     assert verdict.passed, verdict.reasons
     assert verdict.variant.samples == bar.shipped.samples
+    for u in bar.utterances:
+        audio, durations = outputs[u.text]
+        assert durations.size == len(u.tokens) + 2 and int(durations.sum()) * FRAME_SAMPLES == audio.size
 
 
 @pytest.mark.long

@@ -343,10 +343,3 @@ def figures_table(verdicts: Sequence[Verdict]) -> tuple[list[str], list[list[obj
         rows.append(row(v.variant, "=" if v.checks["durations"] else "DIFFER",
                         ("yes" if v.passed else "NO: " + "; ".join(v.reasons)) + ("" if v.level == "full" else " (signal only)")))
     return headers, rows
-
-
-def verdict_json(verdict: Verdict) -> str:
-    return json.dumps({**verdict.record(), "per_utterance": [
-        {"distance_db": d, "word_errors": None if verdict.variant.word_errors is None else verdict.variant.word_errors[i]}
-        for i, d in enumerate(verdict.variant.distances_db)]}, indent=2)
-
