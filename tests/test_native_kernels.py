@@ -74,6 +74,11 @@ def test_adain_snake_quantize_is_dynamic_quantize_linear_of_the_float_result(kn)
         steps = np.abs(q[pad:pad + T].astype(int) - q_ref)
         assert steps.max() <= 1 and np.mean(steps) < 1e-3, path  # ulp-level float differences only
         assert (rowsum == q.astype(np.int64).sum(axis=1)).all()
+        moments = kn.channel_moments(x, threads=2)  # what a conv hands over: the same quantization
+        assert np.allclose(moments[0], x.sum(axis=0, dtype=np.float64)) and np.allclose(
+            moments[1], (x.astype(np.float64) ** 2).sum(axis=0))
+        q3, _, scale3, zero3 = kn.adain_snake_quantize(x, gain, beta, alpha, inv, 1e-5, pad, pad + 1, stats=moments)
+        assert zero3 == zero and abs(scale3 - scale) <= 1e-6 * scale and np.abs(q3.astype(int) - q).max() <= 1
 
 
 @pytest.mark.parametrize("channels,kernel,dilation,frames", [(128, 3, 1, 50), (64, 11, 5, 131), (256, 7, 3, 24),
@@ -101,7 +106,10 @@ def test_conv_is_exactly_the_int8_exports_integer_arithmetic(kn, channels: int, 
         for threads in (1, 2):
             y = conv(q, rowsum, x_zero, float(x_scale), None, threads)
             assert y.shape == (frames, channels) and np.array_equal(y, expected), (path, conv.isa, threads)
-        assert np.array_equal(conv(q, rowsum, x_zero, float(x_scale), residual, 2), expected + residual)
+        y, (total, squares) = conv(q, rowsum, x_zero, float(x_scale), residual, 2, stats=True)
+        assert np.array_equal(y, expected + residual)
+        moments = (y.astype(np.float64).sum(axis=0), (y.astype(np.float64) ** 2).sum(axis=0))
+        assert np.allclose(total, moments[0], rtol=1e-12, atol=1e-9) and np.allclose(squares, moments[1], rtol=1e-12)
 
 
 def test_bad_shapes_are_errors_not_crashes(kn) -> None:

@@ -197,46 +197,50 @@ static inline uint8_t quantize_scalar(float v, float scale, int zero) {
   return static_cast<uint8_t>(std::max(0.0f, std::min(255.0f, q)));
 }
 
-// Per-channel sums over rows [t0, t1) of a time-major x: sum of x, or of (x - mean)^2 when mean is
-// given; double accumulators (the graph reduces in float; the difference is below float rounding).
-static void channel_sums(const float* x, size_t t0, size_t t1, size_t C, const float* mean, double* acc) {
+// Per-channel sum and sum of squares over rows [t0, t1) of a time-major x, added to sum[C] and
+// sq[C] (double accumulators).
+static void channel_moments_portable(const float* x, size_t t0, size_t t1, size_t C, double* sum, double* sq) {
   for (size_t t = t0; t < t1; ++t)
     for (size_t c = 0; c < C; ++c) {
-      float v = x[t * C + c];
-      if (mean) {
-        v -= mean[c];
-        v *= v;
-      }
-      acc[c] += v;
+      double v = x[t * C + c];
+      sum[c] += v;
+      sq[c] += v * v;
     }
 }
 
-__attribute__((target(AVX512))) static void channel_sums_avx512(const float* x, size_t t0, size_t t1, size_t C,
-                                                                 const float* mean, double* acc) {
+__attribute__((target(AVX512))) static void channel_moments_avx512(const float* x, size_t t0, size_t t1, size_t C,
+                                                                    double* sum, double* sq) {
   for (size_t c0 = 0; c0 < C; c0 += 16) {
-    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
-    __m512 m = mean ? _mm512_loadu_ps(mean + c0) : _mm512_setzero_ps();
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd(), q0 = _mm512_setzero_pd(), q1 = _mm512_setzero_pd();
     for (size_t t = t0; t < t1; ++t) {
       __m512 v = _mm512_loadu_ps(x + t * C + c0);
-      if (mean) {
-        v = _mm512_sub_ps(v, m);
-        v = _mm512_mul_ps(v, v);
-      }
-      lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
-      hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
+      __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v)), hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+      s0 = _mm512_add_pd(s0, lo);
+      s1 = _mm512_add_pd(s1, hi);
+      q0 = _mm512_fmadd_pd(lo, lo, q0);
+      q1 = _mm512_fmadd_pd(hi, hi, q1);
     }
-    _mm512_storeu_pd(acc + c0, _mm512_add_pd(_mm512_loadu_pd(acc + c0), lo));
-    _mm512_storeu_pd(acc + c0 + 8, _mm512_add_pd(_mm512_loadu_pd(acc + c0 + 8), hi));
+    _mm512_storeu_pd(sum + c0, _mm512_add_pd(_mm512_loadu_pd(sum + c0), s0));
+    _mm512_storeu_pd(sum + c0 + 8, _mm512_add_pd(_mm512_loadu_pd(sum + c0 + 8), s1));
+    _mm512_storeu_pd(sq + c0, _mm512_add_pd(_mm512_loadu_pd(sq + c0), q0));
+    _mm512_storeu_pd(sq + c0 + 8, _mm512_add_pd(_mm512_loadu_pd(sq + c0 + 8), q1));
   }
 }
 
-// y = snake(gain (x - mean) / denom + beta) for rows [t0, t1); returns the rows' min and max.
+static void channel_moments_rows(const float* x, size_t t0, size_t t1, size_t C, double* sum, double* sq) {
+  if (active_isa() == Isa::avx512vnni && C % 16 == 0)
+    channel_moments_avx512(x, t0, t1, C, sum, sq);
+  else
+    channel_moments_portable(x, t0, t1, C, sum, sq);
+}
+
+// y = snake(gain (x - mean) rstd + beta) for rows [t0, t1) (rstd = 1 / sqrt(var + eps)); the rows' min and max.
 static void adain_snake_rows(const float* x, size_t t0, size_t t1, size_t C, const float* mean, const float* denom,
                              const float* gain, const float* beta, const float* a, const float* ia, float* out,
                              float* lo, float* hi) {
   for (size_t t = t0; t < t1; ++t)
     for (size_t c = 0; c < C; ++c) {
-      float v = (x[t * C + c] - mean[c]) / denom[c];
+      float v = (x[t * C + c] - mean[c]) * denom[c];
       v = gain[c] * v + beta[c];
       v = v + ia[c] * sin2_scalar(a[c] * v);
       out[t * C + c] = v;
@@ -251,7 +255,7 @@ __attribute__((target(AVX512))) static void adain_snake_rows_avx512(
   __m512 vlo = _mm512_set1_ps(*lo), vhi = _mm512_set1_ps(*hi);
   for (size_t t = t0; t < t1; ++t) {
     for (size_t c = 0; c < C; c += 16) {
-      __m512 v = _mm512_div_ps(_mm512_sub_ps(_mm512_loadu_ps(x + t * C + c), _mm512_loadu_ps(mean + c)),
+      __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + t * C + c), _mm512_loadu_ps(mean + c)),
                                _mm512_loadu_ps(denom + c));
       v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(gain + c), v), _mm512_loadu_ps(beta + c));
       v = _mm512_add_ps(v, _mm512_mul_ps(_mm512_loadu_ps(ia + c), sin2_avx512(_mm512_mul_ps(_mm512_loadu_ps(a + c), v))));
@@ -296,27 +300,45 @@ __attribute__((target(AVX512))) static void quantize_rows_avx512(const float* v,
   }
 }
 
+void channel_moments(const float* x, size_t T, size_t C, double* sum, double* sq, int threads) {
+  const int workers = std::max(1, threads);
+  std::vector<double> acc(static_cast<size_t>(workers) * 2 * C, 0.0);
+  int used = parallel_ranges(T, 64, workers, [&](int w, size_t a, size_t b) {
+    double* mine = acc.data() + static_cast<size_t>(w) * 2 * C;
+    channel_moments_rows(x, a, b, C, mine, mine + C);
+  });
+  std::fill(sum, sum + C, 0.0);
+  std::fill(sq, sq + C, 0.0);
+  for (int w = 0; w < used; ++w)
+    for (size_t c = 0; c < C; ++c) {
+      sum[c] += acc[static_cast<size_t>(w) * 2 * C + c];
+      sq[c] += acc[static_cast<size_t>(w) * 2 * C + C + c];
+    }
+}
+
 void adain_snake_quantize(const float* x, size_t T, size_t C, const float* gain, const float* beta,
                           const float* alpha, const float* inv_alpha, float eps, size_t pad_left,
                           size_t pad_right, float* scratch, uint8_t* q, int32_t* rowsum, float* scale,
-                          uint8_t* zero, int threads) {
+                          uint8_t* zero, int threads, const double* sum, const double* sumsq) {
   const bool wide = active_isa() == Isa::avx512vnni && C % 16 == 0;
   const int workers = std::max(1, threads);
   constexpr size_t kRows = 64;
-  std::vector<double> acc(static_cast<size_t>(workers) * C);
+  std::vector<double> own_sum, own_sq;
+  if (!sum || !sumsq) {
+    own_sum.resize(C);
+    own_sq.resize(C);
+    channel_moments(x, T, C, own_sum.data(), own_sq.data(), workers);
+    sum = own_sum.data();
+    sumsq = own_sq.data();
+  }
+  // mean, and 1 / sqrt(variance + eps) with the variance from the moments in double
   std::vector<float> mean(C), denom(C), lows(workers, INFINITY), highs(workers, -INFINITY);
-  auto sums = [&](const float* m) {
-    std::fill(acc.begin(), acc.end(), 0.0);
-    int used = parallel_ranges(T, kRows, workers, [&](int w, size_t a, size_t b) {
-      (wide ? channel_sums_avx512 : channel_sums)(x, a, b, C, m, acc.data() + static_cast<size_t>(w) * C);
-    });
-    for (int w = 1; w < used; ++w)
-      for (size_t c = 0; c < C; ++c) acc[c] += acc[static_cast<size_t>(w) * C + c];
-  };
-  sums(nullptr);
-  for (size_t c = 0; c < C; ++c) mean[c] = static_cast<float>(acc[c] / static_cast<double>(T));
-  sums(mean.data());
-  for (size_t c = 0; c < C; ++c) denom[c] = std::sqrt(static_cast<float>(acc[c] / static_cast<double>(T)) + eps);
+  for (size_t c = 0; c < C; ++c) {
+    double m = sum[c] / static_cast<double>(T);
+    double var = std::max(0.0, sumsq[c] / static_cast<double>(T) - m * m);
+    mean[c] = static_cast<float>(m);
+    denom[c] = 1.0f / std::sqrt(static_cast<float>(var) + eps);
+  }
   int used = parallel_ranges(T, kRows, workers, [&](int w, size_t a, size_t b) {
     (wide ? adain_snake_rows_avx512 : adain_snake_rows)(x, a, b, C, mean.data(), denom.data(), gain, beta, alpha,
                                                          inv_alpha, scratch, &lows[w], &highs[w]);
@@ -563,17 +585,37 @@ static void conv_vnni(const PackedConv& conv, const Epilogue& e, const uint8_t* 
 }
 
 void conv_u8(const PackedConv& conv, const uint8_t* q, const int32_t* rowsum, size_t T, size_t dilation,
-             uint8_t x_zero, float x_scale, const float* residual, float* y, int threads) {
+             uint8_t x_zero, float x_scale, const float* residual, float* y, int threads, double* sum,
+             double* sumsq) {
   Epilogue e = epilogue(conv, x_zero, x_scale);
-  if (threads <= 0) threads = 1;
-  parallel_ranges(T, kTile, threads, [&](int, size_t a, size_t b) {
-    if (conv.isa == Isa::avx512vnni)
-      conv_vnni(conv, e, q, rowsum, a, b, dilation, residual, y);
-    else if (conv.isa == Isa::avx2)
-      conv_avx2(conv, e, q, rowsum, a, b, dilation, residual, y);
-    else
-      conv_portable(conv, e, q, rowsum, a, b, dilation, residual, y);
+  const int workers = std::max(1, threads);
+  const size_t O = conv.O;
+  std::vector<double> acc(sum ? static_cast<size_t>(workers) * 2 * O : 0, 0.0);
+  int used = parallel_ranges(T, kTile, workers, [&](int w, size_t a, size_t b) {
+    // chunk by chunk, so that the output's moments are taken while the chunk is still in cache
+    for (size_t c0 = a; c0 < b; c0 += kChunk) {
+      const size_t c1 = std::min(b, c0 + kChunk);
+      if (conv.isa == Isa::avx512vnni)
+        conv_vnni(conv, e, q, rowsum, c0, c1, dilation, residual, y);
+      else if (conv.isa == Isa::avx2)
+        conv_avx2(conv, e, q, rowsum, c0, c1, dilation, residual, y);
+      else
+        conv_portable(conv, e, q, rowsum, c0, c1, dilation, residual, y);
+      if (sum) {
+        double* mine = acc.data() + static_cast<size_t>(w) * 2 * O;
+        channel_moments_rows(y, c0, c1, O, mine, mine + O);
+      }
+    }
   });
+  if (sum) {
+    std::fill(sum, sum + O, 0.0);
+    std::fill(sumsq, sumsq + O, 0.0);
+    for (int w = 0; w < used; ++w)
+      for (size_t o = 0; o < O; ++o) {
+        sum[o] += acc[static_cast<size_t>(w) * 2 * O + o];
+        sumsq[o] += acc[static_cast<size_t>(w) * 2 * O + O + o];
+      }
+  }
 }
 
 }  // namespace kokoro

@@ -19,15 +19,19 @@ const char* isa_name(Isa isa);
 // y = x + sin(a x)^2 / a, with a and 1/a per row of a [rows][n] tensor (channel-major).
 void snake_rows(const float* x, float* y, const float* alpha, const float* inv_alpha, size_t rows, size_t n);
 
-// Instance norm over time of a time-major x [T][C] (per channel: mean, then mean squared
-// deviation, + eps, sqrt), the style's affine (gain = 1 + gamma, beta), then snake; the result is
+// Instance norm over time of a time-major x [T][C] (mean and variance from the per-channel
+// moments, given or computed, + eps, sqrt), the style's affine (gain = 1 + gamma, beta), then snake; the result is
 // quantized like ONNX DynamicQuantizeLinear (uint8, asymmetric, per tensor) into q
 // [pad_left + T + pad_right][C] with the pad rows at the zero point; rowsum[t] = sum_c q[t][c].
 // scratch: [T][C] floats. Writes *scale and *zero.
 void adain_snake_quantize(const float* x, size_t T, size_t C, const float* gain, const float* beta,
                           const float* alpha, const float* inv_alpha, float eps, size_t pad_left,
                           size_t pad_right, float* scratch, uint8_t* q, int32_t* rowsum, float* scale,
-                          uint8_t* zero, int threads = 1);
+                          uint8_t* zero, int threads = 1, const double* sum = nullptr,
+                          const double* sumsq = nullptr);
+
+// Per-channel sum and sum of squares of a time-major x [T][C] (the moments the instance norm needs).
+void channel_moments(const float* x, size_t T, size_t C, double* sum, double* sumsq, int threads);
 
 // Weights of one conv, packed for the active ISA (from uint8 [O][C][K] with a zero point).
 struct PackedConv {
@@ -46,8 +50,10 @@ void free_conv(PackedConv* conv);
 
 // y [T][O] = dequantized int8 conv of q (as written by adain_snake_quantize, T_in = T + (K-1) d
 // rows) with the exact integer arithmetic of ConvInteger + int32 bias + scale, plus residual
-// [T][O] if given. threads: OpenMP threads (0 = the runtime's default).
+// [T][O] if given. threads: worker threads. sum / sumsq [O]: if given, the output's per-channel
+// moments (for the instance norm that reads it next), taken while each chunk is in cache.
 void conv_u8(const PackedConv& conv, const uint8_t* q, const int32_t* rowsum, size_t T, size_t dilation,
-             uint8_t x_zero, float x_scale, const float* residual, float* y, int threads);
+             uint8_t x_zero, float x_scale, const float* residual, float* y, int threads,
+             double* sum = nullptr, double* sumsq = nullptr);
 
 }  // namespace kokoro

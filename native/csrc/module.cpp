@@ -69,11 +69,23 @@ NB_MODULE(_kernels, m) {
 
   m.def("adain_snake_quantize",
         [](In<float> x, In<float> gain, In<float> beta, In<float> alpha, In<float> inv_alpha, float eps,
-           size_t pad_left, size_t pad_right, int threads) {
+           size_t pad_left, size_t pad_right, int threads, nb::object stats) {
           need(x.ndim() == 2, "x is time-major [T, C]");
           size_t T = x.shape(0), C = x.shape(1);
+          need(T > 0, "x has no time steps");
           need(gain.size() == C && beta.size() == C && alpha.size() == C && inv_alpha.size() == C,
                "gain, beta, alpha, inv_alpha have C values");
+          const double *sum = nullptr, *sumsq = nullptr;
+          In<double> s1, s2;
+          if (!stats.is_none()) {
+            auto pair = nb::cast<nb::tuple>(stats);
+            need(pair.size() == 2, "stats is (sum, sum of squares)");
+            s1 = nb::cast<In<double>>(pair[0]);
+            s2 = nb::cast<In<double>>(pair[1]);
+            need(s1.size() == C && s2.size() == C, "stats have C values each");
+            sum = s1.data();
+            sumsq = s2.data();
+          }
           auto q = owned<uint8_t>(pad_left + T + pad_right, C);
           auto rowsum = owned1<int32_t>(pad_left + T + pad_right);
           float scale;
@@ -82,13 +94,26 @@ NB_MODULE(_kernels, m) {
             nb::gil_scoped_release release;
             float* scratch = new float[T * C];
             kokoro::adain_snake_quantize(x.data(), T, C, gain.data(), beta.data(), alpha.data(), inv_alpha.data(),
-                                         eps, pad_left, pad_right, scratch, q.data(), rowsum.data(), &scale, &zero, threads);
+                                         eps, pad_left, pad_right, scratch, q.data(), rowsum.data(), &scale, &zero, threads, sum, sumsq);
             delete[] scratch;
           }
           return nb::make_tuple(q, rowsum, scale, static_cast<int>(zero));
         },
-        "x"_a, "gain"_a, "beta"_a, "alpha"_a, "inv_alpha"_a, "eps"_a, "pad_left"_a, "pad_right"_a, "threads"_a = 1,
-        "instance norm + (gain, beta) + snake, quantized to uint8 with padding rows: (q, rowsum, scale, zero)");
+        "x"_a, "gain"_a, "beta"_a, "alpha"_a, "inv_alpha"_a, "eps"_a, "pad_left"_a, "pad_right"_a, "threads"_a = 1, "stats"_a = nb::none(),
+        "instance norm + (gain, beta) + snake, quantized to uint8 with padding rows: (q, rowsum, scale, zero); "
+        "stats: x's per-channel (sum, sum of squares) when already known (from Conv(..., stats=True))");
+
+  m.def("channel_moments", [](In<float> x, int threads) {
+    need(x.ndim() == 2, "x is time-major [T, C]");
+    size_t T = x.shape(0), C = x.shape(1);
+    auto sum = owned1<double>(C);
+    auto sq = owned1<double>(C);
+    {
+      nb::gil_scoped_release release;
+      kokoro::channel_moments(x.data(), T, C, sum.data(), sq.data(), threads);
+    }
+    return nb::make_tuple(sum, sq);
+  }, "x"_a, "threads"_a = 1, "per-channel (sum, sum of squares) of a time-major [T, C] float32 array, in float64");
 
   nb::class_<Conv>(m, "Conv")
       .def("__init__",
@@ -107,7 +132,7 @@ NB_MODULE(_kernels, m) {
       .def_prop_ro("pad", [](const Conv& c) { return c.pad; })
       .def("__call__",
            [](const Conv& c, In<uint8_t> q, In<int32_t> rowsum, int x_zero, float x_scale, nb::object residual,
-              int threads) {
+              int threads, bool stats) -> nb::object {
              const kokoro::PackedConv& p = *c.p;
              need(q.ndim() == 2 && q.shape(1) == p.C && q.shape(0) > (p.K - 1) * c.dilation, "q is [T + pads, C]");
              need(rowsum.size() == q.shape(0), "rowsum has a value per row of q");
@@ -119,13 +144,18 @@ NB_MODULE(_kernels, m) {
                need(r.ndim() == 2 && r.shape(0) == T && r.shape(1) == p.O, "residual is [T, O]");
                res = r.data();
              }
+             need(x_zero >= 0 && x_zero <= 255, "x_zero is a uint8 zero point");
              auto y = owned<float>(T, p.O);
+             auto sum = owned1<double>(stats ? p.O : 1);
+             auto sq = owned1<double>(stats ? p.O : 1);
              {
                nb::gil_scoped_release release;
                kokoro::conv_u8(p, q.data(), rowsum.data(), T, c.dilation, static_cast<uint8_t>(x_zero), x_scale, res,
-                               y.data(), threads);
+                               y.data(), threads, stats ? sum.data() : nullptr, stats ? sq.data() : nullptr);
              }
-             return y;
+             if (stats) return nb::make_tuple(y, nb::make_tuple(sum, sq));
+             return nb::cast(y);
            },
-           "q"_a, "rowsum"_a, "x_zero"_a, "x_scale"_a, "residual"_a = nb::none(), "threads"_a = 1);
+           "q"_a, "rowsum"_a, "x_zero"_a, "x_scale"_a, "residual"_a = nb::none(), "threads"_a = 1, "stats"_a = false,
+           "y [T, O] (+ residual); with stats=True (y, (sum, sum of squares)) of y per channel");
 }

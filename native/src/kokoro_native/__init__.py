@@ -13,15 +13,18 @@ Kernels (time-major tensors are ``[T, C]``, channels contiguous):
   quantization exactly as ONNX ``DynamicQuantizeLinear`` does it, with the conv's padding rows;
 * :class:`Conv`: an int8 "same" convolution with the exact integer arithmetic of the shipped
   model's ``ConvInteger`` chains (uint8 weights with a zero point, int32 bias ``floor(b / (sx sw))``,
-  one scale), dequantized to float, with an optional residual added.
+  one scale), dequantized to float, with an optional residual added and, on request, the output's
+  per-channel moments (the next instance norm's statistics, taken while the output is in cache);
+* :func:`channel_moments`: per-channel sum and sum of squares (float64) of a time-major tensor.
 """
 
 from __future__ import annotations
 
-from kokoro_native._kernels import Conv, active_isa, adain_snake_quantize, detected_isa, set_isa, snake_rows
+from kokoro_native._kernels import (Conv, active_isa, adain_snake_quantize, channel_moments, detected_isa, set_isa,
+                                    snake_rows)
 
 __version__ = "0.1.0"
-ABI = 1  # bumped when a kernel's results change; recorded in derived-model manifests
+ABI = 2  # bumped when a kernel's results change; recorded in derived-model manifests
 
 
 def isa() -> str:
@@ -29,4 +32,5 @@ def isa() -> str:
     return active_isa()
 
 
-__all__ = ["ABI", "Conv", "active_isa", "adain_snake_quantize", "detected_isa", "isa", "set_isa", "snake_rows"]
+__all__ = ["ABI", "Conv", "active_isa", "adain_snake_quantize", "channel_moments", "detected_isa", "isa", "set_isa",
+           "snake_rows"]

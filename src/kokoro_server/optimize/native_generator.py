@@ -218,30 +218,38 @@ class NativeGeneratorSession:
     def get_inputs(self) -> list[Any]:
         return self.head.get_inputs()
 
-    def _block(self, name: str, x: np.ndarray, values: dict[str, np.ndarray]) -> np.ndarray:
+    def _block(self, name: str, x: np.ndarray, moments: tuple[np.ndarray, np.ndarray], values: dict[str, np.ndarray]) -> np.ndarray:
+        """One AdaINResBlock1 on a time-major x; ``moments``: x's per-channel (sum, sum of squares).
+        Each conv hands the next instance norm its output's moments, so only the block's input is
+        reduced separately (once per stage, for all the blocks that read it)."""
         b = self.blocks[name]
-        k = self.native
+        k, n = self.native, self.threads
         for i in range(3):
-            gain, beta = (values[t].reshape(-1) for t in b.adain1[i])
             c1, c2 = b.convs1[i], b.convs2[i]
-            q, rowsum, scale, zero = k.adain_snake_quantize(x, gain, beta, b.alpha1[i], b.inv1[i], self.eps, c1.pad, c1.pad,
-                                                              self.threads)
-            h = c1(q, rowsum, zero, scale, None, self.threads)
+            gain, beta = (values[t].reshape(-1) for t in b.adain1[i])
+            q, rowsum, scale, zero = k.adain_snake_quantize(x, gain, beta, b.alpha1[i], b.inv1[i], self.eps, c1.pad,
+                                                            c1.pad, n, moments)
+            h, h_moments = c1(q, rowsum, zero, scale, None, n, True)
             gain, beta = (values[t].reshape(-1) for t in b.adain2[i])
-            q, rowsum, scale, zero = k.adain_snake_quantize(h, gain, beta, b.alpha2[i], b.inv2[i], self.eps, c2.pad, c2.pad,
-                                                              self.threads)
-            x = c2(q, rowsum, zero, scale, x, self.threads)
+            q, rowsum, scale, zero = k.adain_snake_quantize(h, gain, beta, b.alpha2[i], b.inv2[i], self.eps, c2.pad,
+                                                            c2.pad, n, h_moments)
+            if i < 2:
+                x, moments = c2(q, rowsum, zero, scale, x, n, True)
+            else:  # the block's output is summed with the others, not normalized
+                x = c2(q, rowsum, zero, scale, x, n)
         return x
 
     def _stage(self, index: int, up: np.ndarray, values: dict[str, np.ndarray]) -> np.ndarray:
         noise, resblocks = STAGES[index]
         source = np.ascontiguousarray(values[SOURCE[index]][0].T)
-        x = np.ascontiguousarray(up[0].T) + self._block(noise, source, values)
-        total = None
-        for name in resblocks:
-            y = self._block(name, x, values)
-            total = y if total is None else total + y
-        return np.ascontiguousarray((total / np.float32(3.0)).T)[None]
+        x = np.ascontiguousarray(up[0].T)
+        x += self._block(noise, source, self.native.channel_moments(source, self.threads), values)
+        moments = self.native.channel_moments(x, self.threads)
+        total = self._block(resblocks[0], x, moments, values)
+        for name in resblocks[1:]:
+            total += self._block(name, x, moments, values)
+        total /= np.float32(3.0)
+        return np.ascontiguousarray(total.T)[None]
 
     def run(self, output_names: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         values = dict(zip(self.head_outputs, self.head.run(None, feeds)))
