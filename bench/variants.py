@@ -93,31 +93,32 @@ def main() -> int:
     threads = [int(t) for t in args.threads.split(",")]
     utterances = workload.utterances(root, args.voice, [int(t) for t in args.tokens.split(",")])
     configs = [(label, n) for n in threads for label in models]
-    sessions = {key: open_any(models[key[0]], key[1]) for key in configs}
     audio, diff = {}, collections.defaultdict(float)
-    for u in utterances:  # warm-up, audio lengths, and the samples against the original's
-        reference = {}
-        for (label, n), session in sessions.items():
-            out = workload.run_once(session, u)
-            audio[label, n, len(u.tokens)] = out.size / SAMPLE_RATE
-            reference.setdefault(n, out)
-            same = out.size == reference[n].size
-            diff[label] = max(diff[label], float(np.max(np.abs(out - reference[n]))) if same else float("inf"))
     times, cpu = collections.defaultdict(list), collections.defaultdict(list)
-    for run in range(args.runs):
-        for u in utterances:
-            for key in configs:
-                started = time.process_time()
-                seconds, _ = workload.timed(lambda: workload.run_once(sessions[key], u))
-                times[(*key, len(u.tokens))].append(seconds)
-                cpu[(*key, len(u.tokens))].append(time.process_time() - started)
-        print(f"run {run + 1}/{args.runs}, load {workload.machine()['load']}", file=sys.stderr)
-        if args.json:  # what is measured so far survives an interrupted run
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps({"partial": True, "runs_done": run + 1, "audio": {
-                "|".join(map(str, k)): v for k, v in audio.items()}, "wall": {"|".join(map(str, k)): v for k, v in times.items()},
-                "cpu": {"|".join(map(str, k)): v for k, v in cpu.items()}}, indent=1))
-    del sessions
+    for n in threads:  # one thread count at a time: the sessions of one count in memory, interleaved
+        sessions = {label: open_any(path, n) for label, path in models.items()}
+        for u in utterances:  # warm-up, audio lengths, and the samples against the original's
+            reference = None
+            for label, session in sessions.items():
+                out = workload.run_once(session, u)
+                audio[label, n, len(u.tokens)] = out.size / SAMPLE_RATE
+                reference = out if reference is None else reference
+                same = out.size == reference.size
+                diff[label] = max(diff[label], float(np.max(np.abs(out - reference))) if same else float("inf"))
+        for run in range(args.runs):
+            for u in utterances:
+                for label, session in sessions.items():
+                    started = time.process_time()
+                    seconds, _ = workload.timed(lambda: workload.run_once(session, u))
+                    times[label, n, len(u.tokens)].append(seconds)
+                    cpu[label, n, len(u.tokens)].append(time.process_time() - started)
+            print(f"{n} thread(s): run {run + 1}/{args.runs}, load {workload.machine()['load']}", file=sys.stderr)
+            if args.json:  # what is measured so far survives an interrupted run
+                Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.json).write_text(json.dumps({"partial": True, "audio": {
+                    "|".join(map(str, k)): v for k, v in audio.items()}, "wall": {"|".join(map(str, k)): v for k, v in times.items()},
+                    "cpu": {"|".join(map(str, k)): v for k, v in cpu.items()}}, indent=1))
+        del sessions
     ort_models = {label: path for label, path in models.items() if label != "native"}
     if native_folder is not None:
         ort_models["native (head.onnx)"] = native_folder / "head.onnx"
@@ -262,25 +263,25 @@ def op_shares(path: Path, utterance: workload.Utterance) -> dict[str, float]:
 
 
 RSS_SCRIPT = """
-import resource, sys, numpy as np, onnxruntime as ort
+import sys, numpy as np, onnxruntime as ort
 o = ort.SessionOptions(); o.intra_op_num_threads = 2; o.enable_mem_pattern = False
 s = ort.InferenceSession(sys.argv[1], sess_options=o, providers=["CPUExecutionProvider"])
 tokens = np.array([[0] + [int(t) for t in sys.argv[2].split(",")] + [0]], dtype=np.int64)
 style = np.array([float(v) for v in sys.argv[3].split(",")], dtype=np.float32).reshape(1, -1)
 s.run(None, {"tokens": tokens, "style": style, "speed": np.array([1.0], dtype=np.float32)})
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024)
 """
 
 
 NATIVE_RSS_SCRIPT = """
-import resource, sys, numpy as np
+import sys, numpy as np
 from pathlib import Path
 from kokoro_server.optimize.native_generator import NativeGeneratorSession
 s = NativeGeneratorSession(Path(sys.argv[1]), 2)
 tokens = np.array([[0] + [int(t) for t in sys.argv[2].split(",")] + [0]], dtype=np.int64)
 style = np.array([float(v) for v in sys.argv[3].split(",")], dtype=np.float32).reshape(1, -1)
 s.run(None, {"tokens": tokens, "style": style, "speed": np.array([1.0], dtype=np.float32)})
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024)
 """
 
 
