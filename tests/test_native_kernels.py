@@ -123,3 +123,17 @@ def test_bad_shapes_are_errors_not_crashes(kn) -> None:
         kn.snake_rows(np.zeros((4, 8), np.float32), np.ones(3, np.float32))
     with pytest.raises(ValueError, match="isa"):
         kn.set_isa("sse9")
+
+
+def test_models_command_says_which_path_runs(kn, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from kokoro_server.optimize.native_generator import status_line
+
+    line = status_line()
+    if kn.detected_isa() == "portable":
+        assert line.startswith("not used:") and "no fast path" in line
+    else:
+        assert kn.isa() in line and "onnxruntime is the fallback" in line
+    monkeypatch.setitem(sys.modules, "kokoro_native", None)  # as on a machine where it could not be built
+    assert status_line() == "not used: the native kernels are not installed (pip install ./native)"
