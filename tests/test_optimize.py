@@ -14,6 +14,7 @@ from kokoro_server.cli import main
 from kokoro_server.engine.derived_model import derived_path, manifest_path, usable_derived
 from kokoro_server.optimize import bar as quality_bar
 from kokoro_server.optimize.bar import CHECK_SET
+from kokoro_server.optimize.calibrated import CALIBRATION_SET
 from kokoro_server.optimize.command import NOISE_BRANCH, Optimized, QualityCheckFailed, optimize
 from kokoro_server.optimize.quality import log_mel_distance
 from kokoro_server.service import SpeechRequest, SpeechService
@@ -38,7 +39,7 @@ def opt_dir(tmp_path_factory: pytest.TempPathFactory, assets: Path, model_file: 
 @pytest.fixture(scope="module")
 def optimized(opt_dir: Path) -> Optimized:
     return optimize(Settings(data_dir=opt_dir, threads=2), "v1_0", groups=NOISE_BRANCH,
-                    check_set=[CHECK_SET[0], CHECK_SET[12]], listen=False)  # en + fr
+                    calibration_set=CALIBRATION_SET[:3], check_set=[CHECK_SET[0], CHECK_SET[12]], listen=False)  # en + fr
 
 
 def test_optimized_model_passes_its_check_and_is_installed(optimized: Optimized) -> None:
