@@ -14,7 +14,6 @@ ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 RUN python3 -m venv /opt/kokoro \
  && useradd --system --uid 10001 --user-group --create-home --home-dir /home/kokoro kokoro \
  && mkdir -p /data && chown kokoro:kokoro /data
-VOLUME ["/data"]
 EXPOSE 8880
 HEALTHCHECK --interval=30s --timeout=5s --start-period=180s --retries=3 \
   CMD ["python3", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8880/ready', timeout=4).status != 200)"]
@@ -31,9 +30,15 @@ ARG TORCH=torch==2.13.0
 RUN pip install --find-links /tmp/wheels ${PIP_ARGS} "${TORCH}" "/tmp/src[torch]" && rm -rf /tmp/wheels /tmp/src
 ENV KOKORO_BACKEND=torch KOKORO_DEVICE=cuda
 USER kokoro
+VOLUME ["/data"]
 
 # CPU (the default target, built last): onnxruntime and the embedded int8 model; speaks at once.
+# The model is assembled and its faster file derived at build time (docs/models.md), into /data before
+# it becomes a volume, so a new volume starts with them: the first start derives nothing when the image
+# runs on the build machine's CPU kind (on another, the server derives its own in the background).
 FROM runtime AS cpu
 ARG PIP_ARGS=""
 RUN pip install --find-links /tmp/wheels ${PIP_ARGS} /tmp/src && rm -rf /tmp/wheels /tmp/src
 USER kokoro
+RUN kokoro-server models --derive -m v1_0
+VOLUME ["/data"]

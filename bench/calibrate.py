@@ -2,11 +2,11 @@
 
     python bench/calibrate.py [--subset 0,5,9,13] [--threads 2] [--json FILE] [--data-dir DIR]
 
-Calibrates activation ranges on :data:`kokoro_server.optimize.calibrated.CALIBRATION_SET`, makes
-each group of :data:`~kokoro_server.optimize.calibrated.GROUPS` static on its own and measures the
+Calibrates activation ranges on :data:`kokoro_server.engine.derived.recipes.calibrated_int8.CALIBRATION_SET`, makes
+each group of :data:`~kokoro_server.engine.derived.recipes.calibrated_int8.GROUPS` static on its own and measures the
 log-mel distance to the float reference on a subset of the bar's check set, then adds the groups
 in order of that distance while the subset stays inside the bar (minus a safety margin)
-(:func:`kokoro_server.optimize.calibrated.search`). The chosen plan is then judged by the full bar
+(:func:`kokoro_server.engine.derived.recipes.calibrated_int8.search`). The chosen plan is then judged by the full bar
 (16 utterances, Whisper, DNSMOS). Prints every step; record the plan in ``PLANS`` for this CPU kind.
 """
 
@@ -28,14 +28,15 @@ def main() -> int:
     bar_options(parser)
     args = parser.parse_args()
 
-    from kokoro_server.optimize import calibrated
-    from kokoro_server.optimize.bar import figures_table, onnx_renderer
-    from kokoro_server.optimize.calibrated import cpu_kind
+    from kokoro_server.engine.derived.quality.bar import figures_table, onnx_renderer
+    from kokoro_server.engine.derived.recipes import calibrated_int8 as calibrated
+    from kokoro_server.optimize.check_set import check_utterances
 
     _, source, service, bar = open_bar(args)
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     started = time.perf_counter()
-    calibration = calibrated.Calibration.measure(source, calibrated.calibration_feeds(service), args.threads)
+    calibration = calibrated.Calibration.measure(
+        source, [u.feeds() for u in check_utterances(service, calibrated.CALIBRATION_SET)], args.threads)
     say(f"calibrated in {time.perf_counter() - started:.0f} s")
     subset = [int(i) for i in args.subset.split(",")]
     chosen, steps = calibrated.search(calibration, bar, subset, args.threads, progress=say)
@@ -43,7 +44,7 @@ def main() -> int:
     if chosen:
         verdicts.append(bar.judge("calibrated: " + ", ".join(chosen), onnx_renderer(calibration.build(chosen), args.threads)))
     info = workload.machine()
-    print(f"\nsearch on check utterances {subset} ({info['cpu']}, {cpu_kind()})")
+    print(f"\nsearch on check utterances {subset} ({info['cpu']}, {calibrated.int8_kind()})")
     workload.print_table(["groups", "mean dB", "max dB", "durations", "kept"],
                          [[" + ".join(s.groups), f"{s.mean_db:.3f}", f"{s.max_db:.3f}", s.durations, s.kept] for s in steps])
     print(f"\nchosen: {chosen or 'nothing'}\n")

@@ -141,7 +141,7 @@ def main() -> int:
             model.graph.input.extend([helper.make_tensor_value_info("q", TensorProto.UINT8, [1, channels, frames]),
                                       helper.make_tensor_value_info("xz", TensorProto.UINT8, [])])
             ci = session(model)
-            from kokoro_server.optimize.lossless import rewrite
+            from kokoro_server.engine.derived.recipes.lossless_int8_gemm import rewrite
 
             lossless_model = build_lossless(channels, frames, kernel, dilation, pad, w, wz)
             rewritten = session(rewrite(lossless_model).model)

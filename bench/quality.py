@@ -3,20 +3,20 @@
     python bench/quality.py [--variant lossless] [--variant snake-cos] [--model LABEL=PATH ...]
                             [--threads 2] [--no-listen] [--json FILE] [--data-dir DIR]
 
-Renders the check set (:data:`kokoro_server.optimize.bar.CHECK_SET`: 16 utterances, 4 voices,
+Renders the check set (:data:`kokoro_server.engine.derived.quality.bar.CHECK_SET`: 16 utterances, 4 voices,
 English and French) with the float reference (all 87 ``ConvInteger`` chains as float ``Conv`` on
 the same weights), the shipped int8 model and each variant, and prints per model: log-mel
 distance to the float reference (mean / max dB), durations against the shipped model's, Whisper
 base's word errors, DNSMOS OVRL / SIG / BAK / P.808, and whether it passes the bar
-(:class:`kokoro_server.optimize.bar.QualityBar`). Variants:
+(:class:`kokoro_server.engine.derived.quality.bar.QualityBar`). Variants:
 
-* ``lossless``: :mod:`kokoro_server.optimize.lossless` (bit-identical to the shipped model; must pass);
+* ``lossless``: :mod:`kokoro_server.engine.derived.recipes.lossless_int8_gemm` (bit-identical to the shipped model; must pass);
 * ``snake-cos``: every snake's ``sin(a x) ** 2`` computed as ``0.5 - 0.5 cos(2 a x)``: exact in
   real arithmetic, different float rounding (what a fused native snake does): it shows how far a
   float-exact change moves the distance to the reference;
-* ``static-all``: every conv as static int8 (:mod:`kokoro_server.optimize.rewrite`, calibrated on
-  :data:`kokoro_server.optimize.calibrated.CALIBRATION_SET`), known to fail;
-* ``calibrated``: :func:`kokoro_server.optimize.calibrated.derive`'s choice for this CPU;
+* ``static-all``: every conv as static int8 (:mod:`kokoro_server.engine.derived.int8_chains`, calibrated on
+  :data:`kokoro_server.engine.derived.recipes.calibrated_int8.CALIBRATION_SET`), known to fail;
+* ``calibrated``: :func:`kokoro_server.engine.derived.recipes.calibrated_int8.derive`'s choice for this CPU;
 * ``native``: the native generator (``kokoro-native``), when it is installed;
 * ``--model LABEL=PATH``: any ONNX file with the same inputs.
 
@@ -50,7 +50,7 @@ def main() -> int:
 
     import onnx
 
-    from kokoro_server.optimize.bar import figures_table, onnx_renderer
+    from kokoro_server.engine.derived.quality.bar import figures_table, onnx_renderer
 
     root, source, _, bar = open_bar(args)
     utterances = bar.utterances
@@ -89,7 +89,8 @@ def bar_options(parser: argparse.ArgumentParser) -> None:
 
 def open_bar(args: argparse.Namespace):
     """(data dir, model file, service, the quality bar on the full check set) for ``bar_options``' arguments."""
-    from kokoro_server.optimize.bar import QualityBar, check_utterances
+    from kokoro_server.engine.derived.quality.bar import QualityBar
+    from kokoro_server.optimize.check_set import check_utterances
     from kokoro_server.service import SpeechService
     from kokoro_server.settings import Settings
 
@@ -104,26 +105,28 @@ def open_bar(args: argparse.Namespace):
 
 
 def make_variant(name: str, source: Path, onnx, root: Path, threads: int, groups: str | None = None):
-    from kokoro_server.optimize.bar import onnx_renderer
+    from kokoro_server.engine.derived.quality.bar import onnx_renderer
 
     if name == "lossless":
-        from kokoro_server.optimize.lossless import rewrite
+        from kokoro_server.engine.derived.recipes.lossless_int8_gemm import rewrite
 
         return onnx_renderer(rewrite(onnx.load(str(source))).model.SerializeToString(), threads)
     if name == "snake-cos":
         return onnx_renderer(snake_by_cosine(onnx.load(str(source))).SerializeToString(), threads)
     if name in ("static-all", "calibrated"):
-        from kokoro_server.optimize import calibrated
+        from kokoro_server.engine.derived.recipes import calibrated_int8 as calibrated
+        from kokoro_server.optimize.check_set import check_utterances
         from kokoro_server.service import SpeechService
         from kokoro_server.settings import Settings
 
-        feeds = calibrated.calibration_feeds(SpeechService(Settings(data_dir=root)))
+        service = SpeechService(Settings(data_dir=root))
+        feeds = [u.feeds() for u in check_utterances(service, calibrated.CALIBRATION_SET)]
         calibration = calibrated.Calibration.measure(source, feeds, threads)
         chosen = tuple(calibrated.GROUPS) if name == "static-all" else \
             tuple(groups.split(",")) if groups else calibrated.plan_for_this_cpu()
         return onnx_renderer(calibration.build(chosen), threads)
     if name == "native":
-        from kokoro_server.optimize import native_generator
+        from kokoro_server.engine.derived.recipes import native_generator
 
         return native_generator.renderer(source, threads)
     raise ValueError(name)
@@ -150,7 +153,7 @@ def snake_by_cosine(model):
                   helper.make_node("Add", [f"{p}/half_cos", "snake_cos/half"], [out])]
     del graph.node[:]
     graph.node.extend(nodes)
-    from kokoro_server.optimize.rewrite import remove_unused
+    from kokoro_server.engine.derived.int8_chains import remove_unused
 
     remove_unused(model)
     return model

@@ -5,7 +5,7 @@
 A rewrite that is not bit-identical (a fused activation, another Sin, a reordered sum) changes some
 floats by about one unit in the last place. This measures what that does to the speech, and why: it
 multiplies the float output of one conv at a time by ``1 + epsilon`` (default 2^-22, i.e. about two
-float32 ulps) and reports the log-mel distance (:func:`kokoro_server.optimize.quality.log_mel_distance`)
+float32 ulps) and reports the log-mel distance (:func:`kokoro_server.engine.derived.quality.distance.log_mel_distance`)
 and the largest sample difference against the unchanged model, on the same utterances, for
 
 * ``int8``: the embedded model as it is (every conv quantizes its input dynamically, per call);
@@ -45,9 +45,9 @@ def main() -> int:
 
     import onnx
 
-    from kokoro_server.optimize.quality import log_mel_distance
-    from kokoro_server.optimize.reference import float_reference
-    from kokoro_server.optimize.rewrite import find_chains
+    from kokoro_server.engine.derived.quality.distance import log_mel_distance
+    from kokoro_server.engine.derived.quality.reference import float_reference
+    from kokoro_server.engine.derived.int8_chains import find_chains
 
     root = workload.data_dir(args.data_dir)
     source = workload.model_path(root)

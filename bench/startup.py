@@ -1,10 +1,11 @@
-"""Session start-up: from the original model (optimizing it) vs from the saved optimized graph.
+"""Session start-up: from the original model (optimizing it) vs from the derived file (onnxruntime's
+optimized graph, saved in the derived-model store).
 
     python bench/startup.py [--runs 7] [--json bench/results/startup.json]
 
-Times ``OnnxBackend(...)`` (one 1-thread session) in fresh states, alternating: ``original``
-(no saved graph: onnxruntime optimizes the model), ``first start`` (optimizes and saves the graph),
-``saved graph`` (verifies and loads the saved graph with the optimizers off). Medians of ``--runs``.
+Times ``OnnxBackend(...)`` (one 1-thread session), alternating: ``original`` (onnxruntime optimizes
+the model), ``derived file`` (the store's file for this CPU: the durations output, the graph saved
+optimized, loaded with the optimizers off; made once before the runs). Medians of ``--runs``.
 """
 
 from __future__ import annotations
@@ -26,22 +27,24 @@ def main() -> int:
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
 
-    from kokoro_server.engine.graph_cache import FOLDER
-    from kokoro_server.engine.onnx_runtime import OnnxBackend
+    from kokoro_server.engine.derived.derive import derive
+    from kokoro_server.engine.derived.select import wanted_for
+    from kokoro_server.engine.onnx_runtime import ModelFile, OnnxBackend
+    from kokoro_server.engine.ort import import_onnxruntime
+    from kokoro_server.engine.providers import CPU
+    from kokoro_server.settings import Settings
 
     source = workload.model_path(workload.data_dir(args.data_dir))
     folder = Path(tempfile.mkdtemp(prefix="kokoro-startup-"))
     model = folder / source.name
     shutil.copy(source, model)
     OnnxBackend(model, sessions=1, threads=1).close()  # warm the page cache and the library
-    times: dict[str, list[float]] = {"original": [], "first start (optimize + save)": [], "saved graph": []}
+    wanted = wanted_for(model, Settings(data_dir=folder, fast_model=False), CPU.name, import_onnxruntime().__version__)
+    derived = ModelFile(derive(wanted, CPU, threads=1).path, optimized=True)
+    times: dict[str, list[float]] = {"original": [], "derived file": []}
     for run in range(args.runs):
-        times["original"].append(workload.timed(lambda: OnnxBackend(model, threads=1, save_graph=False))[0])
-        shutil.rmtree(folder / FOLDER, ignore_errors=True)
-        times["first start (optimize + save)"].append(workload.timed(lambda: OnnxBackend(model, threads=1))[0])
-        seconds, backend = workload.timed(lambda: OnnxBackend(model, threads=1))
-        assert backend.graph_origin.startswith("loaded"), backend.graph_origin
-        times["saved graph"].append(seconds)
+        times["original"].append(workload.timed(lambda: OnnxBackend(model, threads=1))[0])
+        times["derived file"].append(workload.timed(lambda: OnnxBackend(derived, threads=1))[0])
     shutil.rmtree(folder)
     info = workload.machine()
     print(f"\nsession start-up (one 1-thread session), median of {args.runs}; {info['cpu']}, {info['cores']} cores, "

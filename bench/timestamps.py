@@ -32,20 +32,19 @@ def main() -> int:
     args = parser.parse_args()
 
     from kokoro_server.builds.base import MAX_TOKENS
-    from kokoro_server.engine.durations_model import with_durations
-    from kokoro_server.engine.onnx_runtime import OnnxBackend
+    from kokoro_server.engine.onnx_runtime import ModelFile, OnnxBackend, durations_in_memory
     from kokoro_server.service import AudioChunk
     from kokoro_server.timestamps import StreamClock
 
     root = workload.data_dir(args.data_dir)
     source = workload.model_path(root)
-    variant = with_durations(source, threads=args.threads or 1)
-    assert variant.has_durations, variant.problem
+    data, problem = durations_in_memory(source)
+    assert data is not None, problem
     service, prepared = workload.prepare(root, args.voice, TEXT_200_WORDS)
     chunks = list(service.chunks(prepared))
     calls = [workload.utterance(prepared, c.text, c.tokens) for c in chunks]
-    backends = {"as shipped": OnnxBackend(source, threads=args.threads, save_graph=False),
-                "durations variant": OnnxBackend(variant.path, threads=args.threads, save_graph=False)}
+    backends = {"as shipped": OnnxBackend(source, threads=args.threads),
+                "durations variant": OnnxBackend(ModelFile(source, data), threads=args.threads)}
     for backend in backends.values():  # warm-up
         backend.synthesize(calls[0].tokens, calls[0].style, 1.0)
 

@@ -4,10 +4,10 @@
                              [--model LABEL=PATH ...] [--no-native] [--calibrated]
                              [--no-profile] [--no-rss] [--no-peak]
 
-Variants: ``lossless`` (:mod:`kokoro_server.optimize.lossless`, what the server runs by default),
-``native`` (:mod:`kokoro_server.optimize.native_generator`: the generator's blocks on the native
+Variants: ``lossless`` (:mod:`kokoro_server.engine.derived.recipes.lossless_int8_gemm`, what the server runs by default),
+``native`` (:mod:`kokoro_server.engine.derived.recipes.native_generator`: the generator's blocks on the native
 kernels, when ``kokoro_native`` is installed), ``calibrated`` (with ``--calibrated``: the static
-int8 groups :data:`kokoro_server.optimize.calibrated.PLANS` lists for this CPU kind), plus any
+int8 groups :data:`kokoro_server.engine.derived.recipes.calibrated_int8.PLANS` lists for this CPU kind), plus any
 ``--model`` files (e.g. ``kokoro-server optimize``'s output). On a busy machine the minimum of
 the runs says more than the median: both are printed, and the spread of the per-run ratios. For each (model, threads):
 ms of compute per audio second (sum of per-utterance medians / audio seconds) and the ratio to the
@@ -55,7 +55,7 @@ def main() -> int:
 
     import onnx
 
-    from kokoro_server.optimize.lossless import rewrite
+    from kokoro_server.engine.derived.recipes.lossless_int8_gemm import rewrite
 
     root = workload.data_dir(args.data_dir)
     original = workload.model_path(root)
@@ -67,28 +67,30 @@ def main() -> int:
     print(f"lossless: {summary}, rewritten in {seconds:.1f} s", file=sys.stderr)
     del rewritten
     models = {"original": original, "lossless": lossless}
-    native_folder = None
+    native_file = None
     if not args.no_native:
-        from kokoro_server.optimize import native_generator
+        from kokoro_server.engine.derived.recipes import native_generator
 
         why = native_generator.native_available()
         if why is None:
-            native_folder = scratch / "native"
-            seconds, _ = workload.timed(lambda: native_generator.derive(original, native_folder))
+            native_file = scratch / "native.onnx"
+            seconds, data = workload.timed(lambda: native_generator.native_form(original))
+            native_file.write_bytes(data)
             print(f"native: derived in {seconds:.1f} s", file=sys.stderr)
-            models["native"] = native_folder
+            models["native"] = native_file
         else:
             print(f"native: skipped ({why})", file=sys.stderr)
     if args.calibrated:
-        from kokoro_server.optimize import calibrated
+        from kokoro_server.engine.derived.recipes import calibrated_int8 as calibrated
+        from kokoro_server.optimize.check_set import check_utterances
         from kokoro_server.service import SpeechService
         from kokoro_server.settings import Settings
 
         plan = calibrated.plan_for_this_cpu()
-        feeds = calibrated.calibration_feeds(SpeechService(Settings(data_dir=root)))
+        feeds = [u.feeds() for u in check_utterances(SpeechService(Settings(data_dir=root)), calibrated.CALIBRATION_SET)]
         models["calibrated"] = scratch / "calibrated.onnx"
         models["calibrated"].write_bytes(calibrated.Calibration.measure(original, feeds).build(plan))
-        print(f"calibrated: static groups {plan or 'none'} ({calibrated.cpu_kind()})", file=sys.stderr)
+        print(f"calibrated: static groups {plan or 'none'} ({calibrated.int8_kind()})", file=sys.stderr)
     models.update({label: Path(path) for label, path in (item.split("=", 1) for item in args.model)})
     threads = [int(t) for t in args.threads.split(",")]
     utterances = workload.utterances(root, args.voice, [int(t) for t in args.tokens.split(",")])
@@ -96,7 +98,7 @@ def main() -> int:
     audio, diff = {}, collections.defaultdict(float)
     times, cpu = collections.defaultdict(list), collections.defaultdict(list)
     for n in threads:  # one thread count at a time: the sessions of one count in memory, interleaved
-        sessions = {label: open_any(path, n) for label, path in models.items()}
+        sessions = {label: open_any(label, path, n) for label, path in models.items()}
         for u in utterances:  # warm-up, audio lengths, and the samples against the original's
             reference = None
             for label, session in sessions.items():
@@ -120,8 +122,6 @@ def main() -> int:
                     "cpu": {"|".join(map(str, k)): v for k, v in cpu.items()}}, indent=1))
         del sessions
     ort_models = {label: path for label, path in models.items() if label != "native"}
-    if native_folder is not None:
-        ort_models["native (head.onnx)"] = native_folder / "head.onnx"
     results: dict[str, object] = {"machine": workload.machine(), "runs": args.runs, "lossless": summary, "timing": []}
     rows = []
     per_audio, per_audio_min, run_ratios = {}, {}, {}
@@ -162,12 +162,12 @@ def main() -> int:
         print("\nshare of kernel time per op type (1 thread, onnxruntime's profiler; native: its onnxruntime part only):")
         workload.print_table(["op type"] + list(ort_models),
                              [[op] + [f"{results['op_share'][m].get(op, 0) * 100:.1f}%" for m in ort_models] for op in ops])
-        if native_folder is not None:
-            results["native_stages"] = native_stages(native_folder, utterances[min(2, len(utterances) - 1)])
+        if native_file is not None:
+            results["native_stages"] = native_stages(native_file, utterances[min(2, len(utterances) - 1)])
             print("native, where its time goes (1 thread, one utterance): "
                   + ", ".join(f"{k} {v * 100:.1f}%" for k, v in results["native_stages"].items()))
     if not args.no_rss:
-        results["rss_mib"] = {label: peak_rss(path, utterances[-1]) for label, path in models.items()}
+        results["rss_mib"] = {label: peak_rss(label, path, utterances[-1]) for label, path in models.items()}
         print("\npeak RSS, fresh process, 2 threads, one call:",
               ", ".join(f"{k} {v:.0f} MiB" for k, v in results["rss_mib"].items()))
     if not args.no_peak:
@@ -186,12 +186,12 @@ def main() -> int:
     return 0
 
 
-def open_any(path: Path, threads: int):
-    """An onnxruntime session, or the native generator's session for a derived folder."""
-    if path.is_dir():
-        from kokoro_server.optimize.native_generator import NativeGeneratorSession
+def open_any(label: str, path: Path, threads: int):
+    """An onnxruntime session, or the native generator's session for the native form."""
+    if label == "native":
+        from kokoro_server.engine.derived.recipes.native_generator import session
 
-        return NativeGeneratorSession(path, threads)
+        return session(path, threads)
     return workload.open_session(path, threads)
 
 
@@ -200,9 +200,9 @@ def native_stages(folder: Path, utterance: workload.Utterance, runs: int = 3) ->
     quantize kernel, the convs, and the rest (transposes, the stage sums), 1 thread, in process
     CPU time (everything runs on the calling thread, so a busy machine does not skew it)."""
 
-    from kokoro_server.optimize.native_generator import NativeGeneratorSession
+    from kokoro_server.engine.derived.recipes.native_generator import session as native_session
 
-    session = NativeGeneratorSession(folder, 1)
+    session = native_session(folder, 1)
     totals: collections.Counter[str] = collections.Counter()
 
     def clocked(name, call):
@@ -276,8 +276,8 @@ print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(
 NATIVE_RSS_SCRIPT = """
 import sys, numpy as np
 from pathlib import Path
-from kokoro_server.optimize.native_generator import NativeGeneratorSession
-s = NativeGeneratorSession(Path(sys.argv[1]), 2)
+from kokoro_server.engine.derived.recipes.native_generator import session
+s = session(Path(sys.argv[1]), 2)
 tokens = np.array([[0] + [int(t) for t in sys.argv[2].split(",")] + [0]], dtype=np.int64)
 style = np.array([float(v) for v in sys.argv[3].split(",")], dtype=np.float32).reshape(1, -1)
 s.run(None, {"tokens": tokens, "style": style, "speed": np.array([1.0], dtype=np.float32)})
@@ -285,8 +285,8 @@ print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(
 """
 
 
-def peak_rss(path: Path, utterance: workload.Utterance) -> float:
-    script = NATIVE_RSS_SCRIPT if path.is_dir() else RSS_SCRIPT
+def peak_rss(label: str, path: Path, utterance: workload.Utterance) -> float:
+    script = NATIVE_RSS_SCRIPT if label == "native" else RSS_SCRIPT
     out = subprocess.run([sys.executable, "-c", script, str(path), ",".join(map(str, utterance.tokens)),
                           ",".join(f"{v:.9g}" for v in utterance.style.reshape(-1))],
                          capture_output=True, text=True, check=True).stdout

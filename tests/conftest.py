@@ -1,4 +1,10 @@
-"""Shared fixtures: a data dir filled from ../shared/assets (real voices, real model), a service."""
+"""Shared fixtures: a data dir filled from ../shared/assets (real voices, real model), a service.
+
+The session runs the DEFAULT settings (what users run): the fast variant of the embedded int8
+model with its durations output, derived once per session into the session data dir's models/
+(``default_models``, tests/support/models.py) and reused by every server that links it. A test
+that needs the plain model says so: ``Settings(..., fast_model=False)`` or the ``plain_settings``
+fixture."""
 
 from __future__ import annotations
 
@@ -8,12 +14,14 @@ from pathlib import Path
 import pytest
 
 from kokoro_server.settings import Settings
+from tests.support.models import DefaultModels
 
 REPO = Path(__file__).resolve().parent.parent
-# The fast variant (engine/fast_variant.py) is bit-identical to the model it is derived from and is
-# covered by tests/test_fast_variant.py; deriving it in each fresh data dir would add seconds to
-# every test that loads the model, so the other tests (and the servers they start) run without it.
-os.environ.setdefault("KOKORO_FAST_MODEL", "false")
+# Servers of the session run the default settings on the derived file made once by `default_models`;
+# one started on a fresh data dir would otherwise derive it again in the background (about a minute of
+# CPU each, beside the tests): derivation itself is covered by tests/test_first_run.py and
+# test_fast_variant.py, which turn it on where they need it.
+os.environ.setdefault("KOKORO_DERIVE", "off")
 ASSETS = Path(os.environ.get("KOKORO_TEST_ASSETS", REPO.parent / "shared" / "assets"))
 
 
@@ -39,22 +47,41 @@ def fill_data_dir(root: Path, assets: Path, *, versions: tuple[str, ...] = ("v1_
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> Path:
-    return fill_data_dir(tmp_path_factory.mktemp("kokoro-data"), assets)
+def default_models(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> DefaultModels:
+    """The session data dir's models/: the embedded model and what the default settings derive from
+    it, derived once here (before any server of the session loads it; see tests/support/models.py)."""
+    from tests.support.models import derive_default_models
+
+    root = fill_data_dir(tmp_path_factory.mktemp("kokoro-data"), assets)
+    kept = os.environ.get("KOKORO_TEST_MODELS_DIR")  # local runs: keep models/ between sessions
+    if kept:
+        Path(kept).mkdir(parents=True, exist_ok=True)
+        (root / "models").symlink_to(Path(kept).resolve(), target_is_directory=True)
+    return derive_default_models(root)
 
 
 @pytest.fixture(scope="session")
-def model_file(data_dir: Path) -> Path:
-    """The embedded int8 v1.0 ONNX model, assembled into the session's data dir."""
-    from kokoro_server.builds import get_build
-    from kokoro_server.datadir import DataDir
+def data_dir(default_models: DefaultModels) -> Path:
+    """Real voices (read-only links) and models/ with the derived files of the default settings."""
+    return default_models.data_dir
 
-    return DataDir(data_dir).assemble_embedded(get_build("v1_0"))
+
+@pytest.fixture(scope="session")
+def model_file(default_models: DefaultModels) -> Path:
+    """The embedded int8 v1.0 ONNX model (the plain model), assembled into the session's data dir."""
+    return default_models.source
 
 
 @pytest.fixture(scope="session")
 def settings(data_dir: Path) -> Settings:
+    """The defaults (fast variant on), two threads: the test machine's cores."""
     return Settings(data_dir=data_dir, threads=2)
+
+
+@pytest.fixture(scope="session")
+def plain_settings(data_dir: Path) -> Settings:
+    """The plain model: the embedded int8 file as shipped (only its durations output added)."""
+    return Settings(data_dir=data_dir, threads=2, fast_model=False)
 
 
 @pytest.fixture(scope="session")
@@ -102,3 +129,8 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> Path:
     root = fill_data_dir(tmp_path_factory.mktemp("tiny"), assets, versions=("v1_0",))
     tiny_model(root / "models" / "v1_0" / "kokoro-v1_0.onnx")
     return root
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The container test runs last: in CI its image is built in the background meanwhile (.ci/run)."""
+    items.sort(key=lambda item: item.get_closest_marker("container") is not None)

@@ -18,6 +18,7 @@ from kokoro_server.voices.export import pack_to_pt
 from kokoro_server.voices.packs import read_pack_file
 from kokoro_server.voices.torch_pickle import load_tensor_file
 from tests.support.audio import SAMPLE_RATE, assert_speech_like, decode
+from tests.support.ci import require_module
 
 
 class Clock:
@@ -81,7 +82,7 @@ def test_pt_writer_round_trips_through_our_reader_and_torch(assets: Path, tmp_pa
     pack = read_pack_file(assets / "voices" / "v1_0" / "af_heart.pt")
     (tmp_path / "copy.pt").write_bytes(pack_to_pt(pack))
     np.testing.assert_array_equal(load_tensor_file(tmp_path / "copy.pt"), pack)
-    torch = pytest.importorskip("torch")
+    torch = require_module("torch", "pip install torch==2.13.0 (the torch extra)")
     tensor = torch.load(io.BytesIO(pack_to_pt(pack)), weights_only=True)
     assert tensor.dtype == torch.float32 and tuple(tensor.shape) == (510, 1, 256)
     np.testing.assert_array_equal(tensor.numpy(), pack)

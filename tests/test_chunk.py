@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from kokoro_server.text.chunk import LEADING_WORDS, MAX_PIECE_CHARS, ChunkPlan, Chunker, cap_pieces, split_clauses, split_sentences
+from kokoro_server.languages import LANGUAGES
+from kokoro_server.text.chunk import MAX_PIECE_CHARS, ChunkPlan, Chunker, cap_pieces, split_clauses, split_sentences
 from kokoro_server.text.document import Document, Text, plain
 
 
@@ -18,8 +19,12 @@ def tokens(phonemes: str) -> list[int]:
     return [ord(c) for c in phonemes]
 
 
+ENGLISH = LANGUAGES["a"].chunking  # where English sentences may be cut: the English pack's rules
+LEADING_WORDS = ENGLISH.leading
+
+
 def make(plan: ChunkPlan = ChunkPlan(first_tokens=20, target_tokens=120, max_tokens=200)) -> Chunker:
-    return Chunker(chars, tokens, plan)
+    return Chunker(chars, tokens, plan, rules=ENGLISH)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -164,7 +169,7 @@ def test_misaki_words_cover_their_phonemes(english) -> None:
     from kokoro_server.service import SpeechService
     from kokoro_server.text.normalize import DEFAULT_OPTIONS
 
-    chunks = list(Chunker(phonemize, tokenize).chunks(SpeechService.normalized(plain(text), DEFAULT_OPTIONS)))
+    chunks = list(Chunker(phonemize, tokenize, rules=ENGLISH).chunks(SpeechService.normalized(plain(text), DEFAULT_OPTIONS)))
     assert "".join(c.phonemes for c in chunks).replace(" ", "") == phonemize(
         "The quick brown fox, who was hungry, jumped over three lazy dogs.").replace(" ", "")
     words = [(w, c) for c in chunks for w in c.words]

@@ -397,6 +397,7 @@ def test_missing_weights_are_reported_before_missing_voices(tmp_path: Path, asse
 SCHEMATHESIS_EXAMPLES = 3
 
 
+@pytest.mark.timeout(900)  # the run itself may take up to 10 minutes (its own limit below)
 def test_schemathesis_finds_no_failed_check(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, tmp_path):
     """The README's command, bounded: coverage cases and a few generated ones per operation."""
     from tests.support.server import writable_data_dir

@@ -20,7 +20,8 @@ from tests.support.ci import missing
 from tests.support.cluster import ClusterProcess, alive, descendants
 from tests.support.server import writable_data_dir
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+# a local Ray cluster: up to 5 minutes to become ready on a loaded machine, then the tests
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(900)]
 
 REPLICA = "x-kokoro-replica"
 LONG = " ".join(["The river kept running past the old mill, and the miller listened to it every night."] * 6)

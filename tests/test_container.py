@@ -17,24 +17,23 @@ import pytest
 from tests.support.audio import assert_speech_like, decode
 from tests.support.ci import missing
 from tests.support.cluster import free_port
-from tests.support.container import LIMITS, base_image, build_context, dependency_wheels, podman
+from tests.support.container import LIMITS, TOOLS, podman
+from tests.support.container import image as build_image
 
-pytestmark = [pytest.mark.container, pytest.mark.slow]
+# the first test builds the image: minutes with a warm cache, more on a fresh machine (README: Test)
+pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 REPO = Path(__file__).resolve().parent.parent
-IMAGE = "localhost/kokoro-server:test"
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> str:
-    for tool in ("podman", "mmdebstrap", "runc"):
+def image() -> str:
+    """The image of this tree: built here, or found already built (by `.ci/run`'s background
+    preparation, or an earlier run of the same tree; tests/support/container.py)."""
+    for tool in TOOLS:
         if shutil.which(tool) is None:
             missing(f"{tool} is not installed (apt-get install podman mmdebstrap runc)")
-    base = base_image()
-    context = build_context(REPO, dependency_wheels(REPO), tmp_path_factory.mktemp("image"))
-    podman("build", "--format", "docker", "--build-arg", f"BASE={base}", "--build-arg", "PIP_ARGS=--no-index",
-           "-t", IMAGE, str(context), timeout=1800)
-    return IMAGE
+    return build_image(REPO)
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +76,10 @@ def test_the_image_runs_as_a_user_with_a_data_volume_and_a_readiness_check(image
     assert "/data" in config["Volumes"] and "KOKORO_DATA_DIR=/data" in config["Env"]
     healthcheck = inspected.get("Healthcheck") or config.get("Healthcheck")  # where podman puts it
     assert any("/ready" in part for part in healthcheck["Test"])
+
+
+def test_the_image_holds_the_derived_model_file(image: str):
+    """Built with `kokoro-server models --derive`: on this (the build's) CPU the image runs the derived
+    file from its first start."""
+    shown = podman("run", "--rm", *LIMITS, image, "kokoro-server", "models", "-m", "v1_0").stdout
+    assert "runs on: onnx (/data/models/v1_0/.derived/" in shown and "bit-identical" in shown, shown

@@ -12,7 +12,8 @@ from kokoro_server.cli import main
 from kokoro_server.datadir import DataDir
 from kokoro_server.download.command import DownloadRequest, plan
 from kokoro_server.download.hub import HubClient
-from kokoro_server.download.manifest import KOKORO_REPO, V1_0_REVISION, HubFile
+from kokoro_server.builds.downloads import HubFile
+from kokoro_server.builds.v1_0.downloads import REPO as KOKORO_REPO, REVISION as V1_0_REVISION
 from kokoro_server.errors import DownloadError, HubUnreachableError
 from tests.support.hub import FakeHub, assets_route
 
@@ -186,9 +187,12 @@ def test_an_unreachable_hub_is_tried_once_not_retried(tmp_path: Path) -> None:
     assert len(calls) == 1
 
 
-def test_the_service_speaks_with_the_downloaded_voices(hub: FakeHub, data: Path, tmp_path: Path) -> None:
+def test_the_service_speaks_with_the_downloaded_voices(hub: FakeHub, data: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.support.audio import assert_speech_like, decode
 
+    # the plain model: deriving the default fast variant in this fresh data dir would add a minute
+    monkeypatch.setenv("KOKORO_FAST_MODEL", "false")
     assert download(data, hub.url, "--voices", ",".join(VOICES)) == 0
     out = tmp_path / "hello.wav"
     assert main(["--data-dir", str(data), "say", "Hello from the downloaded voices.", "-o", str(out),

@@ -22,7 +22,7 @@ TEXTS = ["Good morning.", "The cat sat on the mat.", "Rain again today?", "See y
 def test_concurrent_calls_on_a_pool_give_the_same_audio_as_calls_in_turn(service: SpeechService,
                                                                          model_file: Path) -> None:
     inputs = engine_inputs(service, TEXTS)
-    backend = OnnxBackend(model_file, sessions=2, threads=1, save_graph=False)
+    backend = OnnxBackend(model_file, sessions=2, threads=1)
     try:
         assert backend.sessions == 2 and "2 session(s) x 1 thread(s)" in backend.description
         expected = [backend.synthesize(tokens, style, 1.0).audio for tokens, style in inputs]
@@ -132,14 +132,14 @@ def test_session_layout(sessions: int, threads: int, concurrency: int, cores: in
 def test_a_lone_stream_runs_on_the_wide_session_and_concurrent_streams_on_the_narrow_ones(
         service: SpeechService, model_file: Path) -> None:
     inputs = engine_inputs(service, TEXTS[:2])
-    backend = OnnxBackend(model_file, sessions=2, threads=1, wide_threads=2, save_graph=False)
+    backend = OnnxBackend(model_file, sessions=2, threads=1, wide_threads=2)
     try:
         assert ("1 session x 2 thread(s) for a lone stream, 2 session(s) x 1 thread(s) when streams overlap"
                 in backend.description)
         with backend.streaming():
             alone = [backend.synthesize(tokens, style, 1.0).audio for tokens, style in inputs]
         assert backend.calls_on == {"wide": 2, "narrow": 0}
-        assert backend._pool is None  # noqa: SLF001 - the narrow sessions are not opened until needed
+        assert backend._running.pool is None  # noqa: SLF001 - the narrow sessions are not opened until needed
 
         both_live = threading.Barrier(2, timeout=30)
 

@@ -112,21 +112,22 @@ def test_sweep_takes_stale_temp_files_only(tmp_path: Path) -> None:
 
 def test_say_on_a_fresh_data_dir(assets: Path, tmp_path: Path) -> None:
     """The first `say`: stale temp files of a killed run are swept (live and young ones stay), the
-    assembled model and the saved graph get the umask's mode, the replaced output keeps its mode, and
-    stderr has no onnxruntime lines. (A Spanish voice: espeak's front end starts in a fraction of the
+    assembled model gets the umask's mode, nothing is derived (a one-shot command), the replaced output
+    keeps its mode, and stderr has no onnxruntime lines; then `models --derive` writes the derived
+    files with the umask's mode too. (A Spanish voice: espeak's front end starts in a fraction of the
     time of the English one.)"""
     data = fill_data_dir(tmp_path / "data", assets, versions=("v1_0",))
     models = data / "models" / "v1_0"
     stale = [make_old(models / ".kokoro-v1_0-int8.onnx.a1b2c3d4.part"),
-             make_old(models / ".optimized" / ".kokoro-v1_0-int8.onnx.a1b2c3d4.tmp")]
+             make_old(models / ".derived" / ".kokoro-v1_0-int8.onnx.0123456789ab.onnx.a1b2c3d4.tmp")]
     young = models / ".kokoro-v1_0-int8.onnx.e5f6a7b8.part"
     young.write_bytes(b"another process started writing this a moment ago")
     out = tmp_path / "hello.wav"
     out.write_bytes(b"an older file")
     out.chmod(0o640)
-    with TempFile(models / ".optimized" / "kokoro-v1_0-int8.onnx") as live:
+    env = {**os.environ, "KOKORO_DATA_DIR": str(data), "KOKORO_THREADS": "2"}
+    with TempFile(models / ".derived" / "kokoro-v1_0-int8.onnx") as live:
         os.utime(live.path, (HOUR_AGO, HOUR_AGO))
-        env = {**os.environ, "KOKORO_DATA_DIR": str(data), "KOKORO_THREADS": "2"}
         result = subprocess.run([sys.executable, "-m", "kokoro_server.cli", "say", "Hola.", "-v", "ef_dora",
                                  "-o", str(out)], env=env, capture_output=True, text=True, timeout=300,
                                 preexec_fn=lambda: os.umask(0o002))
@@ -136,10 +137,15 @@ def test_say_on_a_fresh_data_dir(assets: Path, tmp_path: Path) -> None:
     assert "onnxruntime" not in result.stderr.lower() and "[W:" not in result.stderr, result.stderr
     assert "wrote" in result.stderr and mode(out) == 0o640 and out.stat().st_size > 10_000
     assert mode(models / "kokoro-v1_0-int8.onnx") == 0o664
-    # every file the run derived (the saved optimized graph and its manifest, the durations variant...)
+    assert not [p for p in (models / ".derived").iterdir() if not p.name.startswith(".")]  # say derives nothing
+    derive = subprocess.run([sys.executable, "-m", "kokoro_server.cli", "models", "--derive"], env=env,
+                            capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.umask(0o002))
+    assert derive.returncode == 0, derive.stderr
+    assert "v1_0: derived in" in derive.stdout and "[W:" not in derive.stderr, (derive.stdout, derive.stderr)
+    # every file the derivation wrote (the derived model and its manifest)
     saved = [p for p in models.rglob("*") if p.is_file() and p.suffix in (".onnx", ".json")
              and not p.name.startswith(".") and p != models / "kokoro-v1_0-int8.onnx"]
-    assert any(".optimized" in p.parts for p in saved), saved
+    assert any(".derived" in p.parts and p.suffix == ".onnx" for p in saved), saved
     assert {mode(p) for p in saved} == {0o664}, {str(p): oct(mode(p)) for p in saved}
 
 

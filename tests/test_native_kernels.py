@@ -12,12 +12,14 @@ from tests.support.ci import missing
 PATHS = ("avx512vnni", "avx2", "portable")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def kn():
+    """The kernels, on the CPU's own path before and after each test (tests lower it with set_isa)."""
     try:
         import kokoro_native
     except ImportError:
         missing("kokoro_native is not installed (pip install ./native)")
+    kokoro_native.set_isa(kokoro_native.detected_isa())
     yield kokoro_native
     kokoro_native.set_isa(kokoro_native.detected_isa())
 
@@ -128,7 +130,7 @@ def test_bad_shapes_are_errors_not_crashes(kn) -> None:
 def test_models_command_says_which_path_runs(kn, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from kokoro_server.optimize.native_generator import status_line
+    from kokoro_server.engine.derived.recipes.native_generator import status_line
 
     line = status_line()
     if kn.detected_isa() == "portable":

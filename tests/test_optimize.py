@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from kokoro_server.cli import main
-from kokoro_server.engine.derived_model import derived_path, manifest_path, usable_derived
-from kokoro_server.optimize import bar as quality_bar
-from kokoro_server.optimize.bar import CHECK_SET
-from kokoro_server.optimize.calibrated import CALIBRATION_SET
-from kokoro_server.optimize.command import NOISE_BRANCH, Optimized, QualityCheckFailed, optimize
-from kokoro_server.optimize.quality import log_mel_distance
+from kokoro_server.engine.derived.quality import bar as quality_bar
+from kokoro_server.engine.derived.quality.bar import CHECK_SET
+from kokoro_server.engine.derived.recipes.calibrated_int8 import CALIBRATION_SET
+from kokoro_server.optimize.command import (NOISE_BRANCH, Optimized, QualityCheckFailed, derived_path, manifest_path,
+                                            optimize, usable_derived)
+from kokoro_server.engine.derived.quality.distance import log_mel_distance
 from kokoro_server.service import SpeechRequest, SpeechService
 from kokoro_server.settings import Settings
 from tests.conftest import fill_data_dir
@@ -45,16 +45,17 @@ def optimized(opt_dir: Path) -> Optimized:
 def test_optimized_model_passes_its_check_and_is_installed(optimized: Optimized) -> None:
     import onnx
 
-    from kokoro_server.optimize.rewrite import NOISE_BRANCH as NOISE_CONVS, find_chains
+    from kokoro_server.engine.derived.int8_chains import NOISE_BRANCH as NOISE_CONVS, find_chains
 
     verdict = optimized.verdict
     assert verdict is not None and verdict.passed and verdict.checks["durations"] and len(verdict.variant.samples) == 2
     assert verdict.variant.mean_db <= verdict.shipped.mean_db + quality_bar.MEAN_MARGIN_DB and optimized.convs == 14
     assert optimized.path == derived_path(optimized.source) and usable_derived(optimized.source) == optimized.path
     manifest = json.loads(manifest_path(optimized.source).read_text())
-    assert manifest["recipe"] == "calibrated-int8/1" and manifest["quality"]["checks"]["durations"]
-    assert manifest["quality"]["passed"] and manifest["quality"]["static_groups"] == list(NOISE_BRANCH)
-    assert manifest["quality"]["level"] == "signal" and manifest["quality"]["cpu_kind"]
+    quality = manifest["facts"]["quality"]
+    assert manifest["applied"] == ["calibrated-int8/1"] and quality["checks"]["durations"] and quality["passed"]
+    assert quality["static_groups"] == list(NOISE_BRANCH) and quality["level"] == "signal" and quality["cpu_kind"]
+    assert manifest["key"]["cpu"] == "any"  # portable: judged by the bar, it runs on any machine
     assert [p.name for p in optimized.path.parent.iterdir() if p.name.endswith(".tmp")] == []
 
     source, derived = onnx.load(str(optimized.source)), onnx.load(str(optimized.path))
@@ -68,7 +69,7 @@ def test_optimized_model_passes_its_check_and_is_installed(optimized: Optimized)
 
 def test_service_runs_the_optimized_model_unless_turned_off(optimized: Optimized, opt_dir: Path) -> None:
     for use, name in ((True, optimized.path.name), (False, optimized.source.name)):
-        service = SpeechService(Settings(data_dir=opt_dir, threads=2, use_optimized_model=use))
+        service = SpeechService(Settings(data_dir=opt_dir, threads=2, use_optimized_model=use, fast_model=False))
         try:
             assert name in service.models.get("v1_0").backend.description
         finally:
@@ -80,7 +81,7 @@ def test_optimized_model_says_the_same(optimized: Optimized, opt_dir: Path, tran
     text = "Scientists discovered a new species of frog in the rainforest last year."
     audio, model_audio = {}, {}
     for use in (False, True):
-        service = SpeechService(Settings(data_dir=opt_dir, threads=2, use_optimized_model=use))
+        service = SpeechService(Settings(data_dir=opt_dir, threads=2, use_optimized_model=use, fast_model=False))
         try:
             audio[use] = service.synthesize(SpeechRequest(text=text, voice="bf_emma"))
             (tokens, style), = engine_inputs(service, [text], "bf_emma")
@@ -103,22 +104,28 @@ def test_rerun_is_a_no_op_and_models_shows_it(optimized: Optimized, opt_dir: Pat
 def test_corrupt_or_stale_derived_model_is_not_run(optimized: Optimized, tmp_path: Path) -> None:
     source = tmp_path / optimized.source.name
     source.symlink_to(optimized.source.resolve())
-    shutil.copy(optimized.path, derived_path(source))
-    shutil.copy(manifest_path(optimized.source), manifest_path(source))
+    derived_path(source).parent.mkdir()
+    manifest = json.loads(manifest_path(optimized.source).read_text())
+
+    def put(record: dict | str) -> None:
+        """The store's file and a manifest beside ``source`` (a stale one is deleted when read)."""
+        shutil.copy(optimized.path, derived_path(source))
+        manifest_path(source).write_text(record if isinstance(record, str) else json.dumps(record))
+
+    put(manifest)
     assert usable_derived(source) == derived_path(source)
-
-    manifest = json.loads(manifest_path(source).read_text())
-    for key, value in (("recipe", "static-int8-noise-branch/1"), ("source_sha256", "0" * 64)):
-        changed = dict(manifest, **{key: value}, source_mtime_ns=manifest["source_mtime_ns"] - 1)
-        manifest_path(source).write_text(json.dumps(changed))
+    made_by_another = dict(manifest["key"], recipes=["calibrated-int8/0"])
+    for key, value in (("key", made_by_another), ("source_sha256", "0" * 64)):
+        put(dict(manifest, **{key: value}, source_mtime_ns=manifest["source_mtime_ns"] - 1))
         assert usable_derived(source) is None, key
-    manifest_path(source).write_text(json.dumps(manifest))
+        assert not derived_path(source).exists(), key  # a stale file is deleted, never served later
 
+    put(manifest)
     with derived_path(source).open("r+b") as handle:
         handle.seek(50_000_000)
         handle.write(b"\0" * 16)
     assert usable_derived(source) is None
-    manifest_path(source).write_text("{broken")
+    put("{broken")
     assert usable_derived(source) is None
 
 

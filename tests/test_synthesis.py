@@ -10,7 +10,9 @@ import pytest
 
 from kokoro_server.errors import FileProblemError, InvalidInputError, InvalidVoiceSpecError, VoiceNotFoundError
 from kokoro_server.service import SpeechRequest, SpeechService
+from kokoro_server.text.chunk import MAX_PIECE_CHARS, ChunkPlan
 from tests.support.audio import SAMPLE_RATE, assert_speech_like, rms
+from tests.support.engine import counted_front_end, counted_synthesis
 
 PARAGRAPH = ("The old lighthouse keeper climbed the stairs every evening at dusk. "
              "He polished the great lens, trimmed the wick, and watched the ships pass safely by.")  # 29 words
@@ -101,6 +103,7 @@ def test_text_without_phonemes_is_a_clear_error(service: SpeechService) -> None:
         list(service.stream(prepared))
 
 
+@pytest.mark.timeout(600)  # 5,000 characters through the model: 3.5 minutes on a loaded 2-core machine
 def test_long_input_streams_in_chunks_with_bounded_memory(service: SpeechService) -> None:
     """5,000+ characters at 4x speed: chunks arrive one by one; Python memory stays flat."""
     sentences = [f"This is sentence number {i} of a long chapter that keeps going for a while." for i in range(70)]
@@ -133,35 +136,106 @@ def test_long_input_streams_in_chunks_with_bounded_memory(service: SpeechService
     assert peak_after_warmup < held / 3, f"peak {peak_after_warmup} bytes vs {held} bytes of audio produced"
 
 
+# -- cost: the work grows with the input, counted ---------------------------------------------------
+
+COST_SHAPES = {
+    "prose": lambda n: ("The keeper climbed the stairs at dusk, and he lit the lamp for the ships. " * n)[:n],
+    "numbers": lambda n: ("Pay $1,234.50 on 2024-01-03 at 9:30am, 12% off. " * n)[:n],
+    "one long word": lambda n: "x" * n,
+    "markup pauses": lambda n: ("Hi [pause:0.2s] there [pause:150ms] " * n)[:n],
+    "ssml": lambda n: "<speak>" + "<s>Hi <break time='100ms'/> you</s>" * (n // 40) + "</speak>",
+}
+
+
+@pytest.mark.parametrize("shape", list(COST_SHAPES))
+def test_front_end_work_grows_in_proportion_to_the_input(service: SpeechService, shape: str) -> None:
+    """Characters phonemized and tokens to synthesize, counted at two input sizes: each in proportion
+    to the input (no text phonemized again and again, no reading that multiplies without bound)."""
+    work = {}
+    for n in (800, 3200):
+        text = COST_SHAPES[shape](n)
+        prepared = service.prepare(SpeechRequest(text=text, voice="af_heart"))
+        with counted_front_end(service) as calls:
+            chunks = list(service.chunks(prepared))
+        tokens = sum(len(c.tokens) for c in chunks)
+        assert sum(calls) <= 1.5 * len(prepared.text) + 100, (shape, sum(calls), len(prepared.text))
+        assert max(calls) <= MAX_PIECE_CHARS  # no phonemizer call holds the front end for long
+        assert tokens <= 8 * len(text), (shape, tokens, len(text))
+        work[n] = (len(text), sum(calls), tokens)
+    (small, small_chars, small_tokens), (large, large_chars, large_tokens) = work[800], work[3200]
+    growth = large / small
+    assert large_chars <= 1.25 * growth * max(small_chars, 1) + 100, work
+    assert large_tokens <= 1.25 * growth * max(small_tokens, 1) + 100, work
+
+
+def test_the_tokens_synthesized_are_the_chunks_tokens(service: SpeechService) -> None:
+    """What the cost test counts is what the model is given: every chunk's tokens, once."""
+    text = COST_SHAPES["numbers"](120)
+    prepared = service.prepare(SpeechRequest(text=text, voice="af_heart", speed=4.0))
+    expected = [len(c.tokens) for c in service.chunks(prepared) if c.tokens]
+    with counted_synthesis(service) as calls:
+        list(service.stream(prepared))
+    assert calls == expected
+
+
 def test_stream_is_lazy(service: SpeechService) -> None:
-    """Nothing past what the consumer takes is synthesized (what lets a server stop on disconnect)."""
+    """Nothing past what the consumer takes is synthesized (what lets a server stop on disconnect):
+    the model is called once per chunk taken (one ahead at most), not for the whole text."""
     text = " ".join(["A short sentence."] * 200)
     prepared = service.prepare(SpeechRequest(text=text, voice="af_heart", speed=4.0))
-    taken = list(itertools.islice(service.stream(prepared), 2))
+    with counted_synthesis(service) as calls:
+        stream = service.stream(prepared)
+        taken = list(itertools.islice(stream, 2))
+        made = len(calls)
+        getattr(stream, "close", lambda: None)()  # a generator: release the model
     assert len(taken) == 2
+    assert 2 <= made <= 3, f"{made} model calls for 2 chunks taken"
+    assert len(list(service.chunks(prepared))) >= 10  # what an eager stream would have synthesized
 
 
-@pytest.mark.parametrize("speed", [1.0, 1.5])
-def test_each_join_is_the_pause_of_its_boundary_not_the_models_edge_silence(service: SpeechService,
-                                                                            speed: float) -> None:
+# -- joins, measured by a silence detector of the test's own --------------------------------------
+
+SILENT_DBFS = -50.0  # a 2 ms frame quieter than this (RMS) is silence
+FRAME = SAMPLE_RATE // 500
+# README ("Streaming"): a join keeps 40 ms of the model's silence before the sound and 60 ms after
+# it, then adds the pause of its boundary (divided by speed): none where a phrase was cut, 0.1 s
+# after a clause, 0.3 s after a sentence, 0.6 s between paragraphs.
+KEPT_S = 0.04 + 0.06
+PAUSE_S = {"word": 0.0, "clause": 0.1, "sentence": 0.3, "paragraph": 0.6}
+
+
+def silent_edges(audio: np.ndarray) -> tuple[float, float]:
+    """Seconds of silence before the first sounding frame and after the last one."""
+    frames = audio[: len(audio) // FRAME * FRAME].reshape(-1, FRAME).astype(np.float64)
+    level = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-20)
+    sounding = np.flatnonzero(level > SILENT_DBFS)
+    assert sounding.size, "no sound at all"
+    return sounding[0] * FRAME / SAMPLE_RATE, (len(audio) - (sounding[-1] + 1) * FRAME) / SAMPLE_RATE
+
+
+HARBOUR = ("The harbour town woke slowly on the first morning of spring, and the fishermen who had waited "
+           "all winter pushed their boats into the grey water. Nobody spoke.\n\nIn the evening, the lamps were lit.")
+SENTENCES = "The boats were ready at dawn. Nobody on the pier said a word. The gulls were quiet too."
+SMALL_PLAN = ChunkPlan(first_tokens=24, target_tokens=30, max_tokens=60)  # a chunk per sentence here
+
+
+@pytest.mark.parametrize("text, plan, speed, boundaries", [
+    (HARBOUR, ChunkPlan(), 1.0, {"word", "clause", "paragraph"}),
+    (HARBOUR, ChunkPlan(), 1.5, {"word", "clause", "paragraph"}),
+    (SENTENCES, SMALL_PLAN, 1.0, {"sentence"}),
+], ids=["phrases", "phrases-1.5x", "sentences"])
+def test_each_join_is_the_pause_of_its_boundary_not_the_models_edge_silence(
+        service: SpeechService, text: str, plan: ChunkPlan, speed: float, boundaries: set[str]) -> None:
     """The model pads every utterance with ~0.3 s of silence before and ~0.45 s after; a join keeps
-    40 + 60 ms of it and adds its boundary's pause (none where a phrase was cut)."""
-    from kokoro_server.audio.silence import LEAD_MARGIN, TRAIL_MARGIN, speech_bounds
-    from kokoro_server.text.chunk import PAUSE_SECONDS
+    a little of it and adds its boundary's pause (none where a phrase was cut)."""
+    request = SpeechRequest(text=text, voice="af_heart", speed=speed, chunk_plan=plan)
+    chunks = list(service.stream(service.prepare(request)))
+    joins = [c.chunk.boundary for c in chunks]
+    assert boundaries <= set(joins[:-1]) and joins[-1] == "end", joins
 
-    text = ("The harbour town woke slowly on the first morning of spring, and the fishermen who had waited "
-            "all winter pushed their boats into the grey water. Nobody spoke.\n\nIn the evening, the lamps were lit.")
-    chunks = list(service.stream(service.prepare(SpeechRequest(text=text, voice="af_heart", speed=speed))))
-    boundaries = [c.chunk.boundary for c in chunks]
-    assert {"word", "paragraph"} <= set(boundaries) and boundaries[-1] == "end", boundaries
-
-    def edges(audio: np.ndarray) -> tuple[int, int]:  # samples of silence before and after the sound
-        start, end = speech_bounds(audio, lead=0, trail=0)
-        return start, len(audio) - end
-
-    assert edges(chunks[0].audio)[0] <= LEAD_MARGIN  # the first audio starts at once
+    assert silent_edges(chunks[0].audio)[0] <= 0.05  # the first audio starts at once
     for before, after in zip(chunks, chunks[1:]):
-        gap = (edges(before.audio)[1] + edges(after.audio)[0]) / SAMPLE_RATE
-        expected = (LEAD_MARGIN + TRAIL_MARGIN) / SAMPLE_RATE + PAUSE_SECONDS[before.chunk.boundary] / speed
-        assert gap == pytest.approx(expected, abs=0.005), (before.chunk.text, before.chunk.boundary, gap)
-    assert edges(chunks[-1].audio)[1] <= TRAIL_MARGIN
+        gap = silent_edges(before.audio)[1] + silent_edges(after.audio)[0]
+        expected = KEPT_S + PAUSE_S[before.chunk.boundary] / speed
+        assert gap == pytest.approx(expected, abs=0.02), (before.chunk.text, before.chunk.boundary, gap, expected)
+    assert silent_edges(chunks[-1].audio)[1] <= 0.08  # 60 ms kept, and the fade below the 2 ms frames

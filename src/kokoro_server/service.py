@@ -7,7 +7,7 @@ breaking a stream; ``stream`` then yields audio chunk by chunk as the engine pro
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -20,13 +20,14 @@ from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
 from kokoro_server.errors import (InputTooLongError, InvalidInputError, InvalidVoiceSpecError, KokoroError,
                                   TimestampsUnavailableError, VoiceNotFoundError)
+from kokoro_server.languages import LANGUAGES, chunker, normalize, read_languages, resolve
 from kokoro_server.settings import Settings
-from kokoro_server.text.chunk import Chunk, ChunkPlan, Chunker
+from kokoro_server.text.chunk import Chunk, ChunkPlan
 from kokoro_server.text.clean import clean_input
 from kokoro_server.text.document import Document, Text, VoiceChange
 from kokoro_server.text.lexicon import Lexicon, LexiconStore
 from kokoro_server.text.markup import InputFormat, check_phonemes, parse
-from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions, normalize
+from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions
 from kokoro_server.voices.library import VoiceLibrary
 from kokoro_server.voices.mix import VoiceMix, parse_mix
 
@@ -40,7 +41,7 @@ class SpeechRequest:
     voice: str | None = None
     model: str | None = None  # a model name or version; None = the default (or routed by voice)
     speed: float = 1.0
-    lang: str | None = None  # one-letter Kokoro language code; None = from the voice name
+    lang: str | None = None  # one-letter Kokoro language code or BCP-47 tag; None = from the voice name
     normalization: NormalizationOptions = DEFAULT_OPTIONS
     chunk_plan: ChunkPlan = field(default_factory=ChunkPlan)
     markup: bool = True  # read inline markup ([pause:1s], [word](/phonemes/), [voice:name]); False: literal text
@@ -59,6 +60,8 @@ class PreparedSpeech:
     document: Document  # the input's segments, text segments normalized
     notice: str | None = None  # something the user should know (e.g. a fallback voice was used)
     packs: Mapping[str, np.ndarray] = field(default_factory=dict)  # voices the markup switches to
+    # text streamed in (serving/live_speech.py): the chunks come from the caller, not from ``document``
+    chunk_source: Callable[[], Iterator[Chunk]] | None = None
 
     def pack_for(self, chunk: Chunk) -> np.ndarray:
         return self.packs[chunk.voice] if chunk.voice else self.pack
@@ -80,11 +83,12 @@ class AudioChunk:
 
 
 class SpeechService:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, derive_in_background: bool = False) -> None:
+        """``derive_in_background``: a server's service (the CLI's one-shot commands derive nothing)."""
         self.settings = settings
         self.data_dir = DataDir(settings.data_dir)
         self.data_dir.sweep_temp_files()  # what a killed process left (start-up of the CLI and the server)
-        self.models = ModelManager(settings, self.data_dir)
+        self.models = ModelManager(settings, self.data_dir, derive_in_background=derive_in_background)
         self.voices = VoiceLibrary(self.data_dir)
         self.lexicons = LexiconStore(self.data_dir.root / "lexicon")
 
@@ -176,13 +180,13 @@ class SpeechService:
         name = self.default_voice_name(build)
         default = parse_mix(name)
         if all(self.voices.has(build, n) for n, _ in default.parts):
-            return default, name[:1], None
+            return default, _voice_language(name), None
         embedded = build.embedded_voices
         if embedded is None or not self.voices.has(build, embedded.fallback):
             raise self.voices.not_found(build, name)
         notice = (f"default voice {name!r} is not installed; speaking with the embedded voice "
                   f"{embedded.fallback!r} (install more: kokoro-server download -m {build.version} --voices {name})")
-        return parse_mix(embedded.fallback), name[:1], notice
+        return parse_mix(embedded.fallback), _voice_language(name), notice
 
     def prepare(self, request: SpeechRequest) -> PreparedSpeech:
         if not (MIN_SPEED <= request.speed <= MAX_SPEED):
@@ -195,7 +199,7 @@ class SpeechService:
                                     f"{self.settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", param="input")
         if request.voice:
             mix, build = self.parse_voice(request.voice, request.model)
-            lang, notice = mix.parts[0][0][:1], None
+            lang, notice = _voice_language(mix.parts[0][0]), None
             try:
                 pack = self.voices.resolve(build, mix)
             except VoiceNotFoundError as exc:
@@ -211,15 +215,11 @@ class SpeechService:
                 raise
             pack = self.voices.resolve(build, mix)
         self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
-        lang = (request.lang or lang).lower()
-        language = build.languages.get(lang)
-        if language is None or not language.supported:
-            supported = ", ".join(f"{code} ({l.name})" for code, l in build.languages.items() if l.supported)
-            raise InvalidInputError(f"language {lang!r} is not supported offline by {build.version}; "
-                                    f"supported: {supported}", param="lang_code")
-        document = parse(clean_input(request.text), markup=request.markup, input_format=request.input_format,
-                         lang=lang)
-        document = self.lexicons.get(lang, build.vocab, build.version).apply(document)
+        lang = resolve(request.lang or lang, build.languages, build.version, "lang_code").code
+        document = parse(clean_input(request.text), markup=request.markup, input_format=request.input_format)
+        document = read_languages(document, lang, pinned=request.lang is not None, supported=build.languages)
+        for code in document.languages:  # each part is read with its own language's lexicon
+            document = self.lexicons.get(code, build.vocab, build.version).apply(document)
         check_phonemes(document, build.vocab)
         packs = self._markup_voices(document, build)
         document = self.normalized(document, request.normalization, lang)
@@ -246,8 +246,8 @@ class SpeechService:
     @staticmethod
     def normalized(document: Document, options: NormalizationOptions, lang: str = "a") -> Document:
         """The document with each text segment's normalized reading (and where its words came from)."""
-        segments = tuple(replace(s, normalized=normalize(s.text, options, lang)) if isinstance(s, Text) else s
-                         for s in document.segments)
+        segments = tuple(replace(s, normalized=normalize(s.text, options, s.lang or lang)) if isinstance(s, Text)
+                         else s for s in document.segments)
         return replace(document, segments=segments)
 
     def phonemize(self, text: str, lang: str = "a", model: str | None = None) -> tuple[str, list[int]]:
@@ -255,19 +255,18 @@ class SpeechService:
         both ends), as the model would get them; no voice or weights needed."""
         build = resolve_model_name(model, self.settings.default_model) if model else \
             get_build(self.settings.default_model)
-        lang = (lang or "a").lower()
-        language = build.languages.get(lang)
-        if language is None or not language.supported:
-            raise InvalidInputError(f"language {lang!r} is not supported offline by {build.version}", param="language")
+        lang = resolve(lang or "a", build.languages, build.version, "language").code
         if not text.strip():
             raise InvalidInputError("text is empty", param="text")
         if len(text) > self.settings.max_input_chars:
             raise InputTooLongError(f"text is {len(text)} characters; the limit is {self.settings.max_input_chars}",
                                     param="text")
-        document = self.lexicons.get(lang, build.vocab, build.version).apply(parse(clean_input(text), lang=lang))
+        document = read_languages(parse(clean_input(text)), lang, pinned=True, supported=build.languages)
+        for code in document.languages:
+            document = self.lexicons.get(code, build.vocab, build.version).apply(document)
         check_phonemes(document, build.vocab)
-        chunker = Chunker(build.make_phonemizer(lang), build.tokenize)
-        chunks = list(chunker.chunks(self.normalized(document, DEFAULT_OPTIONS, lang)))
+        chunks = list(chunker(lambda code: self.phonemizer(build, code), build.tokenize, lang).chunks(
+            self.normalized(document, DEFAULT_OPTIONS, lang)))
         phonemes = " ".join(c.phonemes for c in chunks if c.tokens)
         return phonemes, [0, *build.tokenize(phonemes), 0]
 
@@ -276,14 +275,20 @@ class SpeechService:
         build = get_build(self.settings.default_model)
         return [self.lexicons.get(lang, build.vocab, build.version) for lang in self.lexicons.languages()]
 
-    def phonemizer(self, prepared: PreparedSpeech) -> Phonemizer:
-        return prepared.build.make_phonemizer(prepared.lang)
+    def phonemizer(self, build: Build, lang: str) -> Phonemizer:
+        """The phonemizer this service reads language ``lang`` with for ``build`` (the one place chunking
+        asks for one)."""
+        return build.make_phonemizer(lang)
 
     # -- synthesis -------------------------------------------------------------------------
     def chunks(self, prepared: PreparedSpeech) -> Iterator[Chunk]:
         """The prepared input's chunks (text front end only), lazily."""
-        chunker = Chunker(self.phonemizer(prepared), prepared.build.tokenize, prepared.chunk_plan)
-        return chunker.chunks(prepared.document)
+        if prepared.chunk_source is not None:
+            return prepared.chunk_source()
+        build = prepared.build
+        return chunker(lambda code: self.phonemizer(build, code), build.tokenize, prepared.lang,
+                       prepared.chunk_plan).chunks(
+            prepared.document)
 
     def stream(self, prepared: PreparedSpeech) -> Iterator[AudioChunk]:
         """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks; the model
@@ -328,4 +333,10 @@ class SpeechService:
 
     def close(self) -> None:
         self.models.close()
+
+
+def _voice_language(voice: str) -> str:
+    """The language code of a voice (its name's first letter names its language pack)."""
+    pack = LANGUAGES.of_voice(voice)
+    return pack.code if pack is not None else voice[:1]
 

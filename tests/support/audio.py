@@ -22,8 +22,8 @@ def decode(data: bytes, fmt: str | None = None) -> tuple[np.ndarray, int]:
         for frame in container.decode(audio=0):
             rate = frame.sample_rate
             array = frame.to_ndarray()
-            if array.dtype.kind in "iu":
-                array = array.astype(np.float32) / float(np.iinfo(array.dtype).max)
+            if array.dtype.kind == "i":  # full scale as for pcm: int16 -32768 is -1.0 (exact, both ways)
+                array = array.astype(np.float32) / -float(np.iinfo(array.dtype).min)
             frames.append(array.reshape(frame.layout.nb_channels if frame.format.is_planar else 1, -1)[0]
                           if frame.format.is_planar else array.reshape(-1))
     return (np.concatenate(frames).astype(np.float32) if frames else np.zeros(0, np.float32)), rate

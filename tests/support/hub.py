@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from kokoro_server.download.manifest import KOKORO_REPO, V0_19_REVISION
+from kokoro_server.builds.v0_19.downloads import REPO as KOKORO_REPO, REVISION as V0_19_REVISION
 
 LFS_SUFFIXES = (".pt", ".pth", ".onnx")
 COMMIT = "0123456789abcdef0123456789abcdef01234567"  # what the stand-in reports as X-Repo-Commit

@@ -20,9 +20,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from kokoro_server import __version__
+from kokoro_server.api import elevenlabs
 from kokoro_server.api.errors import install_error_handler
 from kokoro_server.api.middleware import (LOOPBACK_NAMES, REQUEST_ID_HEADER, HostCheckMiddleware,
-                                          RequestContextMiddleware)
+                                          RequestContextMiddleware, WebSocketOriginMiddleware)
 from kokoro_server.api.routes import captions, config, downloads, health, models, speech, text, voices
 from kokoro_server.api.routes.web import mount_web_ui
 from kokoro_server.api.state import Serving
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = SpeechService(settings)
+        service = SpeechService(settings, derive_in_background=True)
         state = Serving(
             settings=settings, service=service,
             runner=SynthesisRunner(service, concurrency=settings.concurrency, queue_size=settings.queue_size),
@@ -53,9 +54,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks = [asyncio.create_task(preload(state)), asyncio.create_task(sweep_downloads(state.downloads))]
         if settings.model_ttl_s:
             tasks.append(asyncio.create_task(unload_idle_models(service, settings.model_ttl_s)))
+        wyoming = await start_wyoming(state) if settings.wyoming_port else None
         try:
             yield
         finally:
+            if wyoming is not None:
+                await wyoming.stop()
             for task in tasks:
                 task.cancel()
             state.runner.close()
@@ -67,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handler(app)
     default_openapi = app.openapi
     app.openapi = lambda: openapi_without_422(app, default_openapi)  # type: ignore[method-assign]
-    for module in (speech, captions, voices, models, config, downloads, health, text):
+    for module in (speech, captions, voices, models, config, downloads, health, text, elevenlabs):
         app.include_router(module.router)
     if settings.web_ui:
         mount_web_ui(app)
@@ -75,11 +79,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], expose_headers=[REQUEST_ID_HEADER, "X-Download-Path", "X-Captions-Path",
                                                                 "Retry-After", "Content-Disposition"])
+    app.add_middleware(WebSocketOriginMiddleware, cors_origins=settings.cors_origins)
     if HostCheckMiddleware.wanted(settings.host, settings.allowed_hosts):
         app.add_middleware(HostCheckMiddleware, allowed=[*LOOPBACK_NAMES, settings.host, *settings.allowed_hosts])
     app.add_middleware(RequestContextMiddleware,
                        max_body_bytes=settings.max_input_chars * JSON_OVERHEAD_PER_CHAR + BODY_SLACK_BYTES)
     return app
+
+
+async def start_wyoming(state: Serving):  # type: ignore[no-untyped-def]
+    """KOKORO_WYOMING_PORT: the Wyoming server (Home Assistant) on the same engine and queue."""
+    from kokoro_server.api.wyoming.server import WyomingServer
+
+    server = WyomingServer(state)
+    await server.start()
+    return server
 
 
 def download_parents(service: SpeechService) -> list[Path]:

@@ -128,7 +128,7 @@ class HostCheckMiddleware:
         return "*" not in extra and (is_loopback(bound_host) or bool(extra))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         given = Headers(scope=scope).get("host", "")
@@ -136,6 +136,50 @@ class HostCheckMiddleware:
             await self.app(scope, receive, send)
             return
         shown = given if _CLIENT_ID.fullmatch(given) else "(not printable)"
+        if scope["type"] == "websocket":  # DNS rebinding reaches WebSockets too: refuse the handshake
+            await send({"type": "websocket.close", "code": 1008, "reason": "host not allowed"})
+            return
         await error_response(400, f"this server does not answer for host {shown!r} (Host header); allowed: "
                              f"{', '.join(sorted(self.allowed))}. Add the name to KOKORO_ALLOWED_HOSTS",
                              param="Host", code="invalid_host")(scope, receive, send)
+
+
+def origin_allowed(origin: str, host: str, cors_origins: list[str]) -> bool:
+    """A browser's WebSocket to this server: from a page of this server (same host and port as the
+    Host header) or of an origin KOKORO_CORS_ORIGINS names (``*``: any)."""
+    if "*" in cors_origins or origin in cors_origins:
+        return True
+    scheme, _, rest = origin.partition("://")
+    return bool(scheme) and rest.lower() == host.strip().lower()
+
+
+class WebSocketOriginMiddleware:
+    """Against cross-site WebSocket hijacking: browsers send ``Origin`` on a WebSocket handshake and
+    let any page open one (no CORS preflight), so a page of another site could drive a local server.
+    A handshake with a foreign Origin is refused (403); clients outside a browser send no Origin."""
+
+    def __init__(self, app: ASGIApp, *, cors_origins: list[str]) -> None:
+        self.app = app
+        self.cors_origins = cors_origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is None or origin_allowed(origin, headers.get("host", ""), self.cors_origins):
+            await self.app(scope, receive, send)
+            return
+        shown = origin if _CLIENT_ID.fullmatch(origin.replace("/", "")) else "(not printable)"
+        message = (f"WebSocket from origin {shown!r} refused: only pages of this server or of KOKORO_CORS_ORIGINS "
+                   "may open one")
+        errors_log.warning(message)
+        if "websocket.http.response" in scope.get("extensions", {}):
+            body = json.dumps({"detail": {"status": "origin_not_allowed", "message": message}}).encode()
+            await send({"type": "websocket.http.response.start", "status": 403,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await send({"type": "websocket.close", "code": 1008, "reason": "origin not allowed"})

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kokoro_server.languages import LANGUAGES
 from kokoro_server.service import MAX_SPEED, MIN_SPEED, SpeechRequest
 from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions
 
@@ -28,6 +29,16 @@ OPENAI_VOICES: dict[str, str] = {
     "cedar": "am_fenrir",
 }
 """OpenAI voice name -> the Kokoro v1.0 voice it stands for (the README shows this table)."""
+
+
+def _languages(field: str, default: str) -> Any:
+    """A language field's schema text, read from the language registry when the schema is made (so a
+    pack registered later is listed too)."""
+    def extra(schema: dict[str, Any]) -> None:
+        schema["description"] = (f"Kokoro language: its one-letter code or a BCP-47 tag ({LANGUAGES.describe()}); "
+                                 f"{default}")
+        schema["examples"] = [pack.code for pack in LANGUAGES]
+    return extra
 
 
 def kokoro_voice(name: str) -> str:
@@ -62,8 +73,9 @@ class SpeechBody(BaseModel):
     instructions: str | None = Field(None, description="Accepted for compatibility and ignored: Kokoro "
                                                        "has no instruction following.")
     # Kokoro extras
-    lang_code: str | None = Field(None, description="One-letter Kokoro language code (a, b, e, f, h, i, p); "
-                                                    "default: the voice's first letter.")
+    lang_code: str | None = Field(None, json_schema_extra=_languages(
+        "lang_code", "default: the voice's language (its name's first letter). A voice change in the markup "
+                     "switches to that voice's language; SSML <lang xml:lang> switches too."))
     volume_multiplier: float = Field(1.0, ge=0.0, le=10.0)
     normalization_options: NormalizationOptions = DEFAULT_OPTIONS
     markup: bool = Field(True, description="Read inline markup: [pause:1.5s], [word](/phonemes/), [word](+1), "
@@ -99,7 +111,7 @@ class PhonemizeBody(BaseModel):
     """``POST /dev/phonemize`` (Kokoro-FastAPI's shape)."""
 
     text: str
-    language: str = Field("a", description="One-letter Kokoro language code.")
+    language: str = Field("a", json_schema_extra=_languages("language", "default: a."))
     model: str | None = Field(None, description="Whose phoneme set; default: the default version.")
 
 
@@ -223,6 +235,18 @@ class SpeedRange(BaseModel):
     max: float
 
 
+class LanguageObject(BaseModel):
+    """A language pack, as ``GET /v1/config`` lists it."""
+
+    code: str = Field(description="One-letter Kokoro code, also the first letter of its voices' names.")
+    tag: str = Field(description="Its BCP-47 tag, e.g. en-us.")
+    tags: list[str] = Field(description="Every tag that names it (lang_code, SSML xml:lang).")
+    name: str
+    g2p: str = Field(description="Its grapheme-to-phoneme engine, e.g. misaki, espeak-ng.")
+    emphasis: bool = Field(description="SSML <emphasis> and [word](+1) move its stress.")
+    versions: list[str] = Field(description="The model versions that read it.")
+
+
 class ServerConfig(BaseModel):
     """``GET /v1/config``: the limits and defaults a client (the web page) needs to know."""
 
@@ -236,6 +260,8 @@ class ServerConfig(BaseModel):
     download_links: bool = Field(description="False when KOKORO_DOWNLOAD_MAX_BYTES=0 (return_download_link "
                                              "is then refused).")
     download_ttl_s: int
+    languages: list[LanguageObject] = Field(default_factory=list, description="The language packs, in the "
+                                                                              "registry's order.")
 
 
 class ModelObject(BaseModel):
@@ -249,6 +275,12 @@ class ModelObject(BaseModel):
     backend: str | None = None
     weights: str | None = None
     problem: str | None = Field(None, description="Why it is unavailable: the missing file and the fix.")
+    runs: str | None = Field(None, description="The file that runs (a derived one from models/<version>/.derived/, "
+                                               "or the weights), once loaded.")
+    why: str | None = Field(None, description="Why that file runs (what it was derived with and checked on).")
+    device: str | None = Field(None, description="The execution provider (ONNX) or torch device in use.")
+    fallback: str | None = Field(None, description="Why the provider asked for (KOKORO_PROVIDERS) is not in use.")
+    derivation: str | None = Field(None, description="What the background derivation of a faster file is doing.")
 
 
 class ModelList(BaseModel):

@@ -8,7 +8,7 @@ read-only routes (every ``GET`` of a keyed router: the voice and model lists, th
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import Depends, Request, Response
@@ -29,11 +29,27 @@ def presented_key(request: Request) -> str | None:
 
 def key_is_valid(request: Request) -> bool:
     """True when no keys are configured, or the request carries one of them."""
-    keys = request.app.state.serving.settings.api_keys
+    return key_accepted(request.app.state.serving.settings.api_keys, presented_key(request))
+
+
+def key_accepted(keys: list[str], given: str | None) -> bool:
+    """True when no keys are configured, or ``given`` is one of them (compared in constant time)."""
     if not keys:
         return True
-    given = presented_key(request)
     return given is not None and any(hmac.compare_digest(given.encode(), key.encode()) for key in keys)
+
+
+XI_API_KEY = "xi-api-key"  # ElevenLabs' clients send their key in this header (or query parameter)
+
+
+def dialect_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The key of an ElevenLabs-dialect request: the ``xi-api-key`` header or query parameter, else
+    ``Authorization: Bearer``."""
+    given = headers.get(XI_API_KEY) or query.get(XI_API_KEY) or query.get("xi_api_key")
+    if given:
+        return given.strip()
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
 
 
 def check_api_key(request: Request) -> None:

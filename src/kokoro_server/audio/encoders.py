@@ -1,8 +1,11 @@
-"""Audio encoders for mp3, opus, aac, flac, wav and pcm, all streaming-capable.
+"""Audio encoders for mp3, opus, aac, flac, wav, pcm, mu-law and A-law, all streaming-capable.
 
-One table (:data:`FORMATS`) says what each format is; one class encodes chunk by chunk: feed float32
-audio as it is synthesized and get bytes back that can be sent at once. Compressed formats use
-PyAV (FFmpeg's libraries): the encoder state runs across chunks, so joins have no gaps or clicks.
+Two tables say what each format is: :data:`FORMATS`, the OpenAI API's ``response_format`` names (24 kHz),
+and :data:`OUTPUT_FORMATS`, ElevenLabs' ``output_format`` names ``<codec>_<rate>[_<kbps>]`` (``pcm_16000``,
+``mp3_44100_128``, ``ulaw_8000`` for telephony, ``opus_48000_64``). One class encodes chunk by chunk:
+feed float32 audio as it is synthesized and get bytes back that can be sent at once. Another sample
+rate is reached through FFmpeg's resampler (PyAV's ``AudioResampler``, its state kept across
+chunks); compressed formats and the G.711 codecs use PyAV's encoders, so joins have no gaps or clicks.
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ class AudioFormat:
     codec: str | None = None
     bit_rate: int | None = None
     mux_options: tuple[tuple[str, str], ...] = ()  # PyAV/FFmpeg muxer options
+    sample_rate: int = SAMPLE_RATE  # another rate than the model's is resampled to
+
+    @property
+    def bytes_per_second(self) -> int | None:
+        """Raw formats' data rate (pcm: 16-bit, G.711: 8-bit samples); None for compressed ones."""
+        if self.container is not None:
+            return None
+        return self.sample_rate * (1 if self.codec else 2)
 
 
 # Raw MPEG frames, no ID3 tag (nor Xing header): responses joined into one stream stay a valid stream.
@@ -41,12 +52,43 @@ FORMATS: dict[str, AudioFormat] = {f.name: f for f in (
 )}
 
 
+
+def _output_formats() -> dict[str, AudioFormat]:
+    """ElevenLabs' ``output_format`` names: ``<codec>_<sample rate>[_<kbps>]``."""
+    formats = [AudioFormat(f"pcm_{rate}", "audio/pcm", "pcm", sample_rate=rate)
+               for rate in (8000, 16000, 22050, 24000, 32000, 44100, 48000)]
+    formats += [AudioFormat("ulaw_8000", "audio/basic", "ulaw", codec="pcm_mulaw", sample_rate=8000),
+                AudioFormat("alaw_8000", "audio/x-alaw-basic", "alaw", codec="pcm_alaw", sample_rate=8000)]
+    formats += [AudioFormat(f"mp3_{rate}_{kbps}", "audio/mpeg", "mp3", "mp3", "libmp3lame", kbps * 1000, _BARE_MP3,
+                            sample_rate=rate)
+                for rate, kbps in ((22050, 32), (24000, 48), (44100, 32), (44100, 64), (44100, 96), (44100, 128),
+                                   (44100, 192))]
+    formats.append(AudioFormat("mp3_44100", "audio/mpeg", "mp3", "mp3", "libmp3lame", 128_000, _BARE_MP3,
+                               sample_rate=44100))
+    formats += [AudioFormat(f"opus_48000_{kbps}", "audio/ogg; codecs=opus", "opus", "ogg", "libopus", kbps * 1000,
+                            sample_rate=48000) for kbps in (32, 64, 96, 128, 192)]
+    return {f.name: f for f in formats}
+
+
+OUTPUT_FORMATS: dict[str, AudioFormat] = _output_formats()
+
+
+def get_output_format(name: str) -> AudioFormat:
+    """An ElevenLabs ``output_format`` name."""
+    return _named(OUTPUT_FORMATS, name, "output_format")
+
+
 def get_format(name: str) -> AudioFormat:
+    """An OpenAI ``response_format`` name."""
+    return _named(FORMATS, name, "response_format")
+
+
+def _named(table: dict[str, AudioFormat], name: str, param: str) -> AudioFormat:
     try:
-        return FORMATS[name.lower()]
+        return table[name.lower()]
     except KeyError:
-        raise UnsupportedFormatError(f"unsupported response_format {name!r}; use one of: "
-                                     f"{', '.join(FORMATS)}", param="response_format") from None
+        raise UnsupportedFormatError(f"unsupported {param} {name!r}; use one of: {', '.join(table)}",
+                                     param=param) from None
 
 
 def format_for_path(path: str) -> AudioFormat:
@@ -99,8 +141,51 @@ class StreamingEncoder:
         self._streaming = streaming
         self._started = False
         self._finished = False
+        self._resampler = self._open_resampler() if self.format.sample_rate != SAMPLE_RATE else None
+        self._codec = self._open_codec() if self.format.container is None and self.format.codec else None
         if self.format.container is not None:
             self._open_av()
+
+    def _open_resampler(self):  # type: ignore[no-untyped-def]
+        import av
+
+        return av.AudioResampler(format="s16", layout="mono", rate=self.format.sample_rate)
+
+    def _open_codec(self):  # type: ignore[no-untyped-def]
+        """A bare PyAV encoder (no container): the G.711 codecs, whose bytes are the stream."""
+        import av
+
+        codec = av.CodecContext.create(self.format.codec, "w")
+        codec.sample_rate = self.format.sample_rate
+        codec.layout = "mono"
+        codec.format = "s16"
+        return codec
+
+    def _resampled(self, samples: np.ndarray | None) -> np.ndarray:
+        """``samples`` (int16 at 24 kHz; None: the end) at the format's rate, as far as the resampler
+        has them (it keeps a few samples of history between calls)."""
+        import av
+
+        if samples is not None and not samples.size:
+            return samples
+        frame = None
+        if samples is not None:
+            frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate = SAMPLE_RATE
+        parts = [out.to_ndarray().reshape(-1) for out in self._resampler.resample(frame)]
+        return np.concatenate(parts).astype("<i2") if parts else np.zeros(0, dtype="<i2")
+
+    def _raw(self, samples: np.ndarray) -> bytes:
+        """Samples at the format's rate as the bytes of a raw format (pcm, or G.711 through its codec)."""
+        if self._codec is None:
+            return samples.tobytes()
+        if not samples.size:
+            return b""
+        import av
+
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = self.format.sample_rate
+        return b"".join(bytes(packet) for packet in self._codec.encode(frame))
 
     def _open_av(self) -> None:
         import av
@@ -108,7 +193,7 @@ class StreamingEncoder:
         self._sink = _Sink()
         self._container = av.open(self._sink, mode="w", format=self.format.container,
                                   options=dict(self.format.mux_options))
-        stream = self._container.add_stream(self.format.codec, rate=SAMPLE_RATE)
+        stream = self._container.add_stream(self.format.codec, rate=self.format.sample_rate)
         stream.layout = "mono"
         if self.format.bit_rate:
             stream.bit_rate = self.format.bit_rate
@@ -119,12 +204,14 @@ class StreamingEncoder:
         if self._finished:
             raise RuntimeError("encoder already finished")
         samples = to_int16(audio, self._volume)
+        if self._resampler is not None:
+            samples = self._resampled(samples)
         if self.format.container is None:
             head = b""
             if not self._started and self.format.name == "wav":
                 head = wav_header(None)
             self._started = True
-            return head + samples.tobytes()
+            return head + self._raw(samples)
         return self._encode_av(samples)
 
     def _encode_av(self, samples: np.ndarray | None) -> bytes:
@@ -132,7 +219,7 @@ class StreamingEncoder:
 
         if samples is not None and samples.size:
             frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-            frame.sample_rate = SAMPLE_RATE
+            frame.sample_rate = self.format.sample_rate
             frame.pts = self._pts
             self._pts += samples.size
             packets = self._stream.encode(frame)
@@ -148,9 +235,13 @@ class StreamingEncoder:
         if self._finished:
             return b""
         self._finished = True
+        rest = self._resampled(None) if self._resampler is not None else None  # the resampler's last samples
         if self.format.container is None:
-            return wav_header(0) if self.format.name == "wav" and not self._started else b""
-        tail = self._encode_av(None)
+            if self.format.name == "wav" and not self._started:
+                return wav_header(0)
+            return self._raw(rest) if rest is not None else b""
+        tail = self._encode_av(rest) if rest is not None and rest.size else b""
+        tail += self._encode_av(None)
         self._container.close()
         return tail + self._sink.take()
 

@@ -1,4 +1,10 @@
-"""The registry of model builds. Adding a version means adding one sub-package and one line here."""
+"""The registry of model builds. Adding a version means adding one sub-package (``builds/<version>/``:
+config, vocabulary, front end, checkpoint and voice formats, download manifest) and one line here.
+
+Everything else finds versions here: request routing and ``/v1/models`` (:func:`resolve_model_name`,
+:func:`model_aliases`), ``kokoro-server models`` / ``voices`` / ``download`` (``build.downloads``),
+the data dir (``models/<version>/``, ``voices/<version>/``) and the engine.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,10 @@ from kokoro_server.errors import ModelNotFoundError
 
 BUILDS: dict[str, Build] = {build.version: build for build in (v1_0.BUILD, v0_19.BUILD)}
 
-__all__ = ["BUILDS", "MAX_TOKENS", "Build", "get_build"]
+DEFAULT_VERSION = v1_0.BUILD.version
+"""The version a request that names none gets (``KOKORO_DEFAULT_MODEL`` overrides it)."""
+
+__all__ = ["BUILDS", "DEFAULT_VERSION", "MAX_TOKENS", "Build", "get_build", "official_files"]
 
 
 def get_build(version: str) -> Build:
@@ -58,3 +67,9 @@ def resolve_model_name(name: str, default_version: str) -> Build:
     if version is None:
         raise ModelNotFoundError(f"unknown model {name!r}; use one of: {', '.join(aliases)}", param="model")
     return BUILDS[version]
+
+
+def official_files() -> dict[str, str]:
+    """SHA-256 -> name of every published weights file whose digest a build's manifest knows."""
+    return {file.sha256: file.name for build in BUILDS.values() if build.downloads is not None
+            for file in build.downloads.weights.values() if file.sha256}

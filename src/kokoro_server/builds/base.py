@@ -1,7 +1,7 @@
 """What a model version is: its config, vocabulary, text front end, checkpoint and voice formats.
 
 Each version lives in its own sub-package (``builds/v1_0``, ``builds/v0_19``) that exposes one
-:class:`Build`. Weights and voices are data and never live here: see :mod:`kokoro_server.datadir`.
+:class:`Build`, its download manifest (``downloads.py``) included. Weights and voices are data and never live here: see :mod:`kokoro_server.datadir`.
 """
 
 from __future__ import annotations
@@ -12,26 +12,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
+
+from kokoro_server.languages.pack import LanguagePack, Phonemizer
+
+from kokoro_server.builds.downloads import DownloadManifest
 
 WeightFormat = Literal["onnx", "pth"]
 
 MAX_TOKENS = 510
 """Phoneme tokens the model takes in one call, not counting the two pad tokens."""
-
-
-class Phonemizer(Protocol):
-    """Turns (already normalized) text of one language into a phoneme string."""
-
-    def __call__(self, text: str) -> str: ...
-
-
-@dataclass(frozen=True)
-class Language:
-    code: str  # the one-letter Kokoro code, also the first letter of voice names
-    name: str  # e.g. "English (US)"
-    tag: str  # BCP-47-ish tag, e.g. "en-us"
-    supported: bool = True  # False: voices exist but no offline text front end is available
 
 
 @dataclass(frozen=True)
@@ -76,12 +66,13 @@ class Build:
     vocab: Mapping[str, int]
     voice_rows: int  # rows of a voice pack: [voice_rows, 1, 256]
     weight_files: tuple[WeightFile, ...]
-    languages: Mapping[str, Language]
+    languages: Mapping[str, LanguagePack]  # the language packs it reads, by code (a live view of the registry)
     make_phonemizer: Callable[[str], Phonemizer]
     load_checkpoint: Callable[[Path], dict[str, Any]]  # .pth -> {component: state_dict}
     default_voice: str
     embedded: EmbeddedModel | None = None
     embedded_voices: EmbeddedVoices | None = None
+    downloads: DownloadManifest | None = None  # where ``kokoro-server download`` gets its files (None: nowhere)
     notes: str = ""
     style_dim: int = field(default=256)
     style_row_offset: int = -1  # an n-token utterance uses pack row n + offset (v1.0: n - 1, v0.19: n)
@@ -102,7 +93,7 @@ class Build:
         """Names a request may use for this build in the OpenAI ``model`` field."""
         return (f"kokoro-{self.version}",)
 
-    def language_of_voice(self, voice: str) -> Language | None:
+    def language_of_voice(self, voice: str) -> LanguagePack | None:
         return self.languages.get(voice[:1])
 
     def tokenize(self, phonemes: str) -> list[int]:

@@ -12,7 +12,6 @@ import sys
 import time
 from types import FrameType
 
-from kokoro_server.cluster.asgi import PROXY_CALLBACK
 from kokoro_server.cluster.plan import APP_NAME, ClusterPlan
 from kokoro_server.errors import KokoroError
 from kokoro_server.serving.serve import LOG_FORMAT, server_settings
@@ -78,6 +77,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     local = args.address is None
     if local:
+        from kokoro_server.cluster.asgi import PROXY_CALLBACK  # FastAPI's stack: not for every CLI start
+
         os.environ.setdefault(PROXY_CALLBACK_ENV, PROXY_CALLBACK)  # the local Ray's proxy inherits it
         needed = plan.threads * (plan.replicas or max(1, plan.min_replicas))
         available = args.num_cpus or os.cpu_count() or 1

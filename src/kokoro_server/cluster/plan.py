@@ -66,7 +66,8 @@ class ClusterPlan:
 
     def replica_env(self) -> dict[str, str]:
         """The replica's settings, as the KOKORO_* environment its ``Settings()`` reads."""
-        env = {k: v for k, v in self.environ.items() if k.startswith("KOKORO_")}
+        # not KOKORO_WYOMING_PORT: every replica would bind it (run `serve --wyoming-port` beside the cluster)
+        env = {k: v for k, v in self.environ.items() if k.startswith("KOKORO_") and k != "KOKORO_WYOMING_PORT"}
         env.update({
             "KOKORO_DATA_DIR": str(self.settings.data_dir.resolve()),
             "KOKORO_THREADS": str(self.threads),

@@ -7,10 +7,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kokoro_server.builds import BUILDS, Build, get_build
+from kokoro_server.builds import BUILDS, DEFAULT_VERSION, Build, get_build
+from kokoro_server.builds.downloads import WEIGHT_CHOICES, DownloadManifest, HubFile
 from kokoro_server.datadir import DataDir
 from kokoro_server.download.hub import FetchResult, HubClient
-from kokoro_server.download.manifest import VERSIONS, WEIGHT_CHOICES, HubFile, VersionFiles
 from kokoro_server.errors import (DownloadError, FileProblemError, HubUnreachableError, InvalidInputError,
                                   KokoroError)
 from kokoro_server.settings import Settings
@@ -20,7 +20,7 @@ from kokoro_server.voices.packs import read_pack_file, validate_pack
 
 @dataclass(frozen=True)
 class DownloadRequest:
-    version: str = "v1_0"
+    version: str = DEFAULT_VERSION
     weights: str | None = None  # pth | onnx | onnx-int8 | none; None: what the version needs to run
     voices: str = "all"  # all | none | NAME,NAME
     revision: str | None = None  # None: the pinned revision of each repository
@@ -39,7 +39,7 @@ class DownloadReport:
 def plan(request: DownloadRequest, data_dir: DataDir) -> list[HubFile]:
     """The files a request means, in the order they are fetched (config, weights, voices)."""
     build = get_build(request.version)
-    files = VERSIONS[build.version]
+    files = manifest_of(build)
     wanted = [files.config()]
     weights = _weights_choice(request.weights, files, build, data_dir)
     if weights is not None:
@@ -48,7 +48,7 @@ def plan(request: DownloadRequest, data_dir: DataDir) -> list[HubFile]:
     return [f.at(request.revision) for f in wanted]
 
 
-def _weights_choice(choice: str | None, files: VersionFiles, build: Build, data_dir: DataDir) -> str | None:
+def _weights_choice(choice: str | None, files: DownloadManifest, build: Build, data_dir: DataDir) -> str | None:
     if choice is None:  # only what the version needs to run at all
         return files.default_weights if not data_dir.present_weights(build) else None
     if choice == "none":
@@ -62,7 +62,16 @@ def _weights_choice(choice: str | None, files: VersionFiles, build: Build, data_
     return choice
 
 
-def parse_voices(spec: str, files: VersionFiles) -> list[str]:
+def manifest_of(build: Build) -> DownloadManifest:
+    """The build's download manifest; a version published nowhere cannot be downloaded."""
+    if build.downloads is None:
+        raise InvalidInputError(f"{build.title} is not published anywhere kokoro-server can download it from; "
+                                f"place its files in models/{build.version}/ and voices/{build.version}/",
+                                param="model")
+    return build.downloads
+
+
+def parse_voices(spec: str, files: DownloadManifest) -> list[str]:
     spec = spec.strip()
     if spec == "all":
         return list(files.voices)

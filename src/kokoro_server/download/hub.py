@@ -29,7 +29,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 from tqdm import tqdm
 
-from kokoro_server.download.manifest import HubFile
+from kokoro_server.builds.downloads import HubFile
 from kokoro_server.errors import DownloadError, HubUnreachableError, KokoroError
 from kokoro_server.files import keep_mode
 

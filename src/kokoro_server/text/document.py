@@ -12,6 +12,17 @@ from typing import Literal, Union
 
 from kokoro_server.text.spans import Normalized
 
+MAX_PAUSE_SECONDS = 60.0
+"""The longest pause one markup tag or SSML break may ask for."""
+
+
+@dataclass(frozen=True)
+class SayAs:
+    """An SSML ``<say-as>``: how its text is to be read, by the language it is read in."""
+
+    interpret_as: str  # characters, cardinal, date, ... (lower case)
+    format: str = ""  # e.g. "mdy" for a date
+
 
 @dataclass(frozen=True)
 class Text:
@@ -23,6 +34,10 @@ class Text:
     end: int
     substituted: bool = False
     normalized: Normalized | None = None  # filled in by the service before chunking
+    # the language it is read in: a one-letter code, or a BCP-47 tag as written in SSML (xml:lang) until
+    # the language pack registry resolves it; None: the language of the voice speaking it
+    lang: str | None = None
+    say_as: SayAs | None = None  # SSML <say-as>: ``text`` is as written until its language reads it
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,7 @@ class Stressed:
     stress: float
     start: int
     end: int
+    lang: str | None = None  # as Text.lang
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,12 @@ class Document:
     def voices(self) -> tuple[str, ...]:
         """Every voice a change asks for, in order, without repeats."""
         seen = dict.fromkeys(s.voice for s in self.segments if isinstance(s, VoiceChange) and s.voice)
+        return tuple(seen)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every language its text is read in (once resolved), in order, without repeats."""
+        seen = dict.fromkeys(s.lang for s in self.segments if isinstance(s, (Text, Stressed)) and s.lang)
         return tuple(seen)
 
     def speakable(self) -> bool:

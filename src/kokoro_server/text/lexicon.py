@@ -33,12 +33,13 @@ class Lexicon:
     _pattern: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def apply(self, document: Document) -> Document:
-        """The document with every lexicon word of its (not substituted) text segments as given phonemes."""
+        """The document with every lexicon word of its (not substituted) text segments of this language
+        (or of no language yet) as given phonemes."""
         if not self.entries or self._pattern is None:
             return document
         segments: list[Segment] = []
         for segment in document.segments:
-            if isinstance(segment, Text) and not segment.substituted:
+            if isinstance(segment, Text) and not segment.substituted and segment.lang in (None, self.lang):
                 segments.extend(self._split(segment))
             else:
                 segments.append(segment)
@@ -54,11 +55,11 @@ class Lexicon:
                 continue
             start, end = segment.start + match.start(), segment.start + match.end()
             if match.start() > position:
-                yield Text(segment.text[position:match.start()], segment.start + position, start)
+                yield Text(segment.text[position:match.start()], segment.start + position, start, lang=segment.lang)
             yield Phonemes(phonemes, word, start, end)
             position = match.end()
         if position < len(segment.text):
-            yield Text(segment.text[position:], segment.start + position, segment.end)
+            yield Text(segment.text[position:], segment.start + position, segment.end, lang=segment.lang)
 
 
 def _entries(path: Path, text: str) -> Iterator[tuple[int, str, str]]:

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from typing import Literal
 
 from kokoro_server.errors import InvalidInputError
-from kokoro_server.text.document import Document, Pause, Phonemes, Segment, Stressed, Text, VoiceChange, plain
-
-MAX_PAUSE_SECONDS = 60.0
+from kokoro_server.text.document import (MAX_PAUSE_SECONDS, Document, Pause, Phonemes, Segment, Stressed, Text,
+                                         VoiceChange, plain)
+from kokoro_server.text.ssml import parse_ssml
 InputFormat = Literal["text", "ssml", "phonemes"]
 
 _TAG = re.compile(
@@ -93,14 +93,13 @@ def is_ssml(text: str) -> bool:
     return text.lstrip().startswith("<speak")
 
 
-def parse(source: str, *, markup: bool = True, input_format: InputFormat | None = None,
-          lang: str = "a") -> Document:
+def parse(source: str, *, markup: bool = True, input_format: InputFormat | None = None) -> Document:
     """The request input as a document: SSML when asked for (or when it starts with ``<speak>``),
-    else inline markup unless ``markup`` is off, else plain text; ``phonemes``: the input is phonemes."""
+    else inline markup unless ``markup`` is off, else plain text; ``phonemes``: the input is phonemes.
+    Language-blind: what depends on the language (which one each part is read in, ``<say-as>``
+    readings) is left to :func:`kokoro_server.languages.read_languages`."""
     if input_format == "phonemes":
         return parse_phonemes(source)
     if input_format == "ssml" or (input_format is None and markup and is_ssml(source)):
-        from kokoro_server.text.ssml import parse_ssml
-
-        return parse_ssml(source, lang)
+        return parse_ssml(source)
     return parse_inline(source) if markup else plain(source)

@@ -3,9 +3,16 @@
 Supported: ``<speak>`` (the root), ``<break time="2s"|"500ms" strength="none…x-strong">``,
 ``<prosody rate="slow|fast|…|150%|1.5">``, ``<phoneme alphabet="ipa" ph="…">``, ``<sub alias="…">``,
 ``<say-as interpret-as="characters|spell-out|cardinal|ordinal|digits|date|time|telephone">`` (``format``
-for dates: mdy, dmy, ymd, …), ``<voice name="am_michael">``, ``<p>`` and ``<s>``. Any other element is
-ignored, its text spoken, and the document's notices say so. Malformed SSML is an error naming the
-line and column.
+for dates: mdy, dmy, ymd, …), ``<voice name="am_michael">``, ``<lang xml:lang="fr">`` (and ``xml:lang``
+on ``<voice>``, ``<p>``, ``<s>``), ``<emphasis level="strong|moderate|reduced|none">``, ``<p>`` and
+``<s>``. Any other element is ignored, its text spoken, and the document's notices say so. Malformed
+SSML is an error naming the line and column.
+
+The parser is language-blind: each text segment records the language tag in force (the innermost
+``xml:lang`` unless a ``<voice>`` inside it is nearer: a voice speaks its own language), and a
+``<say-as>`` keeps its text as written with the interpretation; the language packs read both
+(:func:`kokoro_server.languages.read_languages`). ``xml:lang`` on ``<speak>`` is not read: the request's
+voice (or ``lang_code``) decides the language of the whole document.
 """
 
 from __future__ import annotations
@@ -16,113 +23,36 @@ from xml.sax.handler import ContentHandler
 from xml.sax.xmlreader import AttributesImpl, Locator
 
 from kokoro_server.errors import InvalidInputError
-from kokoro_server.text.document import (Break, Document, Pause, Phonemes, Segment, SpeedChange, Text,
-                                         VoiceChange)
-from kokoro_server.text.markup import MAX_PAUSE_SECONDS
+from kokoro_server.text.document import (MAX_PAUSE_SECONDS, Break, Document, Pause, Phonemes, SayAs, Segment,
+                                         SpeedChange, Stressed, Text, VoiceChange)
 
 BREAK_STRENGTHS = {"none": 0.0, "x-weak": 0.1, "weak": 0.25, "medium": 0.5, "strong": 0.75, "x-strong": 1.25}
 PROSODY_RATES = {"x-slow": 0.5, "slow": 0.75, "medium": 1.0, "default": 1.0, "fast": 1.25, "x-fast": 1.75}
 RATE_RANGE = (0.25, 4.0)
 SAY_AS = ("characters", "spell-out", "cardinal", "number", "ordinal", "digits", "date", "time", "telephone")
+EMPHASIS_LEVELS = {"strong": 2.0, "moderate": 1.0, "reduced": -1.0}  # misaki's stress markup; "none": as it is
 _TIME = re.compile(r"^\s*(\d{1,6}(?:\.\d{1,6})?)\s*(ms|s)\s*$", re.IGNORECASE)
 _NEWLINE = re.compile(r"\r\n|\r|\n")
-_NUM2WORDS_LANG = {"e": "es", "f": "fr", "h": "hi", "i": "it", "p": "pt_BR", "j": "ja"}
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December")
 
 
 def _error(message: str, line: int, column: int) -> InvalidInputError:
     return InvalidInputError(f"invalid SSML at line {line}, column {column + 1}: {message}", param="input")
 
 
-# -- say-as readings -----------------------------------------------------------------------------
-
-def _number(text: str, lang: str, to: str = "cardinal") -> str:
-    from num2words import num2words
-
-    from kokoro_server.text import normalize
-
-    digits = re.sub(r"[,\s_]", "", text)
-    if not re.fullmatch(r"-?\d{1,15}(?:\.\d{1,10})?", digits):
-        return text
-    if lang in ("a", "b"):
-        if to == "ordinal":
-            return normalize.ordinal(int(float(digits)))
-        return ("minus " if digits.startswith("-") else "") + normalize.number_words(digits.lstrip("-"))
-    try:
-        return num2words(float(digits) if "." in digits else int(digits), lang=_NUM2WORDS_LANG.get(lang, "en"),
-                         to=to)
-    except (NotImplementedError, OverflowError, ValueError, KeyError):
-        return text
-
-
-def _digits(text: str, lang: str) -> str:
-    return " ".join(_number(ch, lang) for ch in text if ch.isdigit())
-
-
-def _date(text: str, fmt: str, lang: str) -> str:
-    parts = re.findall(r"\d{1,4}", text)
-    fmt = (fmt or ("ymd" if parts and len(parts[0]) == 4 else "mdy")).lower()
-    values = dict(zip(fmt, parts))
-    if lang not in ("a", "b") or not values:
-        return " ".join(_number(p, lang) for p in parts) if parts else text
-    from kokoro_server.text import normalize
-
-    spoken = []
-    month = int(values.get("m", "0") or 0)
-    if 1 <= month <= 12:
-        spoken.append(_MONTHS[month - 1])
-    if "d" in values and 1 <= int(values["d"]) <= 31:
-        spoken.append(normalize.ordinal(int(values["d"])))
-    if "y" in values:
-        year = int(values["y"])
-        spoken.append(("," if len(spoken) > 1 else "") + " " + normalize.year(year) if spoken else normalize.year(year))
-    return " ".join(spoken).replace(" ,", ",") or text
-
-
-def _telephone(text: str, lang: str) -> str:
-    groups = re.findall(r"\d+", text)
-    spoken = ", ".join(_digits(g, lang) for g in groups)
-    return ("plus " if text.strip().startswith("+") and lang in ("a", "b") else "") + spoken if groups else text
-
-
-def say_as(text: str, interpret_as: str, fmt: str, lang: str) -> str | None:
-    """What ``<say-as>`` reads ``text`` as (None: an interpretation this subset does not know)."""
-    kind = interpret_as.lower()
-    if kind in ("characters", "spell-out"):
-        return " ".join(_number(ch, lang) if ch.isdigit() else ch.upper() for ch in text if not ch.isspace())
-    if kind in ("cardinal", "number"):
-        return _number(text, lang)
-    if kind == "ordinal":
-        return _number(re.sub(r"(?i)(st|nd|rd|th)$", "", text.strip()), lang, "ordinal")
-    if kind == "digits":
-        return _digits(text, lang) or text
-    if kind == "date":
-        return _date(text, fmt, lang)
-    if kind == "time":
-        if lang in ("a", "b"):
-            from kokoro_server.text.normalize import normalize_text
-
-            return normalize_text(text)
-        return text
-    if kind == "telephone":
-        return _telephone(text, lang)
-    return None
-
-
 # -- the parser ----------------------------------------------------------------------------------
 
 class _Handler(ContentHandler):
-    def __init__(self, source: str, lang: str) -> None:
+    def __init__(self, source: str) -> None:
         super().__init__()
         self.source = source
-        self.lang = lang
         self.lines = [0] + [m.end() for m in _NEWLINE.finditer(source)]
         self.segments: list[Segment] = []
         self.notices: dict[str, None] = {}
         self.stack: list[tuple[str, dict[str, str], int]] = []  # name, attributes, where it starts
         self.voices: list[str | None] = [None]
         self.rates: list[float] = [1.0]
+        self.langs: list[str | None] = [None]  # per open element: the language tag in force (None: the voice's)
+        self.emphasis: list[float | None] = [None]  # per open element: misaki's stress for <emphasis> text
         self.capture: list[tuple[str, int, int]] | None = None  # text inside phoneme/sub/say-as
         self.locator: Locator | None = None
 
@@ -148,6 +78,7 @@ class _Handler(ContentHandler):
         if not self.stack and name != "speak":
             raise _error(f"the root element must be <speak>, not <{name}>", line, column)
         self.stack.append((name, attributes, position))
+        self._scope(name, attributes)
         end = self._tag_end(position)
         if self.capture is not None:
             return  # tags inside <phoneme>, <sub>, <say-as>: only their text counts
@@ -180,7 +111,7 @@ class _Handler(ContentHandler):
             if not attributes.get("interpret-as"):
                 raise self._fail("<say-as> needs an interpret-as attribute")
             self.capture = []
-        elif name in ("p", "s", "speak"):
+        elif name in ("p", "s", "speak", "lang", "emphasis"):
             pass
         else:
             self.notices[f"SSML <{name}> not supported: its text is spoken, the tag ignored"] = None
@@ -188,6 +119,8 @@ class _Handler(ContentHandler):
     def endElement(self, name: str) -> None:
         _, _, position = self._where()
         _, attributes, start = self.stack.pop()
+        self.langs.pop()
+        self.emphasis.pop()
         end = self._tag_end(position)
         if self.capture is not None and name in ("phoneme", "sub", "say-as") and \
                 not any(n in ("phoneme", "sub", "say-as") for n, _, _ in self.stack):
@@ -215,14 +148,14 @@ class _Handler(ContentHandler):
             at = self.source.find(ph, start, end)
             self.segments.append(Phonemes(ph, written.strip() or ph, *span, at=at))
         elif name == "sub":
-            self.segments.append(Text(attributes["alias"], *span, substituted=True))
+            self.segments.append(Text(attributes["alias"], *span, substituted=True, lang=self.langs[-1]))
         else:
-            reading = say_as(written, attributes["interpret-as"], attributes.get("format", ""), self.lang)
-            if reading is None:
+            kind = attributes["interpret-as"].strip().lower()
+            if kind not in SAY_AS:
                 self.notices[f"SSML say-as interpret-as={attributes['interpret-as']!r} not supported: "
                              "the text is read as it is"] = None
-                reading = written
-            self.segments.append(Text(reading, *span, substituted=True))
+            said = SayAs(kind, attributes.get("format", "").strip()) if kind in SAY_AS else None
+            self.segments.append(Text(written, *span, substituted=True, lang=self.langs[-1], say_as=said))
 
     def characters(self, content: str) -> None:
         _, _, position = self._where()
@@ -235,14 +168,36 @@ class _Handler(ContentHandler):
         if not self.stack:
             return
         last = self.segments[-1] if self.segments else None
-        if written and isinstance(last, Text) and not last.substituted and last.end == position:
-            self.segments[-1] = Text(last.text + content, last.start, end)  # expat splits text at newlines
+        lang, stress = self.langs[-1], self.emphasis[-1]
+        if written and stress is not None:
+            if content.strip():
+                self.segments.append(Stressed(content, stress, position, end, lang=lang))
+        elif written and isinstance(last, Text) and not last.substituted and last.end == position and \
+                last.lang == lang:
+            self.segments[-1] = Text(last.text + content, last.start, end, lang=lang)  # expat splits text at newlines
         else:
-            self.segments.append(Text(content, position, end, substituted=not written))
+            self.segments.append(Text(content, position, end, substituted=not written, lang=lang))
 
     def _entity_end(self, position: int, length: int) -> int:
         end = self.source.find(";", position, position + 12)
         return end + 1 if self.source.startswith("&", position) and end >= 0 else position + length
+
+    def _scope(self, name: str, attributes: dict[str, str]) -> None:
+        """The language and emphasis in force inside a newly opened element."""
+        tag = attributes.get("xml:lang", "").strip()
+        if name == "lang" and not tag:
+            raise self._fail("<lang> needs an xml:lang attribute, e.g. <lang xml:lang=\"fr\">")
+        if name == "voice":  # a voice speaks its own language (unless it says otherwise)
+            self.langs.append(tag or None)
+        else:
+            self.langs.append(tag if tag and name != "speak" else self.langs[-1])
+        if name != "emphasis":
+            self.emphasis.append(self.emphasis[-1])
+            return
+        level = attributes.get("level", "moderate").strip().lower()
+        if level != "none" and level not in EMPHASIS_LEVELS:
+            raise self._fail(f"<emphasis level={level!r}>: use strong, moderate, reduced or none")
+        self.emphasis.append(EMPHASIS_LEVELS.get(level))
 
     def _break_seconds(self, attributes: dict[str, str]) -> float:
         time = attributes.get("time")
@@ -274,12 +229,12 @@ class _Handler(ContentHandler):
         return min(max(factor, RATE_RANGE[0]), RATE_RANGE[1])
 
 
-def parse_ssml(source: str, lang: str = "a") -> Document:
+def parse_ssml(source: str) -> Document:
     """SSML -> document; malformed SSML, a DTD or an entity declaration -> InvalidInputError."""
     import defusedxml.sax
     from defusedxml import DefusedXmlException
 
-    handler = _Handler(source, lang)
+    handler = _Handler(source)
     try:
         defusedxml.sax.parseString(source.encode("utf-8", "surrogatepass"), handler, forbid_dtd=True)
     except SAXParseException as exc:

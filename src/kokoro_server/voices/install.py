@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kokoro_server.builds import BUILDS, Build, resolve_model_name
+from kokoro_server.builds import BUILDS, DEFAULT_VERSION, Build, resolve_model_name
 from kokoro_server.datadir import DataDir
 from kokoro_server.errors import FileProblemError, InvalidInputError, VoiceVersionMismatchError
 from kokoro_server.files import write_atomic
@@ -53,7 +53,7 @@ def read_voice_file(source: Path) -> np.ndarray:
 
 
 def check_pack(array: np.ndarray, source: Path, version: str | None,
-               default_version: str = "v1_0") -> tuple[Build, np.ndarray]:
+               default_version: str = DEFAULT_VERSION) -> tuple[Build, np.ndarray]:
     """The build this pack is for (``version``: a version or model name; else guessed from its rows)
     and the checked pack."""
     by_rows = {b.voice_rows: b.version for b in BUILDS.values()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -127,13 +128,31 @@ class VoiceLibrary:
                              versions_by_rows=self._rows_to_version)
 
     def not_found(self, build: Build, name: str) -> VoiceNotFoundError:
+        """The error for a voice that is not installed: where it was looked for, what is installed, and
+        the download command if the name is published, else the closest real names."""
         folder = self._data_dir.voices_dir(build)
         known = sorted(self._files(build))
+        published = list(build.downloads.voices) if build.downloads is not None else []
         hint = f"; installed: {', '.join(known[:12])}{' …' if len(known) > 12 else ''}" if known else \
             "; no voices are installed"
-        hint += f" (to fetch it: {download_hint(build, f'--voices {name}')})"
+        if name in published:
+            hint += f" (to fetch it: {download_hint(build, f'--voices {name}')})"
+        else:
+            close = difflib.get_close_matches(name, sorted(set(known) | set(published)), n=3, cutoff=0.6)
+            hint += (f"; no {build.version} voice of that name is published"
+                     + (f"; did you mean {', '.join(close)}?" if close else ""))
+        missing = "" if folder.is_dir() else ", which does not exist yet"
         return VoiceNotFoundError(f"voice {name!r} is not installed for model {build.version} "
-                                  f"(looked in {folder}){hint}", param="voice")
+                                  f"(looked in {folder}{missing}){hint}", param="voice")
+
+    def where(self, build: Build) -> str:
+        """Where the version's voices come from, for listings: the folder (if it exists) and PyPI."""
+        folder = self._data_dir.voices_dir(build)
+        shipped = "the voices shipped with kokoro-server (PyPI)" if self._embedded(build) else ""
+        if folder.is_dir():
+            return f"{folder}{f' and {shipped}' if shipped else ''}"
+        fetch = download_hint(build, "--voices all")
+        return f"{shipped or 'nowhere yet'} ({folder} does not exist yet; to fill it: {fetch})"
 
     def resolve(self, build: Build, spec: str | VoiceMix) -> np.ndarray:
         """A voice name or mix spec -> the (mixed) pack for this build."""

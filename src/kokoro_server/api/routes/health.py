@@ -35,5 +35,7 @@ async def ready(request: Request, state: Serving = Depends(serving)) -> JSONResp
         return JSONResponse({"status": "ready" if ok else "not_ready"}, status_code=200 if ok else 503)
     body = {"status": "ready" if ok else "not_ready", "default_model": default.version,
             "loaded": [v for v, s in statuses.items() if s.loaded], "preloading": not state.preload.done,
-            "problems": problems, "queue": state.runner.snapshot()}
+            "problems": problems, "queue": state.runner.snapshot(),
+            "models": {v: {"runs": s.runs, "device": s.device, "fallback": s.fallback, "derivation": s.derivation}
+                       for v, s in statuses.items() if s.loaded or s.derivation}}
     return JSONResponse(body, status_code=200 if ok else 503)

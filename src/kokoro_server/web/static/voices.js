@@ -45,17 +45,25 @@ export function displayName(voice) {
   return cut > 0 ? voice.name.slice(0, cut) : voice.id;
 }
 
-/** Voices grouped by language, in the server's order; languages without a text front end last. */
-export function groupByLanguage(voices) {
+/**
+ * Voices grouped by language, in the order of the server's language registry (GET /v1/config
+ * `languages`, when given), named as the registry names them; languages without a text front end last.
+ */
+export function groupByLanguage(voices, languages = []) {
+  const known = new Map(languages.map((language, index) => [language.code, { ...language, index }]));
   const groups = new Map();
   for (const voice of voices) {
     const key = voice.language_code;
     if (!groups.has(key)) {
-      groups.set(key, { code: key, name: voice.language_name, tag: voice.language, supported: voice.supported, voices: [] });
+      const language = known.get(key);
+      groups.set(key, {
+        code: key, name: language ? language.name : voice.language_name, tag: language ? language.tag : voice.language,
+        supported: voice.supported, voices: [], order: language ? language.index : known.size,
+      });
     }
     groups.get(key).voices.push(voice);
   }
-  const list = [...groups.values()];
+  const list = [...groups.values()].sort((x, y) => x.order - y.order); // stable: the server's order otherwise
   return [...list.filter((g) => g.supported), ...list.filter((g) => !g.supported)];
 }
 

@@ -1,0 +1,10 @@
+"""Portuguese (Brazil): espeak-ng reads it (digits, ordinals and percentages included); ``written.json`` fixes what
+espeak-ng gets wrong (see :mod:`kokoro_server.languages.written`), ``chunking.json`` says where its
+sentences may be cut."""
+
+from __future__ import annotations
+
+from kokoro_server.languages.espeak import espeak_pack
+
+PACK = espeak_pack(__name__, code="p", tags=("pt-br", "pt"), name="Portuguese (Brazil)", num2words="pt_BR")
+PACKS = (PACK,)
