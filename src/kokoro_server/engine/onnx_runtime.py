@@ -357,6 +357,7 @@ class StoreLink:
         args = ["--provider", self.backend.provider.name, "--threads", "1",
                 "--fast-model", str(settings.fast_model).lower(),
                 "--use-optimized-model", str(settings.use_optimized_model).lower(),
+                "--exact-model", str(settings.exact_model).lower(),
                 "--save-optimized-graph", str(settings.save_optimized_graph).lower()]
         what = selection.wanted.describe()
         if request.derivations.start(version, selection.wanted.source, what, args, self._derived):

@@ -229,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--fast-model", choices=("true", "false"), default="true")
     parser.add_argument("--use-optimized-model", choices=("true", "false"), default="true")
+    parser.add_argument("--exact-model", choices=("true", "false"), default="false")
     parser.add_argument("--save-optimized-graph", choices=("true", "false"), default="true")
     parser.add_argument("--nice", type=int, default=19)
     args = parser.parse_args(argv)
@@ -240,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kokoro_server.settings import Settings
 
     settings = Settings(data_dir=args.source.parent.parent.parent, fast_model=args.fast_model == "true",
-                        use_optimized_model=args.use_optimized_model == "true",
+                        use_optimized_model=args.use_optimized_model == "true", exact_model=args.exact_model == "true",
                         save_optimized_graph=args.save_optimized_graph == "true")
     ort = import_onnxruntime()
     wanted = wanted_for(args.source, settings, args.provider, ort.__version__)

@@ -14,10 +14,10 @@ the other. Here the model is split at those blocks:
 * stage 1 (native): ``noise_res.1``, then the mean of ``resblocks.3-5``;
 * ``tail.onnx`` (onnxruntime): leaky ReLU, ``conv_post``, inverse STFT.
 
-The derived file is ONE ONNX file: the lossless rewrite
-(:mod:`kokoro_server.engine.derived.recipes.lossless_int8_gemm`) of the whole graph, which
-onnxruntime runs as it is (bit-identical to the lossless file) wherever the kernels are missing,
-plus the blocks' parameters as initializers no node reads (``kokoro_native/...``) and a metadata
+The derived file is ONE ONNX file: the whole graph (with the lossless rewrite,
+:mod:`kokoro_server.engine.derived.recipes.lossless_int8_gemm`, applied after this recipe), which
+onnxruntime runs as it is (bit-identical to the file without this recipe) wherever the kernels are
+missing, plus the blocks' parameters as initializers no node reads (``kokoro_native/...``) and a metadata
 entry naming this recipe. Its runner (:func:`open_file`) cuts the three onnxruntime parts out of it
 at load (about 0.1 s) and hands the blocks to the kernels. The native blocks (``kokoro_native``) compute each conv with the shipped model's
 exact integer arithmetic (same uint8 weights and zero point, activations quantized per call as
@@ -150,18 +150,19 @@ def _parameters(model: Any) -> dict[str, np.ndarray]:
 
 
 def apply(model: Any, context: RecipeContext) -> Applied:
-    """The native form of ``model``: its lossless rewrite, the blocks' parameters and the runner's mark."""
+    """The native form of ``model`` (edited in place): the blocks' parameters and the runner's mark.
+    ``lossless-int8-gemm``, applied after it, puts the graph's int8 convs on the GEMM as usual."""
     from onnx import numpy_helper
-
-    from kokoro_server.engine.derived.recipes.lossless_int8_gemm import rewrite
 
     try:
         arrays = _parameters(model)
     except (KeyError, ValueError) as exc:
         return Applied(model, False, "not the int8 export's generator", problem=f"{NAME}: {exc}")
-    graph = rewrite(model).model
+    graph = model
     graph.graph.initializer.extend(numpy_helper.from_array(value, PARAMS + key) for key, value in arrays.items())
+    kept = [p for p in graph.metadata_props if p.key != RUNNER_KEY]
     del graph.metadata_props[:]
+    graph.metadata_props.extend(kept)
     entry = graph.metadata_props.add()
     entry.key, entry.value = RUNNER_KEY, NAME
     import kokoro_native
@@ -297,10 +298,12 @@ def native_form(source: Path) -> bytes:
     durations output and the check): for benchmarks and the bar."""
     import onnx
 
+    from kokoro_server.engine.derived.recipes.lossless_int8_gemm import rewrite
+
     applied = apply(onnx.load(str(source)), RecipeContext(Path(source), "cpu"))
     if applied.problem is not None:
         raise ValueError(applied.problem)
-    return applied.model.SerializeToString()
+    return rewrite(applied.model).model.SerializeToString()
 
 
 def session(model: Path | bytes, threads: int = 1) -> NativeGeneratorSession:
