@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from kokoro_server.datadir import DataDir
-from kokoro_server.files import TEMP_NAME, TempFile
+from kokoro_server.files import TEMP_NAME, TempFile, create_spool_file
 from kokoro_server.service import SpeechService
 from kokoro_server.settings import Settings
 from tests.conftest import fill_data_dir
@@ -98,9 +98,9 @@ def test_kill_9_during_the_first_load_and_the_derivation_leaves_nothing_after_th
     left = killed_while(env, ["models", "--derive"], models)  # assembling the embedded model
     left += killed_while(env, ["models", "--derive"], models / ".derived")  # deriving: a 92 MB graph
     (data.root / "voices" / "v0_19").mkdir(parents=True)
-    spooled = data.spool_file("speech.mp3")  # a whole-file answer being encoded ...
-    spooled.file.close()  # ... by a process that "died": unlocked
-    left.append(spooled.path)
+    fd, spooled = create_spool_file(data.spool_dir)  # a whole-file answer being encoded ...
+    os.close(fd)  # ... by a process that "died": unlocked
+    left.append(spooled)
     for folder in (data.root / "voices" / "v0_19", data.root):  # voices added, files of the data dir
         temp = TempFile(folder / "af_mix.pt")
         temp.file.close()

@@ -12,7 +12,7 @@ from kokoro_server.builds import get_build
 from kokoro_server.cli import main
 from kokoro_server.languages import LANGUAGES, G2P, LanguagePack, read_languages
 from kokoro_server.languages.espeak import Espeak
-from kokoro_server.service import SpeechRequest
+from kokoro_server.service import SpeechRequest, normalized_segments
 from kokoro_server.settings import Settings
 from kokoro_server.text.chunk import ChunkPlan, ChunkRules
 from kokoro_server.text.document import Stressed, Text
@@ -139,7 +139,8 @@ def test_a_registered_pack_is_in_the_openapi_schema_config_and_speech(esperanto,
 def _segments(service, text: str, **request) -> list[tuple[str, str, str]]:
     prepared = service.prepare(SpeechRequest(text=text, voice=request.pop("voice", "af_heart"), **request))
     return [(type(s).__name__, s.lang, s.normalized.text if isinstance(s, Text) else s.text)
-            for s in prepared.document.segments if isinstance(s, (Text, Stressed)) and s.text.strip()]
+            for s in normalized_segments(prepared.document, prepared.normalization, prepared.lang)
+            if isinstance(s, (Text, Stressed)) and s.text.strip()]
 
 
 def test_a_voice_change_switches_the_front_end_to_the_voices_language(service) -> None:

@@ -481,7 +481,7 @@ def test_rest_errors_are_elevenlabs_shaped(server: ServerThread) -> None:
 
 def test_serve_takes_a_wyoming_port_and_it_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     from kokoro_server.cli import build_parser
-    from kokoro_server.serving.serve import server_settings
+    from kokoro_server.api.serve import server_settings
 
     monkeypatch.delenv("KOKORO_WYOMING_PORT", raising=False)
     assert server_settings(build_parser().parse_args(["serve"])).wyoming_port is None

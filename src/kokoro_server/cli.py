@@ -9,8 +9,8 @@ from pathlib import Path
 
 from kokoro_server import __version__
 from kokoro_server.errors import KokoroError
+from kokoro_server.api.serve import add_serve_arguments
 from kokoro_server.languages import LANGUAGES
-from kokoro_server.serving.serve import add_serve_arguments
 from kokoro_server.settings import Settings
 
 PROGRESS_MIN_CHARS = 600  # show a progress bar for input longer than this
@@ -28,70 +28,65 @@ def _read_text(value: str) -> str:
 
 
 def cmd_say(args: argparse.Namespace) -> int:
+    """Speak through the same speech session as the server's routes (serving/session.py)."""
+    import asyncio
+
     from tqdm import tqdm
 
-    from kokoro_server.audio.encoders import StreamingEncoder, format_for_path, get_format, wav_header
+    from kokoro_server.audio.encoders import format_for_path, seal_file
     from kokoro_server.captions import render
-    from kokoro_server.errors import TimestampsUnavailableError
     from kokoro_server.files import TempFile, write_atomic
     from kokoro_server.service import SpeechRequest, SpeechService
-    from kokoro_server.timestamps import StreamClock, WordTime
+    from kokoro_server.serving.runner import SynthesisRunner
+    from kokoro_server.serving.session import SessionOptions, Sessions
 
-    fmt = get_format(args.format) if args.format else format_for_path(args.output) if args.output != "-" \
-        else get_format("wav")
+    name = args.format or (format_for_path(args.output).name if args.output != "-" else "wav")
     caption_format = _caption_format(args.captions) if args.captions else None
+    options = SessionOptions.of(name, volume=args.volume, timestamps="captions" if caption_format else None)
     text = _read_text(args.text)
     service = SpeechService(_settings(args))
-    prepared = service.prepare(SpeechRequest(text=text, voice=args.voice, model=args.model,
-                                             speed=args.speed, lang=args.lang, markup=not args.no_markup,
-                                             input_format="ssml" if args.ssml else None))
-    clock = StreamClock() if caption_format else None
-    words: list[WordTime] = []
-    if clock is not None:
-        service.require_timestamps(prepared, param="captions")
-    if prepared.notice and not args.quiet:
-        print(f"kokoro-server: note: {prepared.notice}", file=sys.stderr)
-    encoder = StreamingEncoder(fmt, volume=args.volume)
-    show = len(prepared.text) >= PROGRESS_MIN_CHARS and not args.quiet
-    bar = tqdm(total=len(prepared.text), unit="char", disable=not show, file=sys.stderr,
-               desc=f"{prepared.build.version} {prepared.voice.canonical}")
-    seconds = 0.0
-
-    def write_all(out: Callable[[bytes], object]) -> None:
-        nonlocal seconds
-        for piece in service.stream(prepared):
-            if clock is not None:
-                heard = clock.words(piece)
-                if heard is None:
-                    raise TimestampsUnavailableError("the model gave no durations for a chunk, so its words "
-                                                     "cannot be timed", param="captions")
-                words.extend(heard)
-            out(encoder.encode(piece.audio))
-            seconds += piece.seconds
-            bar.update(min(len(piece.chunk.text) + 1, bar.total - bar.n))  # +1: the space between chunks
-        bar.update(bar.total - bar.n)  # the last chunk has none: end at 100%
-        out(encoder.finish())
-
     try:
-        if args.output == "-":
-            write_all(sys.stdout.buffer.write)
-            sys.stdout.buffer.flush()
-        else:
-            target = Path(args.output)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with TempFile(target) as temp:
-                write_all(temp.file.write)
-                if fmt.name == "wav":  # streamed with an open-ended header: set the real sizes
-                    size = temp.file.tell() - len(wav_header(0))
-                    temp.file.seek(0)
-                    temp.file.write(wav_header(size))
-                temp.commit()
-        if caption_format is not None:
-            target = Path(args.captions)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(target, render(caption_format, words, text, seconds).encode())
+        prepared = service.prepare(SpeechRequest(text=text, voice=args.voice, model=args.model,
+                                                 speed=args.speed, lang=args.lang, markup=not args.no_markup,
+                                                 input_format="ssml" if args.ssml else None))
+        if prepared.notice and not args.quiet:
+            print(f"kokoro-server: note: {prepared.notice}", file=sys.stderr)
+        show = len(prepared.source) >= PROGRESS_MIN_CHARS and not args.quiet
+        bar = tqdm(total=len(prepared.source), unit="char", disable=not show, file=sys.stderr,
+                   desc=f"{prepared.build.version} {prepared.voice.canonical}")
+
+        async def speak(out: Callable[[bytes], object]) -> tuple[float, list]:
+            runner = SynthesisRunner(service, concurrency=1, queue_size=0)
+            try:
+                async with Sessions(service, runner).open(None, options, prepared=prepared) as session:
+                    async for piece in session.pieces():
+                        out(piece.data)
+                        bar.update(piece.position - bar.n)
+                        if piece.error is not None:
+                            raise piece.error
+                    bar.update(bar.total - bar.n)
+                    return session.usage.audio_seconds, session.words
+            finally:
+                runner.close()
+
+        try:
+            if args.output == "-":
+                seconds, words = asyncio.run(speak(sys.stdout.buffer.write))
+                sys.stdout.buffer.flush()
+            else:
+                target = Path(args.output)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with TempFile(target) as temp:
+                    seconds, words = asyncio.run(speak(temp.file.write))
+                    seal_file(options.format, temp.file, temp.file.tell())
+                    temp.commit()
+            if caption_format is not None:
+                target = Path(args.captions)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(target, render(caption_format, words, text, seconds).encode())
+        finally:
+            bar.close()
     finally:
-        bar.close()
         service.close()
     if not args.quiet and args.output != "-":
         print(f"wrote {args.output}: {seconds:.2f} s of audio ({prepared.build.version}, "
@@ -281,6 +276,8 @@ def cmd_lexicon(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from kokoro_server.audio.encoders import FORMATS
+
     parser = argparse.ArgumentParser(prog="kokoro-server", description=__doc__)
     parser.add_argument("--version", action="version", version=f"kokoro-server {__version__}")
     parser.add_argument("--data-dir", help="data directory (default: $KOKORO_DATA_DIR or per-user)")
@@ -294,8 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--speed", type=float, default=1.0, help="0.25 to 4.0")
     say.add_argument("--lang", help=f"language: a code or a BCP-47 tag ({LANGUAGES.describe()}); default: the "
                                     "voice's language")
-    say.add_argument("--format", help="mp3, opus, aac, flac, wav or pcm (default: from -o)")
-    say.add_argument("--volume", type=float, default=1.0, help="volume multiplier")
+    say.add_argument("--format", help=f"{', '.join(FORMATS)} (default: from -o)")
+    say.add_argument("--volume", type=float, default=1.0, help="volume multiplier, 0 to 10")
     say.add_argument("--no-markup", action="store_true",
                      help="speak brackets as written (no [pause:1s], [word](/phonemes/), [voice:name] tags)")
     say.add_argument("--ssml", action="store_true", help="the text is SSML (also assumed when it starts with <speak>)")

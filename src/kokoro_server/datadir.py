@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kokoro_server.builds.base import Build, EmbeddedModel, WeightFile
 from kokoro_server.errors import FileProblemError
-from kokoro_server.files import TempFile, sweep_temp_files
+from kokoro_server.files import SPOOL_FOLDER, TempFile, sweep_temp_files
 
 _assemble_lock = threading.Lock()
 log = logging.getLogger("kokoro_server.files")
@@ -80,15 +80,8 @@ class DataDir:
 
     @property
     def spool_dir(self) -> Path:
-        """Where whole-file answers are encoded on disk beyond a few MB (see :meth:`spool_file`)."""
-        return self.root / "spool"
-
-    def spool_file(self, name: str) -> TempFile:
-        """A temp file in ``spool/`` for a whole-file answer: ``.<name>.<random>.tmp``, locked while this
-        process holds it, deleted when its ``with`` block ends (never committed); one a killed process
-        left is removed by the next start's sweep. Raises OSError when the data dir is not writable."""
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        return TempFile(self.spool_dir / name)
+        """Where whole-file answers are kept on disk beyond a few MB (``files.create_spool_file``: swept)."""
+        return self.root / SPOOL_FOLDER
 
     def temp_folders(self) -> list[Path]:
         """Every folder the product writes temp files to: ``models/<v>/`` (assembled and migrated

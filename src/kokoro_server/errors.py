@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+QUOTED_CHARS = 100  # the most characters of a request's input an error message repeats
+
+
+def quote(text: str, limit: int = QUOTED_CHARS) -> str:
+    """``text`` as an error message quotes it: ``repr``, cut to ``limit`` characters with the full
+    length said, so an error about a 100,000-character input stays small."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
 
 class KokoroError(Exception):
     status_code: int = 400
@@ -30,6 +40,12 @@ class InvalidInputError(KokoroError):
 class InputTooLongError(InvalidInputError):
     status_code = 413
     code = "input_too_long"
+
+
+class AudioTooLongError(InputTooLongError):
+    """The input would make more audio (or pauses) than one request may (KOKORO_MAX_AUDIO_SECONDS)."""
+
+    code = "audio_too_long"
 
 
 class VoiceNotFoundError(KokoroError):
@@ -76,6 +92,12 @@ class ConflictError(KokoroError):
 
 class VoiceExistsError(ConflictError):
     code = "voice_exists"
+
+
+class TooManyVoicesError(ConflictError):
+    """The voices folder is full (KOKORO_MAX_SAVED_VOICES): no more saved mixes."""
+
+    code = "too_many_voices"
 
 
 class ModelInUseError(ConflictError):
@@ -151,6 +173,14 @@ class BackendUnavailableError(KokoroError):
     status_code = 424
     error_type = "model_files_error"
     code = "backend_unavailable"
+
+
+class StorageError(KokoroError):
+    """A whole-file answer could not be kept while it was made (the disk under the data dir is full)."""
+
+    status_code = 507
+    error_type = "server_error"
+    code = "insufficient_storage"
 
 
 class TimestampsUnavailableError(KokoroError):

@@ -27,6 +27,11 @@ log = logging.getLogger("kokoro_server.files")
 STALE_AFTER_S = 60.0  # a temp file unlocked and untouched this long belongs to no live process
 # ``.<target name>.<8 random characters>.tmp|.part``: TempFile's names (and tempfile.mkstemp's, used before)
 TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.(tmp|part)$")
+# Whole-file answers spill to disk past a few MB (serving/spool.py): ``<data dir>/spool/.answer.<8 hex>.tmp``,
+# a TEMP_NAME, created locked by :func:`create_temp`; the start-up sweep deletes those a killed server left.
+SPOOL_FOLDER = "spool"
+SPOOL_PREFIX = ".answer."
+SPOOL_SUFFIX = ".tmp"
 
 
 def file_sha256(path: Path) -> str:
@@ -70,6 +75,13 @@ def create_temp(folder: Path, prefix: str, suffix: str) -> tuple[int, Path]:
             pass
         return fd, path
     raise FileExistsError(f"no free temporary name in {folder}")
+
+
+def create_spool_file(folder: Path) -> tuple[int, Path]:
+    """A new, locked spool file in ``folder`` (created if missing), named by the one spool rule
+    (:data:`SPOOL_PREFIX`, a :data:`TEMP_NAME`, so :func:`sweep_temp_files` knows it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return create_temp(folder, SPOOL_PREFIX, SPOOL_SUFFIX)
 
 
 def keep_mode(path: Path, target: Path) -> None:

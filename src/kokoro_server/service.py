@@ -1,30 +1,39 @@
 """Text in, audio out: the one place that turns a speech request into audio chunks.
 
-Used by the CLI and the HTTP API alike. ``prepare`` validates everything that can fail before any
-audio is produced (model, voice, language, speed, text), so a server can answer 4xx instead of
-breaking a stream; ``stream`` then yields audio chunk by chunk as the engine produces it.
+Used by the CLI and the HTTP API alike (through :mod:`kokoro_server.serving.session`). ``prepare``
+validates everything that can fail before any audio is produced (model, voice, language, speed, text,
+the audio budget), so a server can answer 4xx instead of breaking a stream; ``stream`` then yields
+audio chunk by chunk as the engine produces it.
+
+One front end serves synthesis and ``phonemize``: clean, parse (markup, SSML or phonemes), lexicon,
+check given phonemes (:meth:`SpeechService.read_input`); then, lazily while the audio streams,
+normalize block by block and chunk (:meth:`SpeechService.chunks`). Nothing runs over a whole long input
+before its first chunk but the parser and the budget's character count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
 from kokoro_server import SAMPLE_RATE
 from kokoro_server.audio.silence import LEAD_MARGIN, TRAIL_MARGIN, speech_bounds
 from kokoro_server.builds import BUILDS, Build, get_build, resolve_model_name, version_named
+from kokoro_server.budget import AudioEstimate, check_budget, estimate
 from kokoro_server.builds.base import MAX_TOKENS, Phonemizer
 from kokoro_server.datadir import DataDir
 from kokoro_server.engine.models import ModelManager
-from kokoro_server.errors import (InputTooLongError, InvalidInputError, InvalidVoiceSpecError, KokoroError,
-                                  TimestampsUnavailableError, VoiceNotFoundError)
+from kokoro_server.errors import (AudioTooLongError, InputTooLongError, InvalidInputError, InvalidVoiceSpecError,
+                                  KokoroError, TimestampsUnavailableError, VoiceNotFoundError, quote)
 from kokoro_server.languages import LANGUAGES, chunker, normalize, read_languages, resolve
 from kokoro_server.settings import Settings
 from kokoro_server.text.chunk import Chunk, ChunkPlan
 from kokoro_server.text.clean import clean_input
-from kokoro_server.text.document import Document, Text, VoiceChange
+from kokoro_server.text.blocks import blocks
+from kokoro_server.text.document import Document, Phonemes, Segment, Stressed, Text, VoiceChange
 from kokoro_server.text.lexicon import Lexicon, LexiconStore
 from kokoro_server.text.markup import InputFormat, check_phonemes, parse
 from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions
@@ -32,6 +41,8 @@ from kokoro_server.voices.library import VoiceLibrary
 from kokoro_server.voices.mix import VoiceMix, parse_mix
 
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
+MIN_VOLUME, MAX_VOLUME = 0.0, 10.0  # the volume multiplier of the encoded audio
+AUDIO_OVERRUN = 1.5  # a stream whose audio passes its budget by this factor (the estimate was wrong) is cut
 VERSION_SEPARATOR = "/"  # a voice id of another version than the default: v0_19/af_bella
 
 
@@ -55,13 +66,25 @@ class PreparedSpeech:
     pack: np.ndarray
     lang: str
     speed: float
-    text: str  # normalized (the text segments of the document, joined)
     chunk_plan: ChunkPlan
-    document: Document  # the input's segments, text segments normalized
+    document: Document  # the input's segments (text segments are normalized lazily, see SpeechService.chunks)
+    estimate: AudioEstimate  # the audio it will make, decided before any is made
     notice: str | None = None  # something the user should know (e.g. a fallback voice was used)
     packs: Mapping[str, np.ndarray] = field(default_factory=dict)  # voices the markup switches to
+    normalization: NormalizationOptions = DEFAULT_OPTIONS
     # text streamed in (serving/live_speech.py): the chunks come from the caller, not from ``document``
     chunk_source: Callable[[], Iterator[Chunk]] | None = None
+
+    @property
+    def source(self) -> str:
+        """The request input as received."""
+        return self.document.source
+
+    @cached_property
+    def text(self) -> str:
+        """The text segments as normalized, joined (normalizes all of the input: for tools and tests)."""
+        return " ".join(s.normalized.text for s in normalized_segments(self.document, self.normalization, self.lang)
+                        if isinstance(s, Text) and s.normalized)
 
     def pack_for(self, chunk: Chunk) -> np.ndarray:
         return self.packs[chunk.voice] if chunk.voice else self.pack
@@ -108,22 +131,22 @@ class SpeechService:
             version, separator, name = piece.strip().rpartition(VERSION_SEPARATOR)
             if separator:
                 if version not in BUILDS:
-                    raise InvalidVoiceSpecError(f"voice {piece.strip()!r} names an unknown model version "
-                                                f"{version!r}; known versions: {', '.join(BUILDS)}", param="voice")
+                    raise InvalidVoiceSpecError(f"voice {quote(piece.strip())} names an unknown model version "
+                                                f"{quote(version)}; known versions: {', '.join(BUILDS)}", param="voice")
                 versions.add(version)
             pieces.append(name)
         mix = parse_mix("+".join(pieces))
         if not versions:
             return mix, self.route(model, mix)
         if len(versions) > 1:
-            raise InvalidVoiceSpecError(f"voice mix {spec!r} mixes voices of versions {', '.join(sorted(versions))}; "
+            raise InvalidVoiceSpecError(f"voice mix {quote(spec)} mixes voices of versions {', '.join(sorted(versions))}; "
                                         "a mix takes the voices of one version", param="voice")
         build = BUILDS[versions.pop()]
         if model:  # the default model's names (kokoro, tts-1, ...) leave the choice to the voice's prefix
             resolve_model_name(model, self.settings.default_model)  # an unknown name is still a 404
             named = version_named(model)
             if named is not None and named != build.version:
-                raise InvalidVoiceSpecError(f"voice {spec!r} is a {build.version} voice, but model {model!r} is "
+                raise InvalidVoiceSpecError(f"voice {quote(spec)} is a {build.version} voice, but model {quote(model)} is "
                                             f"{named}; name model {build.model_names[0]!r} or a default name "
                                             "such as 'kokoro'", param="voice")
         return mix, build
@@ -188,15 +211,38 @@ class SpeechService:
                   f"{embedded.fallback!r} (install more: kokoro-server download -m {build.version} --voices {name})")
         return parse_mix(embedded.fallback), _voice_language(name), notice
 
+    def read_input(self, text: str, build: Build, lang: str, *, markup: bool = True,
+                   input_format: InputFormat | None = None, param: str = "input", pinned: bool = True) -> Document:
+        """The front end up to normalization, the same for synthesis and ``phonemize``: the input
+        checked (:meth:`check_text`), cleaned, parsed (markup, SSML or phonemes), each part's language
+        read (``pinned``: ``lang`` was asked for, not taken from the voice), each part's lexicon entries
+        applied, given phonemes checked against the model's set."""
+        self.check_text(text, param)
+        try:
+            document = parse(clean_input(text), markup=markup, input_format=input_format)
+            document = read_languages(document, lang, pinned=pinned, supported=build.languages)
+            for code in document.languages:  # each part is read with its own language's lexicon
+                document = self.lexicons.get(code, build.vocab, build.version).apply(document)
+            check_phonemes(document, build.vocab)
+        except KokoroError as exc:
+            if exc.param == "input" and param != "input":
+                exc.param = param
+            raise
+        return document
+
+    def check_text(self, text: str, param: str = "input") -> None:
+        """Not empty, not longer than KOKORO_MAX_INPUT_CHARS (413)."""
+        if not text or not text.strip():
+            raise InvalidInputError(f"{'input text' if param == 'input' else param} is empty", param=param)
+        if len(text) > self.settings.max_input_chars:
+            raise InputTooLongError(f"{param} is {len(text)} characters; the limit is "
+                                    f"{self.settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", param=param)
+
     def prepare(self, request: SpeechRequest) -> PreparedSpeech:
         if not (MIN_SPEED <= request.speed <= MAX_SPEED):
             raise InvalidInputError(f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {request.speed}",
                                     param="speed")
-        if not request.text or not request.text.strip():
-            raise InvalidInputError("input text is empty", param="input")
-        if len(request.text) > self.settings.max_input_chars:
-            raise InputTooLongError(f"input is {len(request.text)} characters; the limit is "
-                                    f"{self.settings.max_input_chars} (KOKORO_MAX_INPUT_CHARS)", param="input")
+        self.check_text(request.text)  # before the voice: an empty or too long input is the first problem
         if request.voice:
             mix, build = self.parse_voice(request.voice, request.model)
             lang, notice = _voice_language(mix.parts[0][0]), None
@@ -216,19 +262,16 @@ class SpeechService:
             pack = self.voices.resolve(build, mix)
         self.models.locate(build, assemble=False)  # missing weights fail here, before any audio
         lang = resolve(request.lang or lang, build.languages, build.version, "lang_code").code
-        document = parse(clean_input(request.text), markup=request.markup, input_format=request.input_format)
-        document = read_languages(document, lang, pinned=request.lang is not None, supported=build.languages)
-        for code in document.languages:  # each part is read with its own language's lexicon
-            document = self.lexicons.get(code, build.vocab, build.version).apply(document)
-        check_phonemes(document, build.vocab)
+        document = self.read_input(request.text, build, lang, markup=request.markup,
+                                   input_format=request.input_format, pinned=request.lang is not None)
         packs = self._markup_voices(document, build)
-        document = self.normalized(document, request.normalization, lang)
-        text = " ".join(s.normalized.text for s in document.segments if isinstance(s, Text) and s.normalized)
-        if not document.speakable():
+        if not speakable(normalized_segments(document, request.normalization, lang)):
             raise InvalidInputError("input has nothing to speak after normalization", param="input")
+        found = estimate(document.segments, request.speed)
+        check_budget(found, max_audio_s=self.settings.max_audio_seconds, max_pause_s=self.settings.max_pause_seconds)
         notices = "; ".join(n for n in (notice, *document.notices) if n) or None
-        return PreparedSpeech(build, mix, pack, lang, request.speed, text, request.chunk_plan, document, notices,
-                              packs)
+        return PreparedSpeech(build, mix, pack, lang, request.speed, request.chunk_plan, document, found, notices,
+                              packs, request.normalization)
 
     def _markup_voices(self, document: Document, build: Build) -> dict[str, np.ndarray]:
         """The pack of every voice the markup switches to: each must exist for the request's version."""
@@ -245,28 +288,20 @@ class SpeechService:
 
     @staticmethod
     def normalized(document: Document, options: NormalizationOptions, lang: str = "a") -> Document:
-        """The document with each text segment's normalized reading (and where its words came from)."""
-        segments = tuple(replace(s, normalized=normalize(s.text, options, s.lang or lang)) if isinstance(s, Text)
-                         else s for s in document.segments)
-        return replace(document, segments=segments)
+        """The document with every text segment normalized at once (:func:`normalized_segments`, all of
+        it): for a short input, such as one streamed phrase."""
+        return replace(document, segments=tuple(normalized_segments(document, options, lang)))
 
     def phonemize(self, text: str, lang: str = "a", model: str | None = None) -> tuple[str, list[int]]:
         """Text (markup and lexicon read, normalized) -> its phonemes and token ids (with the pad token at
-        both ends), as the model would get them; no voice or weights needed."""
+        both ends), as the model would get them; no voice or weights needed. The same front end as
+        :meth:`prepare` and :meth:`chunks`."""
         build = resolve_model_name(model, self.settings.default_model) if model else \
             get_build(self.settings.default_model)
         lang = resolve(lang or "a", build.languages, build.version, "language").code
-        if not text.strip():
-            raise InvalidInputError("text is empty", param="text")
-        if len(text) > self.settings.max_input_chars:
-            raise InputTooLongError(f"text is {len(text)} characters; the limit is {self.settings.max_input_chars}",
-                                    param="text")
-        document = read_languages(parse(clean_input(text)), lang, pinned=True, supported=build.languages)
-        for code in document.languages:
-            document = self.lexicons.get(code, build.vocab, build.version).apply(document)
-        check_phonemes(document, build.vocab)
-        chunks = list(chunker(lambda code: self.phonemizer(build, code), build.tokenize, lang).chunks(
-            self.normalized(document, DEFAULT_OPTIONS, lang)))
+        document = self.read_input(text, build, lang, param="text")
+        chunks = chunker(lambda code: self.phonemizer(build, code), build.tokenize, lang).chunks(
+            document, segments=normalized_segments(document, DEFAULT_OPTIONS, lang))
         phonemes = " ".join(c.phonemes for c in chunks if c.tokens)
         return phonemes, [0, *build.tokenize(phonemes), 0]
 
@@ -282,20 +317,29 @@ class SpeechService:
 
     # -- synthesis -------------------------------------------------------------------------
     def chunks(self, prepared: PreparedSpeech) -> Iterator[Chunk]:
-        """The prepared input's chunks (text front end only), lazily."""
+        """The prepared input's chunks (text front end only), lazily: text is normalized a block at a
+        time as the chunker reaches it (:func:`normalized_segments`)."""
         if prepared.chunk_source is not None:
             return prepared.chunk_source()
         build = prepared.build
         return chunker(lambda code: self.phonemizer(build, code), build.tokenize, prepared.lang,
                        prepared.chunk_plan).chunks(
-            prepared.document)
+            prepared.document, segments=normalized_segments(prepared.document, prepared.normalization, prepared.lang))
 
     def stream(self, prepared: PreparedSpeech) -> Iterator[AudioChunk]:
         """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks; the model
         stays loaded until the stream ends (KOKORO_MODEL_TTL_S counts from then)."""
         produced = previous_paused = False
+        budget = self.settings.max_audio_seconds
+        cap = int(max(budget, prepared.estimate.seconds) * AUDIO_OVERRUN * SAMPLE_RATE) if budget else None
+        samples = 0
         with self.models.hold(prepared.build.version) as model, model.backend.streaming():
             for chunk in self.chunks(prepared):
+                if cap is not None and samples > cap:
+                    raise AudioTooLongError(
+                        f"the audio passed {samples / SAMPLE_RATE:.0f} s, far over the {prepared.estimate.seconds:.0f} s "
+                        f"estimated for this input (KOKORO_MAX_AUDIO_SECONDS={budget:g}); the rest is not spoken",
+                        param="input")
                 speed = prepared.speed_for(chunk)
                 tokens = chunk.tokens[:MAX_TOKENS]
                 durations = None
@@ -315,6 +359,7 @@ class SpeechService:
                 pause = int(round(chunk.silence_after(speed) * SAMPLE_RATE))
                 if pause:
                     audio = np.concatenate([audio, np.zeros(pause, dtype=np.float32)])
+                samples += len(audio)
                 yield AudioChunk(audio, chunk, durations, trimmed_lead=start)
         if not produced:
             raise InvalidInputError("input has no speakable text (no phonemes)", param="input")
@@ -340,3 +385,20 @@ def _voice_language(voice: str) -> str:
     pack = LANGUAGES.of_voice(voice)
     return pack.code if pack is not None else voice[:1]
 
+
+def normalized_segments(document: Document, options: NormalizationOptions, lang: str) -> Iterator[Segment]:
+    """The document's segments with each text segment normalized in its own language (``lang`` where
+    it has none), lazily: a long one as blocks of a few thousand characters
+    (:func:`~kokoro_server.text.blocks.blocks`), each normalized when reached."""
+    for segment in document.segments:
+        if isinstance(segment, Text):
+            for block in blocks(segment):
+                yield replace(block, normalized=normalize(block.text, options, block.lang or lang))
+        else:
+            yield segment
+
+
+def speakable(segments: Iterator[Segment]) -> bool:
+    """Whether anything is left to say, normalizing only as far as the first thing that is."""
+    return any(isinstance(s, (Phonemes, Stressed)) or isinstance(s, Text) and s.normalized is not None
+               and bool(s.normalized.text.strip()) for s in segments)

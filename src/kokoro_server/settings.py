@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8880
     max_input_chars: int = Field(100_000, ge=1)
+    max_audio_seconds: float = Field(3600, ge=0, description="The most audio one request may make (speech "
+                                     "estimated from its text, plus pauses), decided before any is sent; over "
+                                     "it: 413 with the figures. 0 = no limit. Books: split them into requests.")
+    max_pause_seconds: float = Field(600, ge=0, description="The most silence one request's markup pauses and "
+                                     "SSML breaks may add up to (each is at most 60 s). 0 = no limit.")
+    max_saved_voices: int = Field(200, ge=0, description="The most voice mixes POST /v1/audio/voices/combine may "
+                                  "save per model version (the voices folder's files); then 409.")
     concurrency: int = Field(0, ge=0, description="Syntheses running at once (0 = auto: one per core, at most "
                                                   f"{AUTO_CONCURRENCY_MAX}).")
     queue_size: int = Field(16, ge=0, description="Requests waiting for a synthesis slot before 429.")

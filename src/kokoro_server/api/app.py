@@ -31,6 +31,7 @@ from kokoro_server.audio.encoders import StreamingEncoder
 from kokoro_server.builds import BUILDS, get_build
 from kokoro_server.serving.download_links import DownloadStore
 from kokoro_server.serving.runner import SynthesisRunner
+from kokoro_server.serving.session import Sessions
 from kokoro_server.service import SpeechService
 from kokoro_server.settings import Settings
 
@@ -46,10 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = SpeechService(settings, derive_in_background=True)
-        state = Serving(
-            settings=settings, service=service,
-            runner=SynthesisRunner(service, concurrency=settings.concurrency, queue_size=settings.queue_size),
-            downloads=DownloadStore.for_settings(settings, download_parents(service)))
+        runner = SynthesisRunner(service, concurrency=settings.concurrency, queue_size=settings.queue_size)
+        downloads = DownloadStore.for_settings(settings, download_parents(service))
+        state = Serving(settings=settings, service=service, runner=runner, downloads=downloads,
+                        sessions=Sessions(service, runner, downloads))
         app.state.serving = state
         tasks = [asyncio.create_task(preload(state)), asyncio.create_task(sweep_downloads(state.downloads))]
         if settings.model_ttl_s:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from kokoro_server.api.protocol import ErrorBody, ErrorDetail
-from kokoro_server.errors import BusyError, KokoroError
+from kokoro_server.errors import BusyError, KokoroError, quote
 from kokoro_server.serving.runner import ClientGone
 
 log = logging.getLogger("kokoro_server.api")
@@ -36,7 +36,7 @@ def _validation_response(request: Request, exc: RequestValidationError) -> JSONR
     if first.get("loc", ())[:1] == ("body",) and not _is_json(media_type):
         # e.g. `curl -d '{...}'`, which sends application/x-www-form-urlencoded. Not parsed as JSON on
         # purpose: a web page of another site may send such a body to a local server without asking.
-        got = f"Content-Type {media_type!r}" if media_type else "no Content-Type"
+        got = f"Content-Type {quote(media_type)}" if media_type else "no Content-Type"
         return error_response(400, f"the request body must be JSON sent with Content-Type: application/json "
                                    f"(got {got}); with curl: -H 'Content-Type: application/json'",
                               code="unsupported_content_type")

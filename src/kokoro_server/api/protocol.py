@@ -7,11 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kokoro_server.audio.encoders import FORMATS
 from kokoro_server.languages import LANGUAGES
-from kokoro_server.service import MAX_SPEED, MIN_SPEED, SpeechRequest
+from kokoro_server.service import MAX_SPEED, MAX_VOLUME, MIN_SPEED, MIN_VOLUME, SpeechRequest
 from kokoro_server.text.normalize import DEFAULT_OPTIONS, NormalizationOptions
 
-ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+# every format of the encoders' registry (adding a format there adds it here)
+ResponseFormat = Literal[tuple(FORMATS)]  # type: ignore[valid-type]
 
 OPENAI_VOICES: dict[str, str] = {
     "alloy": "af_alloy",
@@ -76,7 +78,7 @@ class SpeechBody(BaseModel):
     lang_code: str | None = Field(None, json_schema_extra=_languages(
         "lang_code", "default: the voice's language (its name's first letter). A voice change in the markup "
                      "switches to that voice's language; SSML <lang xml:lang> switches too."))
-    volume_multiplier: float = Field(1.0, ge=0.0, le=10.0)
+    volume_multiplier: float = Field(1.0, ge=MIN_VOLUME, le=MAX_VOLUME)
     normalization_options: NormalizationOptions = DEFAULT_OPTIONS
     markup: bool = Field(True, description="Read inline markup: [pause:1.5s], [word](/phonemes/), [word](+1), "
                                            "[voice:am_michael]. false: brackets are spoken as written.")

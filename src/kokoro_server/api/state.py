@@ -9,6 +9,7 @@ from fastapi import Request
 from kokoro_server.serving.download_links import DownloadStore
 from kokoro_server.serving.live_speech import Connections
 from kokoro_server.serving.runner import SynthesisRunner
+from kokoro_server.serving.session import Sessions
 from kokoro_server.service import SpeechService
 from kokoro_server.settings import Settings
 
@@ -25,6 +26,7 @@ class Serving:
     service: SpeechService
     runner: SynthesisRunner
     downloads: DownloadStore
+    sessions: Sessions  # opens the speech session of each speech request (serving/session.py)
     preload: Preload = field(default_factory=Preload)
     connections: Connections = field(default_factory=Connections)  # voice agents' sockets (live_speech.py)
 

@@ -6,18 +6,24 @@ and :data:`OUTPUT_FORMATS`, ElevenLabs' ``output_format`` names ``<codec>_<rate>
 feed float32 audio as it is synthesized and get bytes back that can be sent at once. Another sample
 rate is reached through FFmpeg's resampler (PyAV's ``AudioResampler``, its state kept across
 chunks); compressed formats and the G.711 codecs use PyAV's encoders, so joins have no gaps or clicks.
+Formats written here (wav, pcm) may have a header (:attr:`AudioFormat.header`): streamed with open-ended
+sizes, set to the real ones by :func:`seal_file` once a whole file is written. Adding a format is one
+entry in a table (the API, the CLI and the web page read them).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
 from kokoro_server import SAMPLE_RATE
-from kokoro_server.errors import UnsupportedFormatError
+from kokoro_server.errors import UnsupportedFormatError, quote
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,12 @@ class AudioFormat:
     bit_rate: int | None = None
     mux_options: tuple[tuple[str, str], ...] = ()  # PyAV/FFmpeg muxer options
     sample_rate: int = SAMPLE_RATE  # another rate than the model's is resampled to
+    header: Callable[[int | None], bytes] | None = None  # written here: the header for N data bytes (None: unknown)
+    other_extensions: tuple[str, ...] = ()  # file suffixes that also mean this format (``say -o x.ogg``)
+
+    @property
+    def header_bytes(self) -> int:
+        return len(self.header(0)) if self.header is not None else 0
 
     @property
     def bytes_per_second(self) -> int | None:
@@ -39,18 +51,25 @@ class AudioFormat:
         return self.sample_rate * (1 if self.codec else 2)
 
 
+def wav_header(data_bytes: int | None) -> bytes:
+    """A 16-bit mono 24 kHz WAV header; ``None`` = unknown length (streaming), sizes set to maximum."""
+    size = 0xFFFFFFFF - 36 if data_bytes is None else data_bytes
+    return (b"RIFF" + struct.pack("<I", min(36 + size, 0xFFFFFFFF)) + b"WAVEfmt " +
+            struct.pack("<IHHIIHH", 16, 1, 1, SAMPLE_RATE, SAMPLE_RATE * 2, 2, 16) +
+            b"data" + struct.pack("<I", size))
+
+
 # Raw MPEG frames, no ID3 tag (nor Xing header): responses joined into one stream stay a valid stream.
 _BARE_MP3 = (("id3v2_version", "0"), ("write_xing", "0"))
 
 FORMATS: dict[str, AudioFormat] = {f.name: f for f in (
     AudioFormat("mp3", "audio/mpeg", "mp3", "mp3", "libmp3lame", 128_000, _BARE_MP3),
-    AudioFormat("opus", "audio/ogg; codecs=opus", "opus", "ogg", "libopus", 64_000),
+    AudioFormat("opus", "audio/ogg; codecs=opus", "opus", "ogg", "libopus", 64_000, other_extensions=("ogg",)),
     AudioFormat("aac", "audio/aac", "aac", "adts", "aac", 128_000),
     AudioFormat("flac", "audio/flac", "flac", "flac", "flac"),
-    AudioFormat("wav", "audio/wav", "wav"),
-    AudioFormat("pcm", "audio/pcm", "pcm"),
+    AudioFormat("wav", "audio/wav", "wav", header=wav_header),
+    AudioFormat("pcm", "audio/pcm", "pcm", other_extensions=("raw",)),
 )}
-
 
 
 def _output_formats() -> dict[str, AudioFormat]:
@@ -87,30 +106,22 @@ def _named(table: dict[str, AudioFormat], name: str, param: str) -> AudioFormat:
     try:
         return table[name.lower()]
     except KeyError:
-        raise UnsupportedFormatError(f"unsupported {param} {name!r}; use one of: {', '.join(table)}",
+        raise UnsupportedFormatError(f"unsupported {param} {quote(name)}; use one of: {', '.join(table)}",
                                      param=param) from None
 
 
 def format_for_path(path: str) -> AudioFormat:
     suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
     for fmt in FORMATS.values():
-        if fmt.extension == suffix or (suffix == "ogg" and fmt.name == "opus") or (suffix == "raw" and fmt.name == "pcm"):
+        if suffix == fmt.extension or suffix in fmt.other_extensions:
             return fmt
-    raise UnsupportedFormatError(f"cannot tell the audio format from {path!r}; use a file ending in "
+    raise UnsupportedFormatError(f"cannot tell the audio format from {quote(path)}; use a file ending in "
                                  f"{', '.join('.' + f.extension for f in FORMATS.values())}")
 
 
 def to_int16(audio: np.ndarray, volume: float = 1.0) -> np.ndarray:
     scaled = np.nan_to_num(np.asarray(audio, dtype=np.float32) * volume, nan=0.0)
     return (np.clip(scaled, -1.0, 1.0) * 32767.0).round().astype("<i2")
-
-
-def wav_header(data_bytes: int | None) -> bytes:
-    """A 16-bit mono 24 kHz WAV header; ``None`` = unknown length (streaming), sizes set to maximum."""
-    size = 0xFFFFFFFF - 36 if data_bytes is None else data_bytes
-    return (b"RIFF" + struct.pack("<I", min(36 + size, 0xFFFFFFFF)) + b"WAVEfmt " +
-            struct.pack("<IHHIIHH", 16, 1, 1, SAMPLE_RATE, SAMPLE_RATE * 2, 2, 16) +
-            b"data" + struct.pack("<I", size))
 
 
 class _Sink(io.RawIOBase):
@@ -208,8 +219,8 @@ class StreamingEncoder:
             samples = self._resampled(samples)
         if self.format.container is None:
             head = b""
-            if not self._started and self.format.name == "wav":
-                head = wav_header(None)
+            if not self._started and self.format.header is not None:
+                head = self.format.header(None)
             self._started = True
             return head + self._raw(samples)
         return self._encode_av(samples)
@@ -237,20 +248,54 @@ class StreamingEncoder:
         self._finished = True
         rest = self._resampled(None) if self._resampler is not None else None  # the resampler's last samples
         if self.format.container is None:
-            if self.format.name == "wav" and not self._started:
-                return wav_header(0)
-            return self._raw(rest) if rest is not None else b""
+            if self.format.header is not None and not self._started:
+                tail = self.format.header(0)
+            else:
+                tail = self._raw(rest) if rest is not None else b""
+            self._release_av()
+            return tail
         tail = self._encode_av(rest) if rest is not None and rest.size else b""
         tail += self._encode_av(None)
         self._container.close()
+        self._release_av()
         return tail + self._sink.take()
+
+    def close(self) -> None:
+        """Give up an unfinished encoding (the client left): free the codec now."""
+        if self._finished:
+            return
+        self._finished = True
+        if self.format.container is not None:
+            try:
+                self._container.close()
+            except Exception:  # pragma: no cover - closing a half-written container may complain
+                pass
+            self._sink.take()
+        self._release_av()
+
+    def _release_av(self) -> None:
+        """Drop the container, stream, resampler and codec now: PyAV's resampler runs a filter graph with a thread per
+        core that lives as long as the codec does, so a finished or abandoned encoder must not wait
+        for the garbage collector to free them (threads piled up after disconnect storms)."""
+        self._container = self._stream = None  # type: ignore[assignment]
+        self._resampler = self._codec = None
+
+
+def seal_file(fmt: AudioFormat, handle: BinaryIO, size: int) -> None:
+    """Make a streamed file of ``size`` bytes complete in place: a header written with open-ended
+    sizes (a streamed WAV) gets the real ones. The one place a header is fixed up."""
+    if fmt.header is None or size < fmt.header_bytes:
+        return
+    handle.seek(0)
+    handle.write(fmt.header(size - fmt.header_bytes))
+    handle.seek(0, os.SEEK_END)
 
 
 def encode_whole(audio: np.ndarray, fmt: AudioFormat | str, *, volume: float = 1.0) -> bytes:
     """A complete file in one go (WAV gets exact sizes in its header)."""
     fmt = get_format(fmt) if isinstance(fmt, str) else fmt
-    if fmt.name == "wav":
+    if fmt.header is not None:
         data = to_int16(audio, volume).tobytes()
-        return wav_header(len(data)) + data
+        return fmt.header(len(data)) + data
     encoder = StreamingEncoder(fmt, volume=volume, streaming=False)
     return encoder.encode(audio) + encoder.finish()

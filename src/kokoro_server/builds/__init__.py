@@ -12,7 +12,7 @@ import re
 
 from kokoro_server.builds import v0_19, v1_0
 from kokoro_server.builds.base import MAX_TOKENS, Build
-from kokoro_server.errors import ModelNotFoundError
+from kokoro_server.errors import ModelNotFoundError, quote
 
 BUILDS: dict[str, Build] = {build.version: build for build in (v1_0.BUILD, v0_19.BUILD)}
 
@@ -27,7 +27,7 @@ def get_build(version: str) -> Build:
         return BUILDS[version]
     except KeyError:
         known = ", ".join(BUILDS)
-        raise ModelNotFoundError(f"unknown model version {version!r}; known versions: {known}",
+        raise ModelNotFoundError(f"unknown model version {quote(version)}; known versions: {known}",
                                  param="model") from None
 
 
@@ -65,7 +65,7 @@ def resolve_model_name(name: str, default_version: str) -> Build:
     if version is None and is_openai_tts_model(name):
         version = default_version
     if version is None:
-        raise ModelNotFoundError(f"unknown model {name!r}; use one of: {', '.join(aliases)}", param="model")
+        raise ModelNotFoundError(f"unknown model {quote(name)}; use one of: {', '.join(aliases)}", param="model")
     return BUILDS[version]
 
 

@@ -14,7 +14,7 @@ from types import FrameType
 
 from kokoro_server.cluster.plan import APP_NAME, ClusterPlan
 from kokoro_server.errors import KokoroError
-from kokoro_server.serving.serve import LOG_FORMAT, server_settings
+from kokoro_server.api.serve import LOG_FORMAT, server_settings
 from kokoro_server.settings import Settings
 
 PROXY_CALLBACK_ENV = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"

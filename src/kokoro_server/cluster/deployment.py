@@ -15,7 +15,7 @@ from kokoro_server.api.state import Serving
 from kokoro_server.builds import get_build
 from kokoro_server.cluster.asgi import ReplicaApp
 from kokoro_server.cluster.plan import DEPLOYMENT_NAME, RETRY_AFTER_S, ClusterPlan
-from kokoro_server.serving.serve import LOG_FORMAT
+from kokoro_server.api.serve import LOG_FORMAT
 from kokoro_server.settings import Settings
 
 PRELOAD_POLL_S = 0.1

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from kokoro_server.errors import InvalidInputError
+from kokoro_server.errors import InvalidInputError, quote
 from kokoro_server.languages import en, es, fr, hi, it, ja, pt_br, zh
 from kokoro_server.languages.pack import G2P, LanguagePack, Phonemizer
 from kokoro_server.languages.reading import read_languages as _read_languages
@@ -36,7 +36,7 @@ def resolve(name: str, among: Mapping[str, LanguagePack], version: str, param: s
     pack = LANGUAGES.find(name)
     if pack is None or pack.code not in among or not pack.supported:
         supported = ", ".join(f"{code} ({p.name})" for code, p in among.items() if p.supported)
-        raise InvalidInputError(f"language {name!r} is not supported offline by {version}; supported: {supported}",
+        raise InvalidInputError(f"language {quote(name)} is not supported offline by {version}; supported: {supported}",
                                 param=param)
     return pack
 

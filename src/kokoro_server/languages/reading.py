@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from kokoro_server.errors import quote
 from kokoro_server.languages.pack import LanguagePack
 from kokoro_server.languages.registry import LanguageRegistry
 from kokoro_server.text.document import Document, Segment, Stressed, Text, VoiceChange
@@ -61,7 +62,7 @@ class _Languages:
             return current
         pack = self.registry.find(tag, prefer=current)
         if not self.usable(pack):
-            self.notices[f"language {tag!r} is not available: read as {self.registry[current].name}"] = None
+            self.notices[f"language {quote(tag)} is not available: read as {self.registry[current].name}"] = None
             return current
         assert pack is not None
         return pack.code
@@ -101,6 +102,6 @@ def _say_as(segment: Text, pack: LanguagePack, notices: dict[str, None]) -> Text
     kind, fmt = segment.say_as.interpret_as, segment.say_as.format
     reading = pack.readings().read(segment.text, kind, fmt)
     if reading is None:
-        notices[f"SSML say-as interpret-as={kind!r} not supported for {pack.name}: the text is read as it is"] = None
+        notices[f"SSML say-as interpret-as={quote(kind)} not supported for {pack.name}: the text is read as it is"] = None
         reading = segment.text
     return replace(segment, text=reading, say_as=None)

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kokoro_server.builds import Build
-from kokoro_server.errors import InvalidInputError, VoiceExistsError
+from kokoro_server.errors import InvalidInputError, TooManyVoicesError, VoiceExistsError, quote
 from kokoro_server.service import SpeechService
 from kokoro_server.voices.export import pack_to_pt
 from kokoro_server.voices.install import add_voice
-from kokoro_server.voices.mix import VoiceMix, is_voice_name
+from kokoro_server.voices.mix import NEW_NAME_MAX, VoiceMix, is_new_voice_name
+from kokoro_server.voices.packs import PACK_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,12 @@ def combine_voices(service: SpeechService, spec: str, *, model: str | None = Non
 
 
 def check_new_voice_name(service: SpeechService, build: Build, name: str) -> None:
-    """A plain voice name, starting with a language code (so requests know how to read text with
-    it), not taken yet."""
-    if not is_voice_name(name):
-        raise InvalidInputError(f"{name!r} is not a usable voice name (letters, digits, _ - . only, not "
-                                "starting with a dot), e.g. af_mymix", param="name")
+    """A plain voice name (:func:`is_new_voice_name`), starting with a language code (so requests know
+    how to read text with it), not taken yet, with room for it (KOKORO_MAX_SAVED_VOICES)."""
+    if not is_new_voice_name(name):
+        raise InvalidInputError(f"{quote(name)} is not a usable voice name: 1 to {NEW_NAME_MAX} letters, digits, "
+                                "_ and -, starting with a letter or digit, without a file suffix; e.g. af_mymix",
+                                param="name")
     if build.language_of_voice(name) is None:
         codes = ", ".join(build.languages)
         raise InvalidInputError(f"a voice name starts with its language code ({codes}) so requests know "
@@ -52,3 +54,13 @@ def check_new_voice_name(service: SpeechService, build: Build, name: str) -> Non
     if service.voices.has(build, name):
         raise VoiceExistsError(f"voice {name!r} already exists for {build.version}; choose another name",
                                param="name")
+    limit = service.settings.max_saved_voices
+    folder = service.data_dir.voices_dir(build)
+    try:
+        held = sum(1 for path in folder.iterdir() if path.suffix in PACK_SUFFIXES and not path.name.startswith("."))
+    except OSError:
+        held = 0
+    if held >= limit:
+        raise TooManyVoicesError(f"{folder} holds {held} voices; KOKORO_MAX_SAVED_VOICES={limit} allows no more "
+                                 "saved mixes (delete some, or send the mix itself as the voice of a request)",
+                                 param="name")

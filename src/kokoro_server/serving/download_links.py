@@ -35,8 +35,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from kokoro_server.audio.encoders import FORMATS, AudioFormat, StreamingEncoder, wav_header
-from kokoro_server.errors import NotFoundError
+from kokoro_server.audio.encoders import FORMATS, AudioFormat, StreamingEncoder, seal_file
+from kokoro_server.errors import NotFoundError, quote
 from kokoro_server.files import STALE_AFTER_S, unlocked_since, write_atomic
 from kokoro_server.settings import Settings
 
@@ -46,7 +46,6 @@ ROUTE = "/download"  # under /v1: X-Download-Path is relative to /v1 (as Kokoro-
 FOLDER_PREFIX = "server-"  # <data dir>/downloads/server-<pid>-<random>/, one per running server
 STAGING_PREFIX = ".new-"
 LOCK_NAME = ".lock"
-WAV_HEADER_BYTES = len(wav_header(0))
 CONTENT_TYPES = {f.extension: f.content_type for f in FORMATS.values()}
 _NAME = re.compile(r"[A-Za-z0-9_-]+\.([a-z0-9]+)")
 
@@ -151,7 +150,7 @@ class DownloadStore:
         if found is None:
             detail = "is still being written; fetch it when the speech response has ended" if writing else \
                 f"does not exist or has expired (files are kept {self.ttl_s:g} s)"
-            raise NotFoundError(f"download {name!r} {detail}", param="name")
+            raise NotFoundError(f"download {quote(name)} {detail}", param="name")
         return found
 
     def _published_elsewhere(self, name: str) -> Download | None:
@@ -294,9 +293,7 @@ class DownloadWriter:
         if self._state != "writing" or self._handle is None:
             return
         try:
-            if self.format.name == "wav":  # streamed with an open-ended header: set the real sizes
-                self._handle.seek(0)
-                self._handle.write(wav_header(self._size - WAV_HEADER_BYTES))
+            seal_file(self.format, self._handle, self._size)  # a streamed header gets the real sizes
             self._handle.close()
             self._partial.replace(self._path)
         except OSError as exc:
@@ -368,6 +365,7 @@ class CopySink:
             self._writer.finish()
 
     def abort(self) -> None:
+        self._encoder.close()
         self._writer.abort()
 
     def _guarded(self, step: Callable[[], None]) -> None:

@@ -19,14 +19,14 @@ import math
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from kokoro_server import SAMPLE_RATE
 from kokoro_server.audio.encoders import StreamingEncoder
-from kokoro_server.errors import BusyError, KokoroError
+from kokoro_server.errors import BusyError, KokoroError, TimestampsUnavailableError
 from kokoro_server.service import PreparedSpeech, SpeechService
 from kokoro_server.timestamps import StreamClock, WordTime
 
@@ -34,10 +34,13 @@ log = logging.getLogger("kokoro_server.synthesis")
 
 StreamStatus = Literal["queued", "running", "finished", "cancelled", "failed"]
 RECORDS_KEPT = 256
+T = TypeVar("T")
 
 
 class Sink(Protocol):
-    """Also receives every encoded byte (e.g. a download file); must not raise."""
+    """Also receives every encoded byte, in the worker thread (a download file, a whole-file answer's
+    spool); ``finish`` when the stream ended well, else ``abort``. A download's sink must not raise;
+    one that does (a full disk under a whole-file answer) ends the stream with its error."""
 
     def write(self, data: bytes) -> None: ...
 
@@ -52,12 +55,15 @@ class ClientGone(Exception):
 
 @dataclass(frozen=True)
 class Piece:
+    """One piece of a stream's audio, as the client gets it."""
+
     data: bytes  # encoded audio, ready to send
     samples: int = 0  # audio samples (24 kHz) in this piece
     tokens: int = 0  # phoneme tokens synthesized for it
     final: bool = False  # the encoder's tail: nothing follows
     error: Exception | None = None  # on the final piece when synthesis failed after the stream began
-    words: tuple[WordTime, ...] | None = ()  # with timestamps: the words heard in it (None: unknown)
+    words: tuple[WordTime, ...] = ()  # with timestamps: the words heard in it
+    position: int = 0  # input characters read so far (the end of the last word spoken, in the input)
 
 
 @dataclass
@@ -133,22 +139,15 @@ class SynthesisRunner:
         return max(1, min(120, math.ceil(self._typical_seconds * ahead)))
 
     # -- admission -------------------------------------------------------------------------
-    async def start(self, prepared: PreparedSpeech, encoder: StreamingEncoder, *, request_id: str,
-                    sink: Sink | None = None,
-                    client_gone: Callable[[], Awaitable[object]] | None = None,
-                    timestamps: bool = False) -> AudioStream:
-        """Wait for a slot and synthesize the first chunk; errors before any audio propagate.
-
-        ``client_gone`` returns when the client has disconnected: if that happens before a slot is
-        free, the request is dropped (:class:`ClientGone`) and nothing is synthesized for it."""
+    def _refuse_when_full(self) -> None:
         if self._admitted >= self.concurrency + self.queue_size:
             self.totals.rejected += 1
-            if sink is not None:
-                sink.abort()
             raise BusyError(f"the server is busy: {self.running} syntheses running and {self.waiting} "
                             f"waiting (KOKORO_CONCURRENCY={self.concurrency}, KOKORO_QUEUE_SIZE="
                             f"{self.queue_size}); retry later", retry_after=self.retry_after())
-        record = StreamRecord(request_id, prepared.build.version, prepared.voice.canonical, len(prepared.text))
+
+    async def _admit(self, record: StreamRecord, client_gone: Callable[[], Awaitable[object]] | None) -> None:
+        """Count the request in and wait for its slot (the slot is held when this returns)."""
         self._remember(record)
         self._admitted += 1
         self.totals.admitted += 1
@@ -159,23 +158,63 @@ class SynthesisRunner:
             record.status = "cancelled"
             record.seconds = time.monotonic() - record.queued_at
             self.totals.cancelled += 1
-            if sink is not None:
-                sink.abort()
             if isinstance(exc, ClientGone):
                 self.totals.abandoned += 1
             self._log(record)  # the client left while it waited for a slot
             raise
         self._running += 1
-        self._versions[prepared.build.version] += 1
+        self._versions[record.version] += 1
         record.status = "running"
-        stream = AudioStream(self, prepared, encoder, record, sink, asyncio.get_running_loop(),
-                             clock=StreamClock() if timestamps else None)
+
+    async def start(self, prepared: PreparedSpeech, encoder: StreamingEncoder, *, request_id: str,
+                    sinks: Sequence[Sink] = (),
+                    client_gone: Callable[[], Awaitable[object]] | None = None,
+                    timestamps: str | None = None) -> AudioStream:
+        """Wait for a slot and synthesize the first chunk; errors before any audio propagate.
+
+        ``client_gone`` returns when the client has disconnected: if that happens before a slot is
+        free, the request is dropped (:class:`ClientGone`) and nothing is synthesized for it.
+        ``timestamps``: time the words of each chunk; a chunk the model gave no durations for ends
+        the stream with :class:`TimestampsUnavailableError` naming this request field."""
+        record = StreamRecord(request_id, prepared.build.version, prepared.voice.canonical, len(prepared.source))
+        try:
+            self._refuse_when_full()
+            await self._admit(record, client_gone)
+        except BaseException:
+            for sink in sinks:
+                sink.abort()
+            raise
+        stream = AudioStream(self, prepared, encoder, record, sinks, asyncio.get_running_loop(),
+                             timestamps=timestamps)
         try:
             stream.first = await stream.next_piece(first=True)
         except BaseException as exc:
             stream.close(exc)
             raise
         return stream
+
+    async def run_task(self, work: Callable[[], T], *, request_id: str, version: str, label: str, chars: int,
+                       client_gone: Callable[[], Awaitable[object]] | None = None) -> T:
+        """Front-end work that is not a stream (``POST /dev/phonemize``) under the same admission
+        rules: a slot of its own (or 429), run in a synthesis worker thread."""
+        record = StreamRecord(request_id, version, label, chars)
+        self._refuse_when_full()
+        await self._admit(record, client_gone)
+        future = self._executor.submit(work)
+        try:
+            result = await asyncio.wrap_future(future)
+        except BaseException as exc:
+            record.status = "cancelled" if isinstance(exc, asyncio.CancelledError) else "failed"
+            record.error = None if record.status == "cancelled" else f"{type(exc).__name__}: {exc}"[:200]
+            if not future.done() and not future.cancel():  # still running: the slot stays taken until it ends
+                loop = asyncio.get_running_loop()
+                future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release_record, record))
+            else:
+                self._release_record(record)
+            raise
+        record.status = "finished"
+        self._release_record(record)
+        return result
 
     async def _take_slot(self, client_gone: Callable[[], Awaitable[object]] | None) -> None:
         if client_gone is None:
@@ -218,7 +257,9 @@ class SynthesisRunner:
 
     def _release(self, stream: AudioStream) -> None:
         """Called on the event loop once a stream's last piece of work has ended."""
-        record = stream.record
+        self._release_record(stream.record)
+
+    def _release_record(self, record: StreamRecord) -> None:
         record.seconds = time.monotonic() - record.queued_at
         self._running -= 1
         self._admitted -= 1
@@ -248,16 +289,18 @@ class AudioStream:
     first: Piece
 
     def __init__(self, runner: SynthesisRunner, prepared: PreparedSpeech, encoder: StreamingEncoder,
-                 record: StreamRecord, sink: Sink | None, loop: asyncio.AbstractEventLoop,
-                 clock: StreamClock | None = None) -> None:
+                 record: StreamRecord, sinks: Sequence[Sink], loop: asyncio.AbstractEventLoop,
+                 timestamps: str | None = None) -> None:
         self.record = record
-        self._clock = clock  # times the words of each chunk (timestamps asked for)
+        self._clock = StreamClock() if timestamps else None  # times the words of each chunk
+        self._timestamps_param = timestamps or "timestamps"
         self._runner = runner
         self._chunks = runner.service.stream(prepared)  # lazy: nothing runs until pulled
         self._encoder = encoder
-        self._sink = sink
+        self._sinks = tuple(sinks)
         self._loop = loop
         self._pending: Future[Piece] | None = None
+        self._position = 0
         self._ended = False  # the final piece was produced
         self._closed = False
 
@@ -267,16 +310,25 @@ class AudioStream:
             chunk = next(self._chunks, None)
             if chunk is None:
                 return self._end()
+            words: tuple[WordTime, ...] = ()
+            if self._clock is not None:
+                heard = self._clock.words(chunk)
+                if heard is None:  # the one place a chunk without durations becomes an error
+                    raise TimestampsUnavailableError(
+                        "the model gave no durations for a chunk (logged on the server), so its words "
+                        "cannot be timed", param=self._timestamps_param)
+                words = heard
             data = self._encoder.encode(chunk.audio)
-            words = () if self._clock is None else self._clock.words(chunk)
+            for sink in self._sinks:
+                sink.write(data)
         except Exception as exc:
             if first:
                 raise
             return self._end(exc)
-        if self._sink is not None:
-            self._sink.write(data)
+        if chunk.chunk.words:
+            self._position = max(self._position, chunk.chunk.words[-1].end)
         self._runner._count_chunk(self.record, len(chunk.audio), len(chunk.chunk.tokens))
-        return Piece(data, len(chunk.audio), len(chunk.chunk.tokens), words=words)
+        return Piece(data, len(chunk.audio), len(chunk.chunk.tokens), words=words, position=self._position)
 
     def _end(self, error: Exception | None = None) -> Piece:
         """The final piece: the encoder's tail, so even a failed stream ends as a valid file."""
@@ -285,14 +337,18 @@ class AudioStream:
             tail = self._encoder.finish()
         except Exception as exc:  # pragma: no cover - encoder failures are not expected
             error, tail = error or exc, b""
+        if error is None:
+            try:
+                for sink in self._sinks:
+                    sink.write(tail)
+                    sink.finish()
+            except Exception as exc:  # a whole-file answer's spool could not be written
+                error = exc
         if error is not None:
             self._fail(error)
-            if self._sink is not None:
-                self._sink.abort()
-        elif self._sink is not None:
-            self._sink.write(tail)
-            self._sink.finish()
-        return Piece(tail, final=True, error=error)
+            for sink in self._sinks:
+                sink.abort()
+        return Piece(tail, final=True, error=error, position=self._position)
 
     def _fail(self, error: BaseException) -> None:
         self.record.status = "failed"
@@ -314,11 +370,12 @@ class AudioStream:
         """``first`` and every later piece; the next chunk is synthesized while one is being sent."""
         piece = self.first
         try:
-            while not piece.final:
+            while not piece.final and not self._closed:  # closed meanwhile: nothing more is synthesized
                 upcoming = self._submit()
                 yield piece
                 piece = await asyncio.wrap_future(upcoming)
-            yield piece
+            if not self._closed:
+                yield piece
         finally:
             self.close()
 
@@ -345,6 +402,8 @@ class AudioStream:
         self._chunks.close()
         if self.record.status == "running":
             self.record.status = "finished" if self._ended else "cancelled"
-        if self._sink is not None and not self._ended:
-            self._sink.abort()
+        if not self._ended:
+            self._encoder.close()  # its codec's buffers and threads go now, not at some later collection
+            for sink in self._sinks:
+                sink.abort()
         self._runner._release(self)

@@ -28,13 +28,14 @@ phonemizer and rules (``front_end``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal
 
 from kokoro_server.errors import InvalidInputError, KokoroError
-from kokoro_server.text.document import Break, Document, Pause, Phonemes, SpeedChange, Stressed, Text, VoiceChange
+from kokoro_server.text.document import (Break, Document, Pause, Phonemes, Segment, SpeedChange, Stressed, Text,
+                                         VoiceChange)
 from kokoro_server.text.words import Token, phonemize_words
 
 Boundary = Literal["word", "clause", "sentence", "paragraph", "end"]  # "word": cut inside a phrase
@@ -44,6 +45,7 @@ Boundary = Literal["word", "clause", "sentence", "paragraph", "end"]  # "word": 
 # 0.4 s after a sentence), longer between paragraphs, a word's gap where a phrase was cut.
 PAUSE_SECONDS: dict[str, float] = {"word": 0.0, "clause": 0.1, "sentence": 0.3, "paragraph": 0.6, "end": 0.0}
 MAX_PIECE_CHARS = 400  # the most text one phonemizer call reads
+SOFT_OVER = 1.5  # a piece may pass its chunk's token budget by this factor rather than be cut unnaturally
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]{0,3}\s{1,10000}|\n\s{0,10000}\n\s{0,10000}|\n")
 _CLAUSE_END = re.compile(r"(?<=[,;:—–、，；：])\s{0,100}")
@@ -219,6 +221,17 @@ def _strip(units: list[_Unit]) -> list[_Unit]:
     return units[start:end]
 
 
+def _split_unit(unit: _Unit, take: int) -> tuple[_Unit | None, _Unit]:
+    """The first ``take`` tokens of a unit and the rest, its text and phonemes shared out in proportion."""
+    n = len(unit.tokens)
+    if take <= 0:
+        return None, unit
+    text_at = take * len(unit.text) // n
+    phonemes_at = take * len(unit.phonemes) // n
+    return (replace(unit, text=unit.text[:text_at], phonemes=unit.phonemes[:phonemes_at], tokens=unit.tokens[:take]),
+            replace(unit, text=unit.text[text_at:], phonemes=unit.phonemes[phonemes_at:], tokens=unit.tokens[take:]))
+
+
 def _word_starts(units: list[_Unit]) -> list[int]:
     """Indices of units that start a word (the units of one written word, e.g. "$5" read as "five
     dollars", are never cut apart)."""
@@ -299,7 +312,7 @@ class Chunker:
         return [replace(u, phonemes=(p := apply_stress(u.phonemes, stress)), tokens=tuple(self._tokenize(p)))
                 if u.span is not None else u for u in units]
 
-    def _sentences(self, document: Document) -> Iterator[_Piece | _Control]:
+    def _sentences(self, document: Document, segments: Iterable[Segment]) -> Iterator[_Piece | _Control]:
         pending: list[_Unit] = []
 
         def add(units: list[_Unit]) -> None:
@@ -316,7 +329,7 @@ class Chunker:
                 yield _Piece(pending, boundary)
             pending = []
 
-        for segment in document.segments:
+        for segment in segments:
             if isinstance(segment, (Text, Stressed)):
                 self._language(segment.lang)
             if isinstance(segment, Text):
@@ -343,7 +356,10 @@ class Chunker:
         """Cut a piece into pieces of at most ``limit`` tokens where it can be cut naturally.
 
         Clause marks first; then before a function word. Past ``max_tokens`` anything goes
-        (words, and for one giant word the tokens themselves).
+        (words, and for one giant word the tokens themselves). A piece with no word to cut at (one
+        giant word, or one written word read as many: a long number, say-as characters, a phoneme
+        string) is cut hard once it passes ``SOFT_OVER`` times the limit, so the first chunk stays
+        small whatever the input.
         """
         size = piece.size
         if size <= limit:
@@ -362,7 +378,10 @@ class Chunker:
                     yield from self._fit(_Piece(part, piece.boundary if last else "clause"), limit)
             return
         halves = self._split_phrase(units, limit / size, self._rules)
-        if halves is not None and (hard or size > 1.5 * limit):
+        if halves is None and (hard or size > SOFT_OVER * limit):
+            yield from self._cut_hard(piece, limit)
+            return
+        if halves is not None and (hard or size > SOFT_OVER * limit):
             head, tail = halves
             yield from self._fit(_Piece(head, "word"), limit)
             # the rest goes into later chunks, whose budgets are larger
@@ -371,9 +390,6 @@ class Chunker:
             return
         if not hard:
             yield piece  # a little over a soft budget beats an unnatural cut
-            return
-        if halves is None:  # one giant "word": cut the tokens
-            yield from self._cut_tokens(piece)
             return
         for i, half in enumerate(halves):
             yield from self._fit(_Piece(half, "word" if i == 0 else piece.boundary), limit)
@@ -403,28 +419,41 @@ class Chunker:
         cut = starts[min(candidates, key=lambda k: abs(offsets[k] - goal))]
         return _strip(units[:cut]), _strip(units[cut:])
 
-    def _cut_tokens(self, piece: _Piece) -> Iterator[_Piece]:
-        """One giant word (no spaces to cut at): pieces of ``max_tokens`` tokens, its text shared out."""
-        step = self._plan.max_tokens
-        pieces: list[_Piece] = []
+    def _cut_hard(self, piece: _Piece, limit: int) -> Iterator[_Piece]:
+        """A piece with no word boundary to cut at, as pieces of at most ``limit`` tokens, the limit
+        growing as chunk budgets do (up to ``max_tokens``): cut at the last space between units in
+        the second half of the window, else inside a unit (its tokens, text and phonemes shared
+        out). Lazy: a phoneme string of 100,000 symbols is cut as it is pulled."""
+        queue = list(reversed(piece.units))  # popped from the end
         current: list[_Unit] = []
         size = 0
-        for unit in piece.units:
-            n, length = len(unit.tokens), len(unit.text)
-            start = 0
-            while start < n:
-                take = min(step - size, n - start)
-                text = unit.text[start * length // n:(start + take) * length // n]
-                current.append(replace(unit, text=text, tokens=unit.tokens[start:start + take]))
-                size += take
-                start += take
-                if size >= step:
-                    pieces.append(_Piece(current, "word"))
-                    current, size = [], 0
-        if current:
-            pieces.append(_Piece(current, "word"))
-        pieces[-1].boundary = piece.boundary
-        yield from pieces
+        while queue:
+            unit = queue.pop()
+            n = len(unit.tokens)
+            if size + n <= limit:
+                current.append(unit)
+                size += n
+                continue
+            spaces = [i for i, u in enumerate(current) if u.space and i > 0]
+            kept = sum(len(u.tokens) for u in current[:spaces[-1]]) if spaces else 0
+            if spaces and kept > 0 and kept >= limit // 2:  # a space late enough in the window: cut there
+                queue.append(unit)
+                queue.extend(reversed(current[spaces[-1]:]))
+                current = current[:spaces[-1]]
+            else:  # cut the unit itself
+                take = limit - size
+                head, tail = _split_unit(unit, take)
+                if head is not None:
+                    current.append(head)
+                queue.append(tail)
+            part = _strip(current)
+            if part:
+                yield _Piece(part, "word")
+            current, size = [], 0
+            limit = min(max(int(limit * self._plan.growth), limit + 1), self._plan.max_tokens)
+        part = _strip(current)
+        if part:
+            yield _Piece(part, piece.boundary)
 
     def _chunk(self, pieces: list[_Piece], index: int, source: str, voice: str | None, rate: float) -> Chunk:
         tokens: list[int] = []
@@ -445,8 +474,9 @@ class Chunker:
         return Chunk(" ".join(p.text for p in pieces), " ".join(p.phonemes for p in pieces), tokens,
                      pieces[-1].boundary, index, tuple(words), voice=voice, rate=rate)
 
-    def chunks(self, document: Document) -> Iterator[Chunk]:
-        """The document's chunks, in order, produced as they are pulled."""
+    def chunks(self, document: Document, segments: Iterable[Segment] | None = None) -> Iterator[Chunk]:
+        """The document's chunks, in order, produced as they are pulled. ``segments``: the document's
+        segments as they should be read (e.g. normalized lazily), if not ``document.segments``."""
         plan = self._plan
         index = 0
         buffer: list[_Piece] = []
@@ -465,7 +495,7 @@ class Chunker:
             buffer, size, early = [], 0, False
             return chunk
 
-        for item in self._sentences(document):
+        for item in self._sentences(document, document.segments if segments is None else segments):
             if isinstance(item, _Control):
                 segment = item.segment
                 if isinstance(segment, Pause):

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from kokoro_server.errors import InvalidInputError
+from kokoro_server.errors import InvalidInputError, quote
 from kokoro_server.text.document import (MAX_PAUSE_SECONDS, Document, Pause, Phonemes, Segment, Stressed, Text,
                                          VoiceChange, plain)
 from kokoro_server.text.ssml import parse_ssml
@@ -77,8 +77,10 @@ def check_phonemes(document: Document, vocab: Mapping[str, int]) -> None:
             if symbol not in vocab and not symbol.isspace():
                 where = f"input character {segment.at + k}" if segment.at >= 0 else \
                     f"input characters {segment.start}-{segment.end}"
+                near = segment.phonemes[max(0, k - 40):k + 20]  # the symbol in its context, not the whole string
+                word = f" for {quote(segment.text, 40)}" if segment.text != segment.phonemes else ""
                 raise InvalidInputError(f"invalid phoneme {symbol!r} (U+{ord(symbol):04X}) at {where}, position {k} "
-                                        f"of the phonemes {segment.phonemes!r} for {segment.text!r}: not in this "
+                                        f"of {len(segment.phonemes)} phonemes{word} (near {near!r}): not in this "
                                         "model's phoneme set (see POST /dev/phonemize for examples)", param="input")
 
 

@@ -22,7 +22,7 @@ from xml.sax import SAXParseException
 from xml.sax.handler import ContentHandler
 from xml.sax.xmlreader import AttributesImpl, Locator
 
-from kokoro_server.errors import InvalidInputError
+from kokoro_server.errors import InvalidInputError, quote
 from kokoro_server.text.document import (MAX_PAUSE_SECONDS, Break, Document, Pause, Phonemes, SayAs, Segment,
                                          SpeedChange, Stressed, Text, VoiceChange)
 
@@ -99,7 +99,7 @@ class _Handler(ContentHandler):
         elif name == "phoneme":
             alphabet = attributes.get("alphabet", "ipa").lower()
             if alphabet != "ipa":
-                raise self._fail(f"<phoneme alphabet={alphabet!r}> is not supported (use alphabet=\"ipa\")")
+                raise self._fail(f"<phoneme alphabet={quote(alphabet)}> is not supported (use alphabet=\"ipa\")")
             if "ph" not in attributes:
                 raise self._fail("<phoneme> needs a ph attribute")
             self.capture = []
@@ -152,7 +152,7 @@ class _Handler(ContentHandler):
         else:
             kind = attributes["interpret-as"].strip().lower()
             if kind not in SAY_AS:
-                self.notices[f"SSML say-as interpret-as={attributes['interpret-as']!r} not supported: "
+                self.notices[f"SSML say-as interpret-as={quote(attributes['interpret-as'])} not supported: "
                              "the text is read as it is"] = None
             said = SayAs(kind, attributes.get("format", "").strip()) if kind in SAY_AS else None
             self.segments.append(Text(written, *span, substituted=True, lang=self.langs[-1], say_as=said))
@@ -204,14 +204,14 @@ class _Handler(ContentHandler):
         if time is not None:
             match = _TIME.match(time)
             if not match:
-                raise self._fail(f"<break time={time!r}>: use seconds or milliseconds, e.g. \"2s\" or \"500ms\"")
+                raise self._fail(f"<break time={quote(time)}>: use seconds or milliseconds, e.g. \"2s\" or \"500ms\"")
             seconds = float(match.group(1)) / (1000 if match.group(2).lower() == "ms" else 1)
             if seconds > MAX_PAUSE_SECONDS:
-                raise self._fail(f"<break time={time!r}> is longer than {MAX_PAUSE_SECONDS:g} s")
+                raise self._fail(f"<break time={quote(time)}> is longer than {MAX_PAUSE_SECONDS:g} s")
             return seconds
         strength = attributes.get("strength", "medium").lower()
         if strength not in BREAK_STRENGTHS:
-            raise self._fail(f"<break strength={strength!r}>: use one of {', '.join(BREAK_STRENGTHS)}")
+            raise self._fail(f"<break strength={quote(strength)}>: use one of {', '.join(BREAK_STRENGTHS)}")
         return BREAK_STRENGTHS[strength]
 
     def _rate(self, rate: str) -> float:
@@ -222,10 +222,10 @@ class _Handler(ContentHandler):
             try:
                 factor = float(value[:-1]) / 100 if value.endswith("%") else float(value)
             except ValueError:
-                raise self._fail(f"<prosody rate={rate!r}>: use x-slow, slow, medium, fast, x-fast, a percentage "
+                raise self._fail(f"<prosody rate={quote(rate)}>: use x-slow, slow, medium, fast, x-fast, a percentage "
                                  "or a factor") from None
         if factor != factor or factor <= 0:
-            raise self._fail(f"<prosody rate={rate!r}> must be positive")
+            raise self._fail(f"<prosody rate={quote(rate)}> must be positive")
         return min(max(factor, RATE_RANGE[0]), RATE_RANGE[1])
 
 

@@ -17,10 +17,10 @@ import numpy as np
 
 from kokoro_server.builds import BUILDS, DEFAULT_VERSION, Build, resolve_model_name
 from kokoro_server.datadir import DataDir
-from kokoro_server.errors import FileProblemError, InvalidInputError, VoiceVersionMismatchError
+from kokoro_server.errors import FileProblemError, InvalidInputError, VoiceVersionMismatchError, quote
 from kokoro_server.files import write_atomic
 from kokoro_server.voices.library import VoiceLibrary
-from kokoro_server.voices.mix import is_voice_name
+from kokoro_server.voices.mix import NEW_NAME_MAX, is_new_voice_name
 from kokoro_server.voices.packs import PACK_SUFFIXES, as_pack_array, read_pack_file, reading, validate_pack
 
 ACCEPTED_SUFFIXES = (".pt", ".npy", ".npz")
@@ -71,9 +71,9 @@ def check_pack(array: np.ndarray, source: Path, version: str | None,
 
 def add_voice(data_dir: DataDir, source: Path, name: str, *, version: str | None = None,
               force: bool = False) -> InstalledVoice:
-    if not is_voice_name(name):
-        raise InvalidInputError(f"not a usable voice name: {name!r} (letters, digits, _ - . only, "
-                                "not starting with a dot)", param="name")
+    if not is_new_voice_name(name):
+        raise InvalidInputError(f"not a usable voice name: {quote(name)} (1 to {NEW_NAME_MAX} letters, digits, "
+                                "_ and -, starting with a letter or digit)", param="name")
     array = read_voice_file(source)
     try:
         build, pack = check_pack(array, source, version)

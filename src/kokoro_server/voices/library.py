@@ -12,7 +12,7 @@ import numpy as np
 
 from kokoro_server.builds import BUILDS, Build
 from kokoro_server.datadir import DataDir, download_hint
-from kokoro_server.errors import FileProblemError, VoiceNotFoundError
+from kokoro_server.errors import FileProblemError, VoiceNotFoundError, quote
 from kokoro_server.voices.mix import VoiceMix, parse_mix
 from kokoro_server.voices.packs import (BUNDLE_SUFFIXES, PACK_SUFFIXES, read_bundle, read_pack_file,
                                         validate_pack)
@@ -142,7 +142,7 @@ class VoiceLibrary:
             hint += (f"; no {build.version} voice of that name is published"
                      + (f"; did you mean {', '.join(close)}?" if close else ""))
         missing = "" if folder.is_dir() else ", which does not exist yet"
-        return VoiceNotFoundError(f"voice {name!r} is not installed for model {build.version} "
+        return VoiceNotFoundError(f"voice {quote(name)} is not installed for model {build.version} "
                                   f"(looked in {folder}{missing}){hint}", param="voice")
 
     def where(self, build: Build) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from kokoro_server.errors import InvalidVoiceSpecError
+from kokoro_server.errors import InvalidVoiceSpecError, quote
 
 MAX_VOICES_IN_MIX = 16
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -24,6 +24,18 @@ class VoiceMix:
         if len(self.parts) == 1:
             return self.parts[0][0]
         return "+".join(f"{name}({weight:g})" for name, weight in self.parts)
+
+
+NEW_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+NEW_NAME_MAX = 64
+
+
+def is_new_voice_name(name: str) -> bool:
+    """A name a voice may be installed or saved under (``voices add --name``, ``combine`` ``name``):
+    1 to 64 letters, digits, ``_`` and ``-``, starting with a letter or digit. No dot, so the name is
+    the file's whole stem (``af_mix`` -> ``af_mix.pt``; ``af_mix.pt`` is refused, not saved as
+    ``af_mix.pt.pt``), like the names the official voices have."""
+    return 0 < len(name) <= NEW_NAME_MAX and name[0].isalnum() and all(ch in NEW_NAME_CHARS for ch in name)
 
 
 def is_voice_name(name: str) -> bool:
@@ -47,30 +59,30 @@ def parse_mix(spec: str) -> VoiceMix:
         merged[name] = merged.get(name, 0.0) + weight
     total = sum(merged.values())
     if not math.isfinite(total):
-        raise InvalidVoiceSpecError(f"voice mix {spec!r}: the weights are too large (their sum overflows)",
+        raise InvalidVoiceSpecError(f"voice mix {quote(spec)}: the weights are too large (their sum overflows)",
                                     param="voice")
     return VoiceMix(tuple((name, weight / total) for name, weight in merged.items()))
 
 
 def _parse_piece(piece: str, spec: str) -> tuple[str, float]:
     if not piece:
-        raise InvalidVoiceSpecError(f"malformed voice mix {spec!r}: empty part", param="voice")
+        raise InvalidVoiceSpecError(f"malformed voice mix {quote(spec)}: empty part", param="voice")
     weight = 1.0
     name = piece
     if piece.endswith(")"):
         open_at = piece.find("(")
         if open_at <= 0:
-            raise InvalidVoiceSpecError(f"malformed voice mix {spec!r} at {piece!r}", param="voice")
+            raise InvalidVoiceSpecError(f"malformed voice mix {quote(spec)} at {quote(piece)}", param="voice")
         name = piece[:open_at].strip()
         weight_text = piece[open_at + 1:-1].strip()
         try:
             weight = float(weight_text)
         except ValueError:
             raise InvalidVoiceSpecError(
-                f"malformed voice mix {spec!r}: weight {weight_text!r} is not a number", param="voice") from None
+                f"malformed voice mix {quote(spec)}: weight {quote(weight_text)} is not a number", param="voice") from None
         if not (math.isfinite(weight) and weight > 0):
-            raise InvalidVoiceSpecError(f"malformed voice mix {spec!r}: weight {weight_text!r} must be a finite "
+            raise InvalidVoiceSpecError(f"malformed voice mix {quote(spec)}: weight {quote(weight_text)} must be a finite "
                                         "number above 0", param="voice")
     if not name or any(ch not in _NAME_CHARS for ch in name):
-        raise InvalidVoiceSpecError(f"malformed voice mix {spec!r}: bad voice name {name!r}", param="voice")
+        raise InvalidVoiceSpecError(f"malformed voice mix {quote(spec)}: bad voice name {quote(name)}", param="voice")
     return name, weight

@@ -12,97 +12,70 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from kokoro_server import captions
-from kokoro_server.api.protocol import CaptionedSpeechBody, CaptionedSpeechResponse, CaptionsBody, ErrorBody
-from kokoro_server.api.routes.speech import (AudioStreamResponse, Started, error_payload, missing_durations,
-                                             start_speech)
+from kokoro_server.api.protocol import CaptionedSpeechBody, CaptionsBody
+from kokoro_server.api.responses import (SPEECH_ERRORS, STREAM_HEADERS, SessionResponse, error_payload, errors,
+                                         json_with_audio, open_session)
+from kokoro_server.api.routes.speech import speech_options
 from kokoro_server.api.security import KEYED
 from kokoro_server.api.state import Serving, serving
-from kokoro_server.audio.encoders import wav_header
-from kokoro_server.serving.download_links import WAV_HEADER_BYTES
-from kokoro_server.timestamps import WordTime
+from kokoro_server.serving.session import SpeechSession
 
 router = APIRouter(tags=["timestamps"], **KEYED)
-ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 404, 413, 422, 424, 429)}
-
-
-async def collect(started: Started, request: Request) -> tuple[bytes, list[WordTime]] | None:
-    """All of the audio (a complete file) and every word; None if the client went away."""
-    parts: list[bytes] = []
-    words: list[WordTime] = []
-    async with aclosing(started.stream.pieces()) as pieces:
-        async for piece in pieces:
-            if piece.error is not None:
-                raise piece.error
-            if piece.words is None:
-                raise missing_durations()
-            parts.append(piece.data)
-            words.extend(piece.words)
-            if not piece.final and await request.is_disconnected():
-                return None
-    data = b"".join(parts)
-    if started.fmt.name == "wav":
-        data = wav_header(len(data) - WAV_HEADER_BYTES) + data[WAV_HEADER_BYTES:]
-    return data, words
 
 
 @router.post("/v1/audio/captions", response_class=Response, responses={
-    200: {"content": {m: {} for m in captions.MEDIA_TYPES.values()}, "description": "The caption file."}, **ERRORS})
+    200: {"content": {m: {} for m in captions.MEDIA_TYPES.values()}, "description": "The caption file."},
+    **errors(SPEECH_ERRORS)})
 async def create_captions(body: CaptionsBody, request: Request, state: Serving = Depends(serving)) -> Response:
     """Speak the input and answer with its caption file; ``return_download_link`` keeps the audio too."""
-    started = await start_speech(body, request, state, timestamps=True)
-    collected = await collect(started, request)
-    if collected is None:
-        return Response(status_code=499)
-    _, words = collected
-    seconds = started.stream.record.audio_seconds
-    text = await run_in_threadpool(captions.render, body.caption_format, words, body.input, seconds)
-    headers = {k: v for k, v in started.headers.items() if k in ("X-Download-Path", "X-Kokoro-Notice")}
+    options = speech_options(body, timestamps="timestamps")
+    async with open_session(state, request, body.to_request(), options) as session:
+        await session.start()
+        done = await session.finish()
+        text = await run_in_threadpool(captions.render, body.caption_format, done.words, body.input,
+                                       done.audio_seconds)
+        headers = {k: v for k, v in session.headers.items() if k in ("X-Download-Path", "X-Kokoro-Notice")}
     headers["Content-Disposition"] = f'attachment; filename="speech.{body.caption_format}"'
     return Response(text.encode(), media_type=captions.MEDIA_TYPES[body.caption_format], headers=headers)
 
 
 @router.post("/dev/captioned_speech", response_class=Response, responses={
-    200: {"content": {"application/json": {}}, "description": "Audio (base64) with word timestamps."}, **ERRORS})
+    200: {"content": {"application/json": {}}, "description": "Audio (base64) with word timestamps."},
+    **errors(SPEECH_ERRORS)})
 async def captioned_speech(body: CaptionedSpeechBody, request: Request, state: Serving = Depends(serving)) -> Response:
     """Kokoro-FastAPI's captioned speech: streamed, one JSON object per line; else one JSON object."""
-    started = await start_speech(body, request, state, timestamps=body.return_timestamps,
-                                 timestamps_param="return_timestamps")
-    headers = dict(started.headers)
-    headers["Content-Disposition"] = f'attachment; filename="speech.{started.fmt.extension}"'
-    media = started.fmt.content_type
+    options = speech_options(body, timestamps="return_timestamps" if body.return_timestamps else None,
+                             whole=not body.stream)
+    session = open_session(state, request, body.to_request(), options)
+    await session.start()
+    headers = {**STREAM_HEADERS, **session.headers}
+    headers["Content-Disposition"] = f'attachment; filename="speech.{options.format.extension}"'
+    media = options.format.content_type
     if not body.stream:
-        collected = await collect(started, request)
-        if collected is None:
-            return Response(status_code=499)
-        data, words = collected
-        headers.pop("X-Accel-Buffering", None)
-        return JSONResponse(CaptionedSpeechResponse(audio=base64.b64encode(data).decode(), audio_format=media,
-                                                    timestamps=[w.to_json() for w in words]).model_dump(),
-                            headers=headers)
-    return AudioStreamResponse(json_lines(started, body.return_timestamps), started.stream,
-                               media_type="application/json", headers=headers)
+        done = await session.finish()
+        assert done.spool is not None
+        before = b'{"audio":"'
+        after = (f'","audio_format":{json.dumps(media)},"timestamps":'
+                 f'{json.dumps([w.to_json() for w in done.words], ensure_ascii=False, separators=(",", ":"))}}}')
+        return json_with_audio(session, done.spool, before, after.encode(), headers)
+    return SessionResponse(json_lines(session, media), session, media_type="application/json", headers=headers)
 
 
-async def json_lines(started: Started, timestamps: bool) -> AsyncIterator[bytes]:
+async def json_lines(session: SpeechSession, media: str) -> AsyncIterator[bytes]:
     """One line per piece of audio: its bytes and the words heard in it; an error ends the stream
     with a line ``{"error": {...}}``."""
-    media = started.fmt.content_type
-    async for piece in started.stream.pieces():
-        error = piece.error
-        if timestamps and piece.words is None and error is None:
-            error = missing_durations()
+    async for piece in session.pieces():
         if piece.data or piece.words:
-            words = [w.to_json() for w in piece.words or ()]
+            words = [w.to_json() for w in piece.words]
             yield line({"audio": base64.b64encode(piece.data).decode(), "audio_format": media, "timestamps": words})
-        if error is not None:
-            yield line({"error": error_payload(error)})
+        if piece.error is not None:
+            yield line({"error": error_payload(piece.error)})
             return
 
 

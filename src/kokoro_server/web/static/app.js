@@ -347,7 +347,7 @@ function offerDownload(url, format, partial) {
   const extension = format === "opus" ? "ogg" : format;
   ui.download.href = url;
   ui.download.download = `kokoro-${stamp}${partial ? "-partial" : ""}.${extension}`;
-  ui.download.textContent = `Download ${FORMAT_LABELS[format]}${partial ? " (the part received)" : ""}`;
+  ui.download.textContent = `Download ${FORMAT_LABELS[format] || format.toUpperCase()}${partial ? " (the part received)" : ""}`;
   ui.download.hidden = false;
 }
 
