@@ -51,7 +51,7 @@ def main() -> int:
     workload.print_table(*figures_table(verdicts))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"machine": info, "cpu": cpu_kind(), "chosen": chosen,
+        Path(args.json).write_text(json.dumps({"machine": info, "cpu": calibrated.int8_kind(), "chosen": chosen,
                                                "steps": [s.__dict__ for s in steps],
                                                "verdicts": [v.record() for v in verdicts]}, indent=2, default=str))
     return 0

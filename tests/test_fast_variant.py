@@ -35,9 +35,13 @@ def lossless_alone():
     lossless graph is inside their file too: tests/test_quality_bar.py)."""
     from kokoro_server.engine.derived.recipes import RECIPES
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delitem(RECIPES, "native-generator")
+    registered = dict(RECIPES)
+    del RECIPES["native-generator"]
+    try:
         yield
+    finally:  # the registry as it was, in its order (the order recipes are applied in)
+        RECIPES.clear()
+        RECIPES.update(registered)
 
 
 @pytest.fixture(scope="module")

@@ -181,7 +181,8 @@ def _derive(store: DerivedStore, wanted: Wanted, ort: Any, provider: ExecutionPr
                       if "ratio" in measured else "")
             checked = (f"passed the quality bar ({', '.join(r.id for r in lossy)}: durations identical, log-mel "
                        f"distance to the float reference within the shipped model's) on {len(feeds)} check "
-                       "utterances" if lossy else f"audio bit-identical to the model's on {len(feeds)} check utterances")
+                       "utterances" if lossy else
+                       f"audio bit-identical to the model's on {len(feeds)} check utterances")
             reason = f"{'; '.join(parts)}; {checked}{timing}"
             entry = Entry(wanted.key, 0, 0, "", None, applied=applied, dropped=dropped, reason=reason,
                           durations_problem=durations_problem, facts={**facts, **quality, **measured})

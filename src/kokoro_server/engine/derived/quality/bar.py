@@ -324,8 +324,9 @@ def judge_sessions(source: Path, base: Any, candidate: Any, feeds: Sequence[dict
 
     from kokoro_server.engine.derived.quality.reference import float_reference
 
-    sessions = {"reference": onnx_session(float_reference(onnx.load(str(source))).SerializeToString(), threads),
-                "shipped": base, "variant": candidate}
+    data = float_reference(onnx.load(str(source))).SerializeToString()
+    sessions = {"reference": onnx_session(data, threads), "shipped": base, "variant": candidate}
+    del data  # one copy of the float graph in memory: the session's
     audio: dict[str, list[np.ndarray]] = {name: [] for name in sessions}
     for feed in feeds:
         for name, session in sessions.items():
@@ -337,7 +338,8 @@ def judge_sessions(source: Path, base: Any, candidate: Any, feeds: Sequence[dict
         return Figures(label, tuple(a.size for a in audio[kind]),
                        tuple(log_mel_distance(r, a) for r, a in zip(audio["reference"], audio[kind])))
 
-    return verdict(figures("variant", "variant"), figures("shipped int8", "shipped"), figures("float reference", "reference"))
+    return verdict(figures("variant", "variant"), figures("shipped int8", "shipped"),
+                   figures("float reference", "reference"))
 
 
 def derivation_check(reference: Any, candidate: Any, context: Any) -> tuple[bool, dict[str, object]]:

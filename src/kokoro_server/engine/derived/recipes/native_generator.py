@@ -5,26 +5,26 @@ The int8 export spends most of its time in the generator's eight ``AdaINResBlock
 a snake activation and a ``DynamicQuantizeLinear``, about 1,000 onnxruntime nodes run one after
 the other. Here the model is split at those blocks:
 
-* ``head.onnx`` (onnxruntime): text side, duration predictor, decoder, harmonic source, the noise
+* the head (onnxruntime): text side, duration predictor, decoder, harmonic source, the noise
   convs and ``ups.0``; it also outputs each AdaIN's gain (1 + gamma) and bias, which depend on the
   style only;
 * stage 0 (native): ``noise_res.0`` on the source, added to ``ups.0``'s output, then the mean of
   ``resblocks.0-2``;
-* ``middle.onnx`` (onnxruntime): leaky ReLU, ``ups.1``, reflection pad;
+* the middle (onnxruntime): leaky ReLU, ``ups.1``, reflection pad;
 * stage 1 (native): ``noise_res.1``, then the mean of ``resblocks.3-5``;
-* ``tail.onnx`` (onnxruntime): leaky ReLU, ``conv_post``, inverse STFT.
+* the tail (onnxruntime): leaky ReLU, ``conv_post``, inverse STFT.
 
 The derived file is ONE ONNX file: the whole graph (with the lossless rewrite,
 :mod:`kokoro_server.engine.derived.recipes.lossless_int8_gemm`, applied after this recipe), which
 onnxruntime runs as it is (bit-identical to the file without this recipe) wherever the kernels are
-missing, plus the blocks' parameters as initializers no node reads (``kokoro_native/...``) and a metadata
-entry naming this recipe. Its runner (:func:`open_file`) cuts the three onnxruntime parts out of it
-at load (about 0.1 s) and hands the blocks to the kernels. The native blocks (``kokoro_native``) compute each conv with the shipped model's
-exact integer arithmetic (same uint8 weights and zero point, activations quantized per call as
-``DynamicQuantizeLinear`` does, int32 bias ``floor(b / (sx sw))``), and the instance norm + affine +
+missing, plus the blocks' parameters as initializers no node reads (``kokoro_native/...``) and a
+metadata entry naming this recipe. Its runner (:func:`open_file`) cuts the three onnxruntime parts
+out of it at load (about 0.1 s) and hands the blocks to the kernels. The native blocks
+(``kokoro_native``) compute each conv with the shipped model's exact integer arithmetic (same uint8
+weights and zero point, activations quantized per call as ``DynamicQuantizeLinear`` does, int32 bias ``floor(b / (sx sw))``), and the instance norm + affine +
 snake + quantization in two passes over the tensor instead of about twenty nodes; only the float
-rounding of those elementwise steps differs from the shipped graph. Durations are computed by
-``head.onnx``, unchanged. Whether the result is good enough is decided by the quality bar
+rounding of those elementwise steps differs from the shipped graph. Durations are computed by the
+head part, unchanged. Whether the result is good enough is decided by the quality bar
 (:mod:`kokoro_server.engine.derived.quality.bar`), not assumed.
 """
 
@@ -55,7 +55,8 @@ PASSED_FULL_BAR: dict[tuple[str, int], str] = {
 }
 """The kernels' (code path, ABI) that passed the FULL quality bar (16 utterances, Whisper and DNSMOS
 included; bench/README.md). Only these are selected by default; each derivation then checks the
-file it made again on this machine (durations and distance, :func:`~kokoro_server.engine.derived.quality.bar.derivation_check`)."""
+file it made again on this machine (durations and distance,
+:func:`~kokoro_server.engine.derived.quality.bar.derivation_check`)."""
 
 
 def native_available() -> str | None:
@@ -145,7 +146,8 @@ def _parameters(model: Any) -> dict[str, np.ndarray]:
         for which in ("alpha1", "alpha2"):
             for i in range(3):
                 name = f"decoder.decoder.generator.{block}.{which}.{i}"
-                arrays[f"{block}/{which}.{i}"] = numpy_helper.to_array(initializers[name]).astype(np.float32).reshape(-1)
+                alpha = numpy_helper.to_array(initializers[name])
+                arrays[f"{block}/{which}.{i}"] = alpha.astype(np.float32).reshape(-1)
     return arrays
 
 
