@@ -85,8 +85,8 @@ def prepare(root: Path, voice: str, text: str):
 def utterances(root: Path, voice: str, token_targets: Sequence[int], text: str = TEXT_200_WORDS) -> list[Utterance]:
     """Prefixes of ``text`` cut at word boundaries, each about ``target`` phoneme tokens long."""
     service, prepared = prepare(root, voice, text)
-    phonemize, tokenize = service.phonemizer(prepared), prepared.build.tokenize
-    words = prepared.text.split()
+    phonemize, tokenize = service.phonemizer(prepared.build, prepared.lang), prepared.build.tokenize
+    words = prepared.source.split()
     result = []
     for target in token_targets:
         low, high = 1, len(words)
