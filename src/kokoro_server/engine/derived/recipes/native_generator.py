@@ -48,6 +48,11 @@ UP = (G + "ups.0/ConvTranspose_output_0", G + "reflection_pad/Pad_output_0")  # 
 SOURCE = (G + "noise_convs.0/Conv_output_0", G + "noise_convs.1/Conv_output_0")  # noise_res inputs
 STAGE_OUT = (G + "Div_2_output_0", G + "Div_4_output_0")  # mean of each stage's resblocks
 EPS_TENSOR = "/encoder/F0.0/norm1/Constant_10_output_0"
+KERNELS_ABI = 2
+"""The recipe's version: the kernels' ABI it was judged with (their results change with it, the file's
+bytes do not). A constant, so that a machine without the package, sharing the data dir, does not
+take another machine's file for an outdated one; :func:`native_available` checks the installed ABI."""
+
 PASSED_FULL_BAR: dict[tuple[str, int], str] = {
     ("avx512vnni", 2): "AMD EPYC Zen 4, onnxruntime 1.32, 2026-12-05: `python bench/quality.py --variant native`: "
                        "durations identical, 1.349 / 1.511 dB (shipped 1.352 / 1.497), Whisper 1 word error "
@@ -67,18 +72,13 @@ def native_available() -> str | None:
         return "the native kernels are not installed (pip install ./native)"
     if kokoro_native.detected_isa() == "portable":
         return "the native int8 conv has no fast path for this CPU (no AVX2); onnxruntime runs the model"
+    if kokoro_native.ABI != KERNELS_ABI:
+        return f"the installed kernels' ABI {kokoro_native.ABI} is not the one this recipe knows ({KERNELS_ABI})"
     if (kokoro_native.isa(), kokoro_native.ABI) not in PASSED_FULL_BAR:
         return (f"the kernels' {kokoro_native.isa()} path (ABI {kokoro_native.ABI}) has not passed the full quality "
                 "bar yet (bench/quality.py --variant native; then record it in PASSED_FULL_BAR)")
     return None
 
-
-def _abi() -> int:
-    try:
-        import kokoro_native
-    except ImportError:
-        return 0
-    return int(kokoro_native.ABI)
 
 
 def status_line() -> str:
@@ -321,7 +321,6 @@ def renderer(source: Path, threads: int = 2) -> Callable[[Any], np.ndarray]:
     return lambda u: native.run(None, u.feeds())[0].reshape(-1)
 
 
-RECIPE = Recipe(name=NAME, version=_abi(), apply=apply, purpose="speed", exact=False, providers=frozenset({"cpu"}),
+RECIPE = Recipe(name=NAME, version=KERNELS_ABI, apply=apply, purpose="speed", exact=False, providers=frozenset({"cpu"}),
                 quality_check=derivation_check, available=native_available, runner=open_file)
-"""Lossy (float rounding of the elementwise layers differs from onnxruntime's), so judged by the bar;
-its version is the kernels' ABI (their results change with it, the file's bytes do not)."""
+"""Lossy (float rounding of the elementwise layers differs from onnxruntime's), so judged by the bar."""
