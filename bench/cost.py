@@ -82,7 +82,7 @@ class Server:
                 "--log-level", "error"]
         self.server = harness.start_server(
             tree.name, argv, url=f"http://127.0.0.1:{port}", ready_path="/ready", log=root / f"{tree.name}.log",
-            env={"PYTHONPATH": str(tree / "src"), "KOKORO_PRELOAD": "v1_0", "KOKORO_FAST_MODEL": "false",
+            env={"PYTHONPATH": str(tree / "src"), "KOKORO_PRELOAD": "v1_0", "KOKORO_FAST_MODEL": "false", "KOKORO_DERIVE": "off",
                  "KOKORO_CONCURRENCY": "1", **env})
         self.url = self.server.url
         self.process = self.server.process

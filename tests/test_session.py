@@ -108,3 +108,42 @@ def test_volume_and_budget_are_checked_for_every_caller(service, tmp_path: Path,
         service.prepare(SpeechRequest(text="Wait. " + "[pause:60s] " * 61))
     assert budget.value.status_code == 413 and "3660 s" in budget.value.message
     assert "KOKORO_MAX_PAUSE_SECONDS" in budget.value.message
+
+
+def test_sessions_in_turn_lend_one_encoder_and_make_one_file(service, tmp_path: Path):
+    """Text streamed in (a voice agent's) is spoken by several sessions in turn, each over a request
+    prepared already: with one held encoder their audio is one Ogg Opus file, no session ends it
+    with a tail of its own, and their usage adds up to all of it."""
+    import av
+
+    from kokoro_server.serving.session import HeldEncoder, Usage
+
+    held = HeldEncoder.of(SessionOptions.of("opus"))
+    texts = ["The first part of a streamed answer.", "And then the second part of it."]
+
+    async def run():
+        sessions = sessions_of(service, tmp_path)
+        data, samples, usage = bytearray(), 0, Usage(0, 0, 0.0)
+        for text in texts:
+            prepared = service.prepare(SpeechRequest(text=text))
+            async with sessions.open(None, SessionOptions.of("opus"), prepared=prepared, encoder=held) as session:
+                async for piece in session.pieces():
+                    assert not (piece.final and piece.data), "a session's end is not the file's end"
+                    data += piece.data
+                    samples += piece.samples
+            usage += session.usage
+        data += held.finish()
+        held.close()
+        sessions.runner.close()
+        return bytes(data), samples, usage
+
+    data, samples, usage = asyncio.run(run())
+    with av.open(io.BytesIO(data)) as container:  # one stream: every part's audio decodes from it
+        stream = container.streams.audio[0]
+        decoded = sum(frame.samples for frame in container.decode(stream)) / stream.rate
+    assert samples / SAMPLE_RATE > 3.0
+    assert decoded == pytest.approx(samples / SAMPLE_RATE, abs=0.08)
+    assert usage.audio_seconds == pytest.approx(samples / SAMPLE_RATE) and usage.input_tokens > 40
+    with pytest.raises(ValueError):  # a held encoder's audio is the stream's: never kept on its own
+        sessions_of(service, tmp_path).open(SpeechRequest(text="x"), SessionOptions.of("opus", keep="mp3"),
+                                            encoder=held)

@@ -441,6 +441,97 @@ def test_bad_messages_get_an_error_and_a_close(server: ServerThread, ws_url: str
     idle(server)
 
 
+def test_a_stream_past_the_audio_budget_is_refused_as_its_text_arrives(server: ServerThread, ws_url: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """KOKORO_MAX_AUDIO_SECONDS bounds a stream as it bounds one request. An agent that keeps talking
+    on one context is refused at the text that takes it past the budget, as that text arrives (the
+    audio it got before stays): ElevenLabs' error names the setting and the socket closes 1009. A
+    Wyoming stream ends with an error event; a REST request is refused (413) before any audio."""
+    monkeypatch.setattr(server.serving.service.settings, "max_audio_seconds", 20)  # about four of these sentences
+    sentences = [f"Sentence number {n} is here, and it keeps going for a while before it ends. " for n in range(1, 9)]
+    url = f"{ws_url}/v1/text-to-speech/af_heart/stream-input?output_format=pcm_24000&xi-api-key={KEY}"
+
+    async def talk_on() -> tuple[list[dict], int | None, str | None]:
+        async with websockets.connect(url) as socket:
+            await socket.send(json.dumps({"text": " "}))
+            await socket.send(json.dumps({"text": sentences[0] + "Then "}))
+            received = await socket_messages(socket, lambda m: bool(m.get("audio")))  # the first is spoken
+            try:
+                for sentence in sentences[1:]:
+                    await socket.send(json.dumps({"text": sentence}))
+                await socket.send(json.dumps({"text": ""}))
+            except websockets.ConnectionClosed:
+                pass
+            try:
+                while True:
+                    received.append(json.loads(await asyncio.wait_for(socket.recv(), 120)))
+            except websockets.ConnectionClosed:
+                pass
+            return received, socket.close_code, socket.close_reason
+
+    received, code, reason = asyncio.run(talk_on())
+    errors = [m for m in received if "error" in m]
+    assert code == 1009 and reason and "KOKORO_MAX_AUDIO_SECONDS" in reason
+    assert len(errors) == 1 and errors[0]["error"] == "audio_too_long"
+    assert "the limit is 20 s (KOKORO_MAX_AUDIO_SECONDS)" in errors[0]["message"]
+    spoken = sum(len(base64.b64decode(m["audio"])) for m in received if m.get("audio")) / 48_000
+    assert 0.5 < spoken < 20
+
+    from wyoming.client import AsyncTcpClient
+    from wyoming.error import Error
+    from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeVoice
+
+    async def home_assistant() -> tuple[list[str], Error]:
+        async with AsyncTcpClient("127.0.0.1", server.serving.settings.wyoming_port) as client:
+            await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="af_heart")).event())
+            for sentence in sentences:
+                await client.write_event(SynthesizeChunk(text=sentence).event())
+            types = []
+            while True:
+                event = await asyncio.wait_for(client.read_event(), 120)
+                assert event is not None
+                types.append(event.type)
+                if Error.is_type(event.type):
+                    return types, Error.from_event(event)
+
+    types, error = asyncio.run(home_assistant())
+    assert "KOKORO_MAX_AUDIO_SECONDS" in error.text and error.code == "audio_too_long"
+    rest = httpx.post(server.url + "/v1/text-to-speech/af_heart", headers={"xi-api-key": KEY},
+                      json={"text": "".join(sentences)}, timeout=120)
+    assert rest.status_code == 413 and rest.json()["detail"]["status"] == "audio_too_long"
+    assert "KOKORO_MAX_AUDIO_SECONDS" in rest.json()["detail"]["message"]
+    idle(server)
+
+
+def test_a_phrase_a_pause_settles_past_the_budget_ends_the_audio_with_the_error(service, tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sender that stops after a phrase has it cut by a timer, with nobody waiting on a call to be
+    told of a refusal: past the budget, the stream's audio ends with the error instead."""
+    from kokoro_server.audio.encoders import get_output_format
+    from kokoro_server.errors import AudioTooLongError
+    from kokoro_server.serving.live_speech import LiveOptions, LiveSpeech
+    from kokoro_server.serving.runner import SynthesisRunner
+    from kokoro_server.serving.session import Sessions
+
+    monkeypatch.setattr(service.settings, "max_audio_seconds", 3)
+
+    async def run() -> int:
+        runner = SynthesisRunner(service, concurrency=1, queue_size=0)
+        live = LiveSpeech(Sessions(service, runner, spool_folders=[tmp_path]), get_output_format("pcm_24000"),
+                          LiveOptions(voice="af_heart"), request_id="settled")
+        await live.open()
+        live.append("This one sentence takes a good deal longer than three seconds to say.")  # no word after it
+        try:
+            with pytest.raises(AudioTooLongError, match="KOKORO_MAX_AUDIO_SECONDS"):
+                async for _ in live.chunks():
+                    pass
+        finally:
+            runner.close()
+        return runner.totals.admitted
+
+    assert asyncio.run(run()) == 0  # refused before anything was synthesized
+
+
 def test_websockets_from_another_site_are_refused(server: ServerThread, ws_url: str) -> None:
     async def connect(origin: str) -> int | None:
         url = f"{ws_url}/v1/text-to-speech/af_heart/stream-input?xi-api-key={KEY}"

@@ -59,7 +59,7 @@ def test_page_and_its_files_are_served_and_fetch_nothing_from_elsewhere(server):
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "default-src 'self'" in page.headers["content-security-policy"]
     names = sorted(p.name for p in STATIC_DIR.iterdir())
-    assert names == ["api.js", "app.js", "index.html", "player.js", "readalong.js", "scope.js", "style.css",
+    assert names == ["api.js", "app.js", "books.js", "index.html", "player.js", "readalong.js", "scope.js", "style.css",
                      "voices.js"]
     for name in names:
         served = httpx.get(f"{server.url}/web/{name}")

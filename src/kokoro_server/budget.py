@@ -9,15 +9,17 @@ of one ("seven" read digit by digit), a symbol read aloud as a short word ("perc
 divided by the request's speed and each markup speed change; pauses are not (they are exact).
 
 :func:`check_budget` refuses a request whose audio would pass ``KOKORO_MAX_AUDIO_SECONDS`` or whose
-pauses add up past ``KOKORO_MAX_PAUSE_SECONDS`` (413, with the figures in the message).
+pauses add up past ``KOKORO_MAX_PAUSE_SECONDS`` (413, with the figures in the message). Text that
+arrives in parts (a voice agent's stream) is counted part by part in a :class:`StreamBudget`, and the
+stream is refused at the part that passes the same limits.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from kokoro_server.errors import AudioTooLongError
 from kokoro_server.text.chunk import PAUSE_SECONDS
@@ -51,6 +53,10 @@ class AudioEstimate:
     @property
     def seconds(self) -> float:
         return self.speech_seconds + self.pause_seconds + self.boundary_seconds
+
+    def __add__(self, other: AudioEstimate) -> AudioEstimate:
+        return AudioEstimate(self.speech_seconds + other.speech_seconds, self.pause_seconds + other.pause_seconds,
+                             self.boundary_seconds + other.boundary_seconds)
 
 
 def _text_seconds(text: str) -> tuple[float, int]:
@@ -101,14 +107,47 @@ def estimate(segments: Iterable[Segment], speed: float) -> AudioEstimate:
     return AudioEstimate(speech, pauses, boundaries)
 
 
-def check_budget(found: AudioEstimate, *, max_audio_s: float, max_pause_s: float) -> None:
+def check_budget(found: AudioEstimate, *, max_audio_s: float, max_pause_s: float, subject: str = "the input",
+                 advice: str = "split the text into several requests", param: str = "input") -> None:
     """Refuse a request over its budget, with the figures (0 turns a limit off)."""
     if max_pause_s and found.pause_seconds > max_pause_s:
-        raise AudioTooLongError(f"the input's pauses add up to {found.pause_seconds:.0f} s; the limit is "
-                                f"{max_pause_s:g} s (KOKORO_MAX_PAUSE_SECONDS)", param="input")
+        raise AudioTooLongError(f"{subject}'s pauses add up to {found.pause_seconds:.0f} s; the limit is "
+                                f"{max_pause_s:g} s (KOKORO_MAX_PAUSE_SECONDS)", param=param)
     if max_audio_s and found.seconds > max_audio_s:
         raise AudioTooLongError(
-            f"the input would make about {found.seconds:.0f} s of audio ({found.speech_seconds:.0f} s of "
+            f"{subject} would make about {found.seconds:.0f} s of audio ({found.speech_seconds:.0f} s of "
             f"speech, {found.pause_seconds + found.boundary_seconds:.0f} s of pauses); the limit is "
-            f"{max_audio_s:g} s (KOKORO_MAX_AUDIO_SECONDS): split the text into several requests",
-            param="input")
+            f"{max_audio_s:g} s (KOKORO_MAX_AUDIO_SECONDS): {advice}", param=param)
+
+
+@dataclass
+class StreamBudget:
+    """The budget of text that arrives in parts (a WebSocket context, a Wyoming stream): each part's
+    audio is estimated as it is cut off for synthesis and added to what the stream has made so far;
+    the part that takes the total past a limit is refused (:class:`AudioTooLongError`), so one
+    stream makes no more audio than one request may. A markup speed change carries on to later parts.
+
+        >>> budget = StreamBudget(max_audio_s=3, max_pause_s=0, speed=1.0)
+        >>> budget.add([Pause(2.0, 0, 0)])
+        >>> budget.add([Pause(2.0, 0, 0)])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        kokoro_server.errors.AudioTooLongError: the text would make about 4 s of audio (0 s of speech, 4 s ...
+    """
+
+    max_audio_s: float
+    max_pause_s: float
+    speed: float
+    param: str = "text"
+    found: AudioEstimate = field(default_factory=lambda: AudioEstimate(0.0, 0.0, 0.0))
+    rate: float = 1.0  # the markup speed in effect after the parts so far
+
+    def add(self, segments: Sequence[Segment]) -> None:
+        carried = (SpeedChange(self.rate, 0, 0),) if self.rate != 1.0 else ()
+        total = self.found + estimate((*carried, *segments), self.speed)
+        check_budget(total, max_audio_s=self.max_audio_s, max_pause_s=self.max_pause_s, subject="the text",
+                     advice="split it into several requests (or streams)", param=self.param)
+        self.found = total
+        for segment in segments:
+            if isinstance(segment, SpeedChange):
+                self.rate = segment.rate

@@ -125,6 +125,19 @@ def to_json(words: Sequence[WordTime], audio_seconds: float | None = None) -> st
     return json.dumps(payload, ensure_ascii=False, indent=1) + "\n"
 
 
+def format_for_path(path: str, param: str = "captions") -> str:
+    """The caption format a file name asks for by its extension (``talk.vtt`` -> ``vtt``)."""
+    from pathlib import Path
+
+    from kokoro_server.errors import InvalidInputError
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in MEDIA_TYPES:
+        raise InvalidInputError(f"--{param} {path}: the format follows the extension, one of "
+                                f"{', '.join('.' + f for f in MEDIA_TYPES)}", param=param)
+    return suffix
+
+
 def render(fmt: str, words: Sequence[WordTime], text: str, audio_seconds: float | None = None) -> str:
     """The caption file in ``fmt`` (srt, vtt or json)."""
     if fmt == "json":

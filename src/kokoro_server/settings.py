@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     max_input_chars: int = Field(100_000, ge=1)
     max_audio_seconds: float = Field(3600, ge=0, description="The most audio one request may make (speech "
                                      "estimated from its text, plus pauses), decided before any is sent; over "
-                                     "it: 413 with the figures. 0 = no limit. Books: split them into requests.")
+                                     "it: 413 with the figures. 0 = no limit. Book jobs are not capped by it "
+                                     "(docs/books.md).")
     max_pause_seconds: float = Field(600, ge=0, description="The most silence one request's markup pauses and "
                                      "SSML breaks may add up to (each is at most 60 s). 0 = no limit.")
     max_saved_voices: int = Field(200, ge=0, description="The most voice mixes POST /v1/audio/voices/combine may "
@@ -109,6 +110,30 @@ class Settings(BaseSettings):
                                      "stream) and not yet synthesized; more closes the socket (1009).")
     live_idle_timeout_s: float = Field(180.0, gt=0, description="The longest inactivity_timeout a WebSocket may ask "
                                        "for (default 20 s); a socket silent that long is closed (1008).")
+
+    # book jobs (docs/books.md)
+    job_concurrency: int = Field(1, ge=0, description="Book jobs synthesized at once (0: none run; jobs wait). "
+                                                      "Each takes the engine slots live requests leave free.")
+    job_resume: bool = Field(True, description="At start-up, resume the jobs a stopped or killed server left "
+                                               "unfinished; false: mark them cancelled (POST .../resume continues one).")
+    job_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="Delete finished (completed, failed, cancelled) "
+                                                            "jobs and their files this long after they end.")
+    job_max_disk_bytes: int = Field(8 * 1024**3, ge=0, description="Disk all jobs may hold together (chunk audio "
+                                                                   "and outputs); a job that would pass it is "
+                                                                   "refused (0: only the free space counts).")
+    job_max_upload_bytes: int = Field(100 * 1024**2, ge=1, description="Largest book upload (streamed to disk, "
+                                                                       "refused early by Content-Length).")
+    job_max_unpacked_bytes: int = Field(300 * 1024**2, ge=1, description="An EPUB's files together, unpacked "
+                                                                         "(bounds zip bombs).")
+    job_max_chars: int = Field(5_000_000, ge=1, description="Most characters of text one job may read.")
+    job_loudness_lufs: float | None = Field(-20.0, le=0, description="Loudness a book is normalized to (one gain "
+                                                                     "per book, peaks limited to -3.5 dBFS); empty: "
+                                                                     "no normalization.")
+
+    @field_validator("job_loudness_lufs", mode="before")
+    @classmethod
+    def _empty_loudness(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("concurrency")
     @classmethod

@@ -24,12 +24,13 @@ from kokoro_server.api import elevenlabs
 from kokoro_server.api.errors import install_error_handler
 from kokoro_server.api.middleware import (LOOPBACK_NAMES, REQUEST_ID_HEADER, HostCheckMiddleware,
                                           RequestContextMiddleware, WebSocketOriginMiddleware)
-from kokoro_server.api.routes import captions, config, downloads, health, models, speech, text, voices
+from kokoro_server.api.routes import captions, config, downloads, health, jobs, models, speech, text, voices
 from kokoro_server.api.routes.web import mount_web_ui
 from kokoro_server.api.state import Serving
 from kokoro_server.audio.encoders import StreamingEncoder
 from kokoro_server.builds import BUILDS, get_build
 from kokoro_server.serving.download_links import DownloadStore
+from kokoro_server.serving.jobs import JobsServing
 from kokoro_server.serving.runner import SynthesisRunner
 from kokoro_server.serving.session import Sessions
 from kokoro_server.service import SpeechService
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = Serving(settings=settings, service=service, runner=runner, downloads=downloads,
                         sessions=Sessions(service, runner, downloads))
         app.state.serving = state
+        state.jobs = await JobsServing.start(settings, service, state.runner)
         tasks = [asyncio.create_task(preload(state)), asyncio.create_task(sweep_downloads(state.downloads))]
         if settings.model_ttl_s:
             tasks.append(asyncio.create_task(unload_idle_models(service, settings.model_ttl_s)))
@@ -63,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await wyoming.stop()
             for task in tasks:
                 task.cancel()
+            if state.jobs is not None:
+                await state.jobs.close()
             state.runner.close()
             state.downloads.close()
             service.close()
@@ -72,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handler(app)
     default_openapi = app.openapi
     app.openapi = lambda: openapi_without_422(app, default_openapi)  # type: ignore[method-assign]
-    for module in (speech, captions, voices, models, config, downloads, health, text, elevenlabs):
+    for module in (speech, captions, voices, models, config, downloads, health, text, elevenlabs, jobs):
         app.include_router(module.router)
     if settings.web_ui:
         mount_web_ui(app)
@@ -84,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if HostCheckMiddleware.wanted(settings.host, settings.allowed_hosts):
         app.add_middleware(HostCheckMiddleware, allowed=[*LOOPBACK_NAMES, settings.host, *settings.allowed_hosts])
     app.add_middleware(RequestContextMiddleware,
-                       max_body_bytes=settings.max_input_chars * JSON_OVERHEAD_PER_CHAR + BODY_SLACK_BYTES)
+                       max_body_bytes=settings.max_input_chars * JSON_OVERHEAD_PER_CHAR + BODY_SLACK_BYTES,
+                       own_limits=jobs.OWN_BODY_LIMITS)
     return app
 
 

@@ -62,9 +62,22 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     message = str(exc.detail)
     if exc.status_code in (404, 405):
         message += f": {request.method} {request.url.path} (the API is described at /docs)"
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette names the first route of the path only: name every method it has
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     return error_response(exc.status_code, message, code=_HTTP_CODES.get(exc.status_code),
                           type_="authentication_error" if exc.status_code == 401 else "invalid_request_error",
-                          headers=exc.headers)
+                          headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app takes at this request's path (``DELETE, GET, HEAD``)."""
+    from starlette.routing import Match
+
+    allowed = [method for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+               if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                      for route in request.app.router.routes)]
+    return ", ".join(allowed)
 
 
 # A bug (any other exception) is not handled here: RequestContextMiddleware logs it once and answers

@@ -37,9 +37,10 @@ def logged_path(path: str) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, own_limits: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.own_limits = own_limits  # paths whose routes stream and cap their bodies themselves (book uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,12 +74,13 @@ class RequestContextMiddleware:
                 sent += len(message.get("body", b""))
             await send(message)
 
+        own_limit = scope["path"] in self.own_limits
         try:
             length = headers.get("content-length", "")
-            if length.isdigit() and int(length) > self.max_body_bytes:
+            if not own_limit and length.isdigit() and int(length) > self.max_body_bytes:
                 await error_response(413, too_large, code="request_too_large")(scope, receive, send_tagged)
             else:
-                await self.app(scope, receive_limited, send_tagged)
+                await self.app(scope, receive if own_limit else receive_limited, send_tagged)
         except Exception as exc:  # a bug: logged once here (not re-raised to be logged again by the server)
             errors_log.error("unhandled error on %s %s (request %s)", scope["method"], logged_path(scope["path"]),
                              rid, exc_info=exc)

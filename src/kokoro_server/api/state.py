@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from kokoro_server.serving.download_links import DownloadStore
+from kokoro_server.serving.jobs import JobsServing
 from kokoro_server.serving.live_speech import Connections
 from kokoro_server.serving.runner import SynthesisRunner
 from kokoro_server.serving.session import Sessions
@@ -29,6 +30,7 @@ class Serving:
     sessions: Sessions  # opens the speech session of each speech request (serving/session.py)
     preload: Preload = field(default_factory=Preload)
     connections: Connections = field(default_factory=Connections)  # voice agents' sockets (live_speech.py)
+    jobs: JobsServing | None = None  # book jobs (None: the data dir cannot hold them)
 
 
 def serving(request: Request) -> Serving:

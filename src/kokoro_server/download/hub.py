@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from kokoro_server.builds.downloads import HubFile
 from kokoro_server.errors import DownloadError, HubUnreachableError, KokoroError
-from kokoro_server.files import keep_mode
+from kokoro_server.files import fsync_folder, keep_mode
 
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -331,16 +331,7 @@ def _install(part: Path, target: Path) -> None:
         os.fsync(handle.fileno())
     keep_mode(part, target)  # the .part has the umask's mode, as open() made it; a replaced file keeps its own
     os.replace(part, target)
-    try:
-        fd = os.open(target.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_folder(target.parent)
 
 
 def _range_start(value: str | None) -> int | None:

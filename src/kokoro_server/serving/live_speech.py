@@ -7,7 +7,11 @@ streaming text buffer (:mod:`kokoro_server.text.incremental`) cuts off every com
 the caller asks for: a flush, a length, the end) where the cut changes nothing in how the text is
 read. Cut-off parts wait in order; whenever there are some and none is being spoken, a *run* is
 admitted through the same queue as every HTTP request (:class:`SynthesisRunner`) and speaks them.
-A run takes every part that is waiting when it needs its next chunk, so the chunker groups them
+Each run is a :class:`~kokoro_server.serving.session.SpeechSession` (opened with the stream's
+prepared request, whose ``chunk_source`` hands it the parts) that encodes with the stream's one
+:class:`~kokoro_server.serving.session.HeldEncoder`: admission, the first-chunk and error rules, word
+timestamps, usage and closing are the session's. A run takes every part that is waiting when it
+needs its next chunk, so the chunker groups them
 exactly as it groups the same text in one request (its plan goes on growing from chunk to chunk
 across runs); it ends when it has caught up with the text, so no slot is held while the sender is
 still typing. Voice and speed changes of the markup carry on from part to part.
@@ -19,31 +23,38 @@ chunked as one request's text. Where the sender is slower than synthesis, chunks
 that was complete when the synthesis caught up, where a whole request might have put more into one
 chunk.
 
+Bounds: the stream's text is at most KOKORO_MAX_INPUT_CHARS (the dialects check it as it arrives),
+and its audio is the request budget's (KOKORO_MAX_AUDIO_SECONDS, KOKORO_MAX_PAUSE_SECONDS): each part
+is estimated as it is cut off (:class:`~kokoro_server.budget.StreamBudget`), and the part that takes
+the stream past the budget is refused with :class:`~kokoro_server.errors.AudioTooLongError`.
+
 Stopping is cancelling the task that iterates :meth:`LiveSpeech.chunks`: a run waiting for a slot
 is dropped, a running one stops after the chunk in progress (the runner's rule), and nothing else is
-synthesized. The session object of issue 21 is meant to replace the ``service``/``runner`` calls
-here; the dialects only use this module.
+synthesized. The dialects only use this module.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from starlette.concurrency import run_in_threadpool
+from anyio import to_thread
 
 from kokoro_server import SAMPLE_RATE
-from kokoro_server.audio.encoders import AudioFormat, StreamingEncoder
-from kokoro_server.errors import InvalidInputError, TimestampsUnavailableError
+from kokoro_server.audio.encoders import AudioFormat
+from kokoro_server.budget import StreamBudget
+from kokoro_server.errors import InvalidInputError, KokoroError, TimestampsUnavailableError
 from kokoro_server.languages import read_languages
 from kokoro_server.service import PreparedSpeech, SpeechRequest, SpeechService
-from kokoro_server.serving.runner import AudioStream, SynthesisRunner
+from kokoro_server.serving.session import HeldEncoder, SessionOptions, Sessions, Usage
 from kokoro_server.text.chunk import Chunk, ChunkPlan
 from kokoro_server.text.clean import clean_input
 from kokoro_server.text.document import (Break, Document, Pause, Phonemes, Segment, SpeedChange, Stressed, Text,
@@ -96,20 +107,6 @@ class SpokenChunk:
     @property
     def seconds(self) -> float:
         return self.samples / SAMPLE_RATE
-
-
-class _HeldEncoder:
-    """The stream's encoder as a run sees it: a run's end does not finish the file (the next run
-    goes on with the same encoder state, e.g. one Ogg stream)."""
-
-    def __init__(self, encoder: StreamingEncoder) -> None:
-        self.encoder = encoder
-
-    def encode(self, audio: np.ndarray) -> bytes:
-        return self.encoder.encode(audio)
-
-    def finish(self) -> bytes:
-        return b""
 
 
 @dataclass(frozen=True)
@@ -170,14 +167,18 @@ def readings(document: Document, offset: int) -> tuple[Spoken, ...]:
 class LiveSpeech:
     """Text in as it arrives, audio out chunk by chunk, through the server's admission queue."""
 
-    def __init__(self, service: SpeechService, runner: SynthesisRunner, fmt: AudioFormat, options: LiveOptions,
-                 *, request_id: str, volume: float = 1.0) -> None:
-        self.service = service
-        self.runner = runner
+    def __init__(self, sessions: Sessions, fmt: AudioFormat, options: LiveOptions, *, request_id: str,
+                 volume: float = 1.0) -> None:
+        self.sessions = sessions
+        self.service: SpeechService = sessions.service
         self.options = options
         self.request_id = request_id
         self.format = fmt
-        self._encoder = StreamingEncoder(fmt, volume=volume)
+        self._session_options = SessionOptions(fmt, volume, "timestamps" if options.timestamps else None)
+        settings = self.service.settings
+        self._budget = StreamBudget(settings.max_audio_seconds, settings.max_pause_seconds, options.speed)
+        self._refused: KokoroError | None = None  # a part refused where nobody could be told (a timer)
+        self.usage = Usage(0, 0, 0.0)  # the runs' usage, added up
         self._prepared: PreparedSpeech | None = None
         self._stream: TextStream | None = None
         self._parts: deque[_Batch] = deque()  # cut off, not yet chunked (appended here, taken by a run)
@@ -185,7 +186,6 @@ class LiveSpeech:
         self._lock = threading.Lock()
         self._wake = asyncio.Event()
         self._finished = False
-        self._timestamps = options.timestamps
         self._runs = 0
         self._running = False
         self._settle: asyncio.TimerHandle | None = None
@@ -201,14 +201,15 @@ class LiveSpeech:
         """Check the voice, model, language and speed before any text arrives (their errors are the
         request's); without durations from the model, words are not timed."""
         options = self.options
-        probe = SpeechRequest(text=".", voice=options.voice, model=options.model, speed=options.speed,
-                              lang=options.lang, normalization=options.normalization, input_format="text")
-        prepared = await run_in_threadpool(self.service.prepare, probe)
-        if self._timestamps:
+        probe = self.sessions.open(SpeechRequest(
+            text=".", voice=options.voice, model=options.model, speed=options.speed, lang=options.lang,
+            normalization=options.normalization, input_format="text"), self._session_options)
+        prepared = await probe.prepare()
+        if self._session_options.timestamps:
             try:
-                await run_in_threadpool(self.service.require_timestamps, prepared)
+                await probe.require_timestamps()
             except TimestampsUnavailableError:
-                self._timestamps = False
+                self._session_options = replace(self._session_options, timestamps=None)
         self._prepared = replace(prepared, packs=self._packs, chunk_source=self._chunk_source)
         self._stream = TextStream(reading(self.service, prepared.lang, options.normalization, options.markup))
 
@@ -254,7 +255,19 @@ class LiveSpeech:
         """The sender paused: a phrase complete at the end of the text need not wait for the word
         after it."""
         if not self._finished and self._stream is not None:
-            self._queue(self._stream.take_settled())
+            self._later(lambda: self._queue(self._stream.take_settled()))  # type: ignore[union-attr]
+
+    def settle(self) -> None:
+        """What a timer calls when the sender has been quiet: everything received goes to synthesis;
+        a refusal (the budget) ends :meth:`chunks` with its error, since the timer cannot report it."""
+        self._later(self.flush)
+
+    def _later(self, cut: Callable[[], None]) -> None:
+        try:
+            cut()
+        except KokoroError as exc:
+            self._refused = exc
+            self._wake.set()
 
     def start_now(self, min_chars: int = 1) -> None:
         """Cut at the last safe word boundary if that gives at least ``min_chars`` characters (a
@@ -281,60 +294,87 @@ class LiveSpeech:
         if part is None:
             return
         text = self.text[part.start:part.end]
+        self._count(text)
         self.spoken_text = self.spoken_text + text  # only replaced, never changed: safe to read anywhere
         if text.strip():
             with self._lock:
                 self._parts.append(_Batch(part, text))
             self._wake.set()
 
+    def _count(self, text: str) -> None:
+        """A part's audio counts against the stream's budget (refused past it)."""
+        try:
+            document = parse(clean_input(text), markup=self.options.markup, input_format="text")
+        except KokoroError:  # bad markup: refused with its error when the part is read for synthesis
+            document = parse(clean_input(text), markup=False, input_format="text")
+        self._budget.add(document.segments)
+
     # -- audio out ---------------------------------------------------------------------------
-    async def chunks(self) -> AsyncIterator[SpokenChunk]:
+    async def chunks(self) -> AsyncGenerator[SpokenChunk, None]:
         """Each chunk as it is synthesized, until :meth:`finish` and all is spoken (then the
         encoder's tail, ``final``). Cancel the iterating task to stop (barge-in)."""
-        while True:
-            with self._lock:
-                waiting = bool(self._parts)
-            if not waiting:
-                if self._finished:
-                    break
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            self._running = True
-            try:
-                stream = await self._start_run()
-                if stream is None:
+        encoder = HeldEncoder.of(self._session_options)  # one file across the runs
+        ended = False  # all of it was spoken (else: stopped, or failed)
+        try:
+            while True:
+                if self._refused is not None:
+                    raise self._refused
+                with self._lock:
+                    waiting = bool(self._parts)
+                if not waiting:
+                    if self._finished:
+                        break
+                    self._wake.clear()
+                    await self._wake.wait()
                     continue
-                run_samples = 0
-                async for piece in stream.pieces():
+                self._running = True
+                try:
+                    async for chunk in self._run(encoder):
+                        yield chunk
+                finally:
+                    self._running = False
+            tail = await to_thread.run_sync(encoder.finish)
+            ended = True
+            yield SpokenChunk(tail, 0, (), final=True)
+        finally:
+            encoder.close()  # now, or once a run stopped half-way has finished its chunk
+            usage = self.usage
+            log.info(json.dumps({"event": "live", "request_id": self.request_id, "runs": self._runs,
+                                 "chunks": self.chunks_made, "chars": len(self.spoken_text),
+                                 "input_tokens": usage.input_tokens, "audio_s": round(usage.audio_seconds, 3),
+                                 "spoken": ended}))
+
+    async def _run(self, encoder: HeldEncoder) -> AsyncIterator[SpokenChunk]:
+        """One run: a session admitted through the queue that speaks the parts waiting (and those
+        that come while it speaks); nothing when they had nothing to say."""
+        assert self._prepared is not None
+        self._runs += 1
+        session = self.sessions.open(None, self._session_options, request_id=f"{self.request_id}.{self._runs}",
+                                     prepared=self._prepared, encoder=encoder)
+        timed = self._session_options.timestamps is not None
+        try:
+            try:
+                await session.start()
+            except InvalidInputError as exc:
+                if exc.message.startswith(_NOTHING_TO_SAY):
+                    return
+                raise
+            run_samples = 0
+            async with aclosing(session.pieces()) as pieces:
+                async for piece in pieces:
                     if piece.error is not None:
                         raise piece.error
                     if piece.final:
                         break
                     spoken, part_end = self._meta.popleft()
-                    words = None if piece.words is None else tuple(
-                        replace(w, start_time=round(w.start_time - run_samples / SAMPLE_RATE, 3),
-                                end_time=round(w.end_time - run_samples / SAMPLE_RATE, 3)) for w in piece.words)
+                    start = run_samples / SAMPLE_RATE  # the words are timed from the chunk's start
+                    words = tuple(replace(w, start_time=round(w.start_time - start, 3),
+                                          end_time=round(w.end_time - start, 3)) for w in piece.words)
                     run_samples += piece.samples
-                    yield SpokenChunk(piece.data, piece.samples, words if self._timestamps else None, spoken,
-                                      part_end)
-            finally:
-                self._running = False
-        tail = await run_in_threadpool(self._encoder.finish)
-        yield SpokenChunk(tail, 0, (), final=True)
-
-    async def _start_run(self) -> AudioStream | None:
-        """Admit a run through the queue and synthesize its first chunk (None: the parts waiting had
-        nothing to say)."""
-        assert self._prepared is not None
-        self._runs += 1
-        try:
-            return await self.runner.start(self._prepared, _HeldEncoder(self._encoder),  # type: ignore[arg-type]
-                                           request_id=f"{self.request_id}.{self._runs}", timestamps=self._timestamps)
-        except InvalidInputError as exc:
-            if exc.message.startswith(_NOTHING_TO_SAY):
-                return None
-            raise
+                    yield SpokenChunk(piece.data, piece.samples, words if timed else None, spoken, part_end)
+        finally:
+            session.close()
+            self.usage += session.usage
 
     # -- the runs' chunks (in a worker thread) -----------------------------------------------
     def _next_batch(self) -> _Batch | None:
@@ -365,6 +405,9 @@ class LiveSpeech:
                 return
             raise
         self._packs.update(prepared.packs)
+        # normalized once, here: its readings are what the chunks say (the chunker keeps it so)
+        prepared = replace(prepared, document=self.service.normalized(prepared.document, options.normalization,
+                                                                       prepared.lang))
         carried: tuple[Segment, ...] = ()
         if self._voice is not None:
             carried += (VoiceChange(self._voice, 0, 0),)

@@ -21,11 +21,13 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Literal, Protocol, TypeVar
 
+import numpy as np
+
 from kokoro_server import SAMPLE_RATE
-from kokoro_server.audio.encoders import StreamingEncoder
 from kokoro_server.errors import BusyError, KokoroError, TimestampsUnavailableError
 from kokoro_server.service import PreparedSpeech, SpeechService
 from kokoro_server.timestamps import StreamClock, WordTime
@@ -47,6 +49,18 @@ class Sink(Protocol):
     def finish(self) -> None: ...
 
     def abort(self) -> None: ...
+
+
+class Encoder(Protocol):
+    """Encodes a stream's audio, in the worker thread (a :class:`StreamingEncoder`, or one lent by a
+    session that outlives the stream): ``finish`` gives the tail when the stream ended well, ``close``
+    frees it once the last chunk of a stream that did not is done."""
+
+    def encode(self, audio: np.ndarray) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
 class ClientGone(Exception):
@@ -113,6 +127,8 @@ class SynthesisRunner:
         self._lock = threading.Lock()
         self._typical_seconds = 2.0  # moving average of stream lengths, for Retry-After
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="kokoro-synth")
+        self._freed = asyncio.Event()  # set when a slot is given back: background work may look again
+        self.background = 0  # slots held by background work (book jobs) now
 
     # -- state -----------------------------------------------------------------------------
     @property
@@ -131,7 +147,7 @@ class SynthesisRunner:
 
     def snapshot(self) -> dict[str, object]:
         return {"running": self.running, "waiting": self.waiting, "concurrency": self.concurrency,
-                "queue_size": self.queue_size, "totals": asdict(self.totals)}
+                "queue_size": self.queue_size, "background": self.background, "totals": asdict(self.totals)}
 
     def retry_after(self) -> int:
         """Seconds until a slot is likely free: the queue ahead, at the typical stream length."""
@@ -166,7 +182,7 @@ class SynthesisRunner:
         self._versions[record.version] += 1
         record.status = "running"
 
-    async def start(self, prepared: PreparedSpeech, encoder: StreamingEncoder, *, request_id: str,
+    async def start(self, prepared: PreparedSpeech, encoder: Encoder, *, request_id: str,
                     sinks: Sequence[Sink] = (),
                     client_gone: Callable[[], Awaitable[object]] | None = None,
                     timestamps: str | None = None) -> AudioStream:
@@ -237,8 +253,26 @@ class SynthesisRunner:
     def _give_back(self, acquire: asyncio.Future[bool]) -> None:
         if acquire.done() and not acquire.cancelled():
             self._slots.release()
+            self._freed.set()
         else:
             acquire.cancel()
+
+    @asynccontextmanager
+    async def background_turn(self) -> AsyncIterator[None]:
+        """A slot for one chunk of background work (a book job), below every live request: taken only
+        while a slot is free and no live request waits, and given back after that one chunk, so a live
+        request waits behind background work for at most one chunk."""
+        while self._slots.locked() or self.waiting:
+            self._freed.clear()
+            await self._freed.wait()
+        await self._slots.acquire()  # free: returns at once
+        self.background += 1
+        try:
+            yield
+        finally:
+            self.background -= 1
+            self._slots.release()
+            self._freed.set()
 
     def _remember(self, record: StreamRecord) -> None:
         with self._lock:
@@ -265,6 +299,7 @@ class SynthesisRunner:
         self._admitted -= 1
         self._versions[record.version] -= 1
         self._slots.release()
+        self._freed.set()
         setattr(self.totals, record.status, getattr(self.totals, record.status) + 1)
         self._typical_seconds = 0.8 * self._typical_seconds + 0.2 * record.seconds
         self._log(record)
@@ -288,7 +323,7 @@ class AudioStream:
 
     first: Piece
 
-    def __init__(self, runner: SynthesisRunner, prepared: PreparedSpeech, encoder: StreamingEncoder,
+    def __init__(self, runner: SynthesisRunner, prepared: PreparedSpeech, encoder: Encoder,
                  record: StreamRecord, sinks: Sequence[Sink], loop: asyncio.AbstractEventLoop,
                  timestamps: str | None = None) -> None:
         self.record = record

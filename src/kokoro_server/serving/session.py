@@ -23,33 +23,41 @@ Sinks: with ``keep`` (``return_download_link``) a download file is written as th
 (in another format too), and with timestamps its captions beside it; a whole-file answer's spool is
 a sink too. :attr:`~SpeechSession.usage` and :attr:`~SpeechSession.record` give the usage
 (OpenAI's tokens) and timings. See docs/architecture.md, "One speech session".
+
+Text streamed in (the voice agents' dialects, :mod:`kokoro_server.serving.live_speech`) is spoken
+by several sessions in turn, each opened with ``prepared=`` (whose ``chunk_source`` feeds the text
+that has arrived) and one :class:`HeldEncoder` lent to all of them, so their audio is one file.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+import numpy as np
 from anyio import to_thread
 
 from kokoro_server import SAMPLE_RATE, captions
-from kokoro_server.audio.encoders import AudioFormat, get_format
+from kokoro_server.audio.encoders import AudioFormat, StreamingEncoder, get_format
 from kokoro_server.engine.base import FRAME_SAMPLES
 from kokoro_server.errors import InvalidInputError
 from kokoro_server.files import sweep_temp_files
 from kokoro_server.serving.download_links import DownloadStore, encoder_with_download
-from kokoro_server.serving.runner import AudioStream, ClientGone, Piece, Sink, StreamRecord, SynthesisRunner
+from kokoro_server.serving.runner import (AudioStream, ClientGone, Encoder, Piece, Sink, StreamRecord,
+                                          SynthesisRunner)
 from kokoro_server.serving.spool import Spool
 from kokoro_server.service import MAX_VOLUME, MIN_VOLUME, PreparedSpeech, SpeechRequest, SpeechService
 from kokoro_server.timestamps import WordTime
 
-__all__ = ["KeptCaptions", "Listener", "Piece", "SessionOptions", "Sessions", "SpeechSession", "Usage", "WholeFile"]
+__all__ = ["HeldEncoder", "KeptCaptions", "Listener", "Piece", "SessionOptions", "Sessions", "SpeechSession", "Usage",
+           "WholeFile"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,11 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        """Two sessions' usage together (the runs of one live stream)."""
+        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
+                     self.audio_seconds + other.audio_seconds)
 
 
 @dataclass
@@ -129,6 +142,73 @@ class KeptCaptions:
                 self._store.drop(name)
 
 
+class HeldEncoder:
+    """One encoder lent to several sessions in turn, whose audio is one file (one Ogg stream, one MP3):
+    the runs of a live stream. A session encodes with it but neither finishes nor closes it (its
+    final piece has no tail); :meth:`finish` gives the file's tail after the last session, and
+    :meth:`close` frees the codec now, or, while a session's last chunk is still being encoded (a
+    barge-in), as soon as that session lets go of it."""
+
+    def __init__(self, encoder: StreamingEncoder) -> None:
+        self.encoder = encoder
+        self._lock = threading.Lock()
+        self._lent = 0  # sessions whose work may still encode with it
+        self._closing = False
+
+    @classmethod
+    def of(cls, options: SessionOptions) -> HeldEncoder:
+        """An encoder of the options' format and volume, for the sessions opened with those options."""
+        return cls(StreamingEncoder(options.format, volume=options.volume))
+
+    def lend(self) -> _LentEncoder:
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("the encoder was closed")
+            self._lent += 1
+        return _LentEncoder(self)
+
+    def returned(self) -> None:
+        """A session's work with it has ended (called once per :meth:`lend`, in any thread)."""
+        with self._lock:
+            self._lent -= 1
+            close = self._closing and not self._lent
+        if close:
+            self.encoder.close()
+
+    def finish(self) -> bytes:
+        """The file's tail (after the last session)."""
+        return self.encoder.finish()
+
+    def close(self) -> None:
+        """Give up the file (a finished one stays as it is): the codec is freed once no session uses it."""
+        with self._lock:
+            self._closing = True
+            if self._lent:
+                return
+        self.encoder.close()
+
+
+class _LentEncoder:
+    """A :class:`HeldEncoder` as one session sees it: the runner's ``finish`` (a stream that ended
+    well) and ``close`` (one that did not, once its last chunk is done) only hand it back."""
+
+    def __init__(self, held: HeldEncoder) -> None:
+        self._held = held
+        self._returned = False
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        return self._held.encoder.encode(audio)
+
+    def finish(self) -> bytes:
+        self.close()
+        return b""
+
+    def close(self) -> None:
+        if not self._returned:
+            self._returned = True
+            self._held.returned()
+
+
 class Sessions:
     """Opens the speech sessions of one server (or one CLI run) over its shared objects."""
 
@@ -144,11 +224,16 @@ class Sessions:
         self.spool_folders = tuple(spool_folders)
 
     def open(self, request: SpeechRequest | None, options: SessionOptions, *, request_id: str = "-",
-             listener: Listener | None = None, prepared: PreparedSpeech | None = None) -> SpeechSession:
-        """A session for ``request`` (or for a request ``prepared`` already: the front end is not run again)."""
+             listener: Listener | None = None, prepared: PreparedSpeech | None = None,
+             encoder: HeldEncoder | None = None) -> SpeechSession:
+        """A session for ``request`` (or for a request ``prepared`` already: the front end is not run
+        again); ``encoder``: encode with this one, which outlives the session (no download then)."""
         if request is None and prepared is None:
             raise ValueError("a session needs a request or a prepared request")
-        return SpeechSession(self, request, options, request_id=request_id, listener=listener, prepared=prepared)
+        if encoder is not None and (options.keep is not None or options.whole):
+            raise ValueError("a held encoder's audio is neither kept nor spooled as a whole file")
+        return SpeechSession(self, request, options, request_id=request_id, listener=listener, prepared=prepared,
+                             encoder=encoder)
 
 
 class SpeechSession:
@@ -156,8 +241,9 @@ class SpeechSession:
 
     def __init__(self, sessions: Sessions, request: SpeechRequest | None, options: SessionOptions, *,
                  request_id: str = "-", listener: Listener | None = None,
-                 prepared: PreparedSpeech | None = None) -> None:
+                 prepared: PreparedSpeech | None = None, encoder: HeldEncoder | None = None) -> None:
         self._sessions = sessions
+        self._held = encoder
         self.request = request
         self.options = options
         self.request_id = request_id
@@ -180,6 +266,13 @@ class SpeechSession:
             self.prepared = await to_thread.run_sync(self._sessions.service.prepare, self.request)
         return self.prepared
 
+    async def require_timestamps(self) -> None:
+        """Word timestamps need the model's durations: :class:`TimestampsUnavailableError` (naming
+        ``options.timestamps``) if it cannot give them, before any audio. :meth:`start` checks this."""
+        prepared = await self.prepare()
+        await to_thread.run_sync(self._sessions.service.require_timestamps, prepared,
+                                 self.options.timestamps or "timestamps")
+
     async def start(self) -> None:
         """Prepare (if not done), take a synthesis slot and synthesize the first chunk; errors up to
         the first audio propagate (4xx) and leave nothing behind."""
@@ -189,12 +282,17 @@ class SpeechSession:
                                     param="return_download_link")
         prepared = await self.prepare()
         if options.timestamps:
-            await to_thread.run_sync(sessions.service.require_timestamps, prepared, options.timestamps)
+            await self.require_timestamps()
         if prepared.notice and prepared.notice.isascii():  # e.g. the default voice is missing: a fallback speaks
             self.headers["X-Kokoro-Notice"] = prepared.notice
         sinks: list[Sink] = []
         writer = sessions.downloads.open(options.keep) if options.keep is not None and sessions.downloads else None
-        encoder, download = encoder_with_download(options.format, options.volume, writer)
+        encoder: Encoder
+        download: Sink | None = None
+        if self._held is None:
+            encoder, download = encoder_with_download(options.format, options.volume, writer)
+        else:  # the stream's encoder: this session's end is not the file's
+            encoder = self._held.lend()
         if download is not None:
             sinks.append(download)
         if writer is not None:
@@ -215,7 +313,7 @@ class SpeechSession:
             self.close()
             raise
 
-    async def pieces(self) -> AsyncIterator[Piece]:
+    async def pieces(self) -> AsyncGenerator[Piece, None]:
         """Every piece of audio, the first one included (starts the session if needed); the last has
         ``final`` set and carries the error of a stream that failed after it began. Leaving the loop
         early closes the session."""

@@ -34,7 +34,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +88,7 @@ class RestSpeech:
 
     live: LiveSpeech
     first: SpokenChunk
-    chunks: AsyncIterator[SpokenChunk]
+    chunks: AsyncGenerator[SpokenChunk, None]
     format: AudioFormat
 
     async def all(self) -> AsyncIterator[SpokenChunk]:
@@ -96,7 +97,7 @@ class RestSpeech:
             async for chunk in self.chunks:
                 yield chunk
         finally:
-            await self.chunks.aclose()  # type: ignore[attr-defined]
+            await self.chunks.aclose()
 
     async def audio(self) -> AsyncIterator[bytes]:
         async for chunk in self.all():
@@ -131,7 +132,7 @@ async def start_rest_speech(state: Serving, voice_id: str, body: TextToSpeechBod
                                 "(KOKORO_MAX_INPUT_CHARS)", param="text")
     options = live_options(state, voice_id, model_id=body.model_id, language_code=body.language_code,
                            voice_settings=body.voice_settings, text_normalization=body.apply_text_normalization)
-    live = LiveSpeech(state.service, state.runner, fmt, options, request_id=request_id)
+    live = LiveSpeech(state.sessions, fmt, options, request_id=request_id)
     await live.open()
     live.append(inline_markup(body.text), cut=False)
     live.finish()
@@ -339,8 +340,7 @@ class SocketSession:
                                language_code=self.query.language_code, voice_settings=first.voice_settings,
                                text_normalization=self.query.apply_text_normalization)
         fmt = get_output_format(self.query.output_format)
-        live = LiveSpeech(self.state.service, self.state.runner, fmt, options,
-                          request_id=f"el-{self.session_id}-{self.opened}")
+        live = LiveSpeech(self.state.sessions, fmt, options, request_id=f"el-{self.session_id}-{self.opened}")
         try:
             await live.open()
         except KokoroError as exc:
@@ -379,7 +379,7 @@ class SocketSession:
             if text.rstrip()[-1:] in PHRASE_END:
                 live.flush()
             else:
-                context.quiet = asyncio.get_running_loop().call_later(AUTO_QUIET_S, live.flush)
+                context.quiet = asyncio.get_running_loop().call_later(AUTO_QUIET_S, live.settle)
             return
         schedule = context.schedule[min(context.cuts, len(context.schedule) - 1)]
         waiting = live.waiting_chars
@@ -436,8 +436,8 @@ class SocketSession:
             await self._send(self._final(context))
         except asyncio.CancelledError:
             raise
-        except KokoroError as exc:  # e.g. the queue is full, a voice in the markup is unknown
-            code = TRY_LATER if exc.status_code == 429 else POLICY
+        except KokoroError as exc:  # e.g. the queue is full, a voice in the markup is unknown, over the budget
+            code = TRY_LATER if exc.status_code == 429 else TOO_BIG if isinstance(exc, InputTooLongError) else POLICY
             await self._send(socket_error(error_status(exc), exc.message, code, context.id))
             if not self.multi:
                 await self._end(SocketClosed(code, exc.message, None))
@@ -458,27 +458,34 @@ class SocketSession:
         documents them (and Pipecat reads them); with ``sync_alignment=true`` from the start of the
         context's audio, the clock LiveKit's plugin reads them on (it asks for sync_alignment)."""
         live, aligner, clock = context.live, Aligner(), 0.0
-        async for chunk in live.chunks():
-            answer: dict[str, Any] = {"audio": None, "isFinal": None, "normalizedAlignment": None, "alignment": None}
-            if chunk.final:
-                rest = aligner.rest(live.spoken_text)
-                aligned = (rest, Alignment([], [], [])) if rest is not None else None
-            else:
-                aligned = aligner.chunk(live.spoken_text, chunk)
-            if aligned is not None:
-                shift = clock if self.query.sync_alignment else 0.0
-                original, spoken = (a.shifted(shift) for a in aligned)
-                answer["alignment"] = socket_alignment(*_fields(original))
-                answer["normalizedAlignment"] = socket_alignment(*_fields(spoken))
-            clock += chunk.seconds
-            if context.id is not None:
-                answer["contextId"] = context.id
-            if not chunk.data and aligned is None:
-                continue
-            for piece in _slices(chunk.data, live.format.bytes_per_second):
-                answer["audio"] = base64.b64encode(piece).decode() if piece else None
-                await self._send(answer)
-                answer.update(alignment=None, normalizedAlignment=None)  # all of it came with the first
+        async with aclosing(live.chunks()) as chunks:
+            async for chunk in chunks:
+                await self._send_chunk(context, aligner, chunk, clock)
+                clock += chunk.seconds
+
+    async def _send_chunk(self, context: Context, aligner: Aligner, chunk: SpokenChunk, clock: float) -> None:
+        """One chunk's answers (its audio in slices, its alignment with the first), ``clock`` seconds
+        into the context's audio."""
+        live = context.live
+        answer: dict[str, Any] = {"audio": None, "isFinal": None, "normalizedAlignment": None, "alignment": None}
+        if chunk.final:
+            rest = aligner.rest(live.spoken_text)
+            aligned = (rest, Alignment([], [], [])) if rest is not None else None
+        else:
+            aligned = aligner.chunk(live.spoken_text, chunk)
+        if aligned is not None:
+            shift = clock if self.query.sync_alignment else 0.0
+            original, spoken = (a.shifted(shift) for a in aligned)
+            answer["alignment"] = socket_alignment(*_fields(original))
+            answer["normalizedAlignment"] = socket_alignment(*_fields(spoken))
+        if context.id is not None:
+            answer["contextId"] = context.id
+        if not chunk.data and aligned is None:
+            return
+        for piece in _slices(chunk.data, live.format.bytes_per_second):
+            answer["audio"] = base64.b64encode(piece).decode() if piece else None
+            await self._send(answer)
+            answer.update(alignment=None, normalizedAlignment=None)  # all of it came with the first
 
     @staticmethod
     def _final(context: Context) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import uuid
+from contextlib import aclosing
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -145,8 +146,7 @@ class SpeechHandler(AsyncEventHandler):
     async def _start(self, voice: SynthesizeVoice | None) -> None:
         await self._cancel()
         name = await self._voice(voice)
-        live = LiveSpeech(self.state.service, self.state.runner, PCM, LiveOptions(voice=name),
-                          request_id=f"wyoming-{self.connection}")
+        live = LiveSpeech(self.state.sessions, PCM, LiveOptions(voice=name), request_id=f"wyoming-{self.connection}")
         await live.open()
         self._live = live
         self._speaking = asyncio.create_task(self._send_audio(live), name="wyoming-speech")
@@ -180,13 +180,14 @@ class SpeechHandler(AsyncEventHandler):
         width, started = 2, False
         step = SAMPLES_PER_CHUNK * width
         try:
-            async for chunk in live.chunks():
-                if not started:
-                    await self.write_event(AudioStart(rate=SAMPLE_RATE, width=width, channels=1).event())
-                    started = True
-                for k in range(0, len(chunk.data), step):
-                    await self.write_event(AudioChunk(rate=SAMPLE_RATE, width=width, channels=1,
-                                                      audio=chunk.data[k:k + step]).event())
+            async with aclosing(live.chunks()) as chunks:
+                async for chunk in chunks:
+                    if not started:
+                        await self.write_event(AudioStart(rate=SAMPLE_RATE, width=width, channels=1).event())
+                        started = True
+                    for k in range(0, len(chunk.data), step):
+                        await self.write_event(AudioChunk(rate=SAMPLE_RATE, width=width, channels=1,
+                                                          audio=chunk.data[k:k + step]).event())
             if not started:
                 await self.write_event(AudioStart(rate=SAMPLE_RATE, width=width, channels=1).event())
             await self.write_event(AudioStop().event())
