@@ -5,7 +5,7 @@
 A rewrite that is not bit-identical (a fused activation, another Sin, a reordered sum) changes some
 floats by about one unit in the last place. This measures what that does to the speech, and why: it
 multiplies the float output of one conv at a time by ``1 + epsilon`` (default 2^-22, i.e. about two
-float32 ulps) and reports the log-mel distance (:func:`kokoro_server.optimize.quality.log_mel_distance`)
+float32 ulps) and reports the log-mel distance (:func:`kokoro_server.engine.derived.quality.distance.log_mel_distance`)
 and the largest sample difference against the unchanged model, on the same utterances, for
 
 * ``int8``: the embedded model as it is (every conv quantizes its input dynamically, per call);
@@ -45,8 +45,9 @@ def main() -> int:
 
     import onnx
 
-    from kokoro_server.optimize.quality import log_mel_distance
-    from kokoro_server.optimize.rewrite import find_chains
+    from kokoro_server.engine.derived.quality.distance import log_mel_distance
+    from kokoro_server.engine.derived.quality.reference import float_reference
+    from kokoro_server.engine.derived.int8_chains import find_chains
 
     root = workload.data_dir(args.data_dir)
     source = workload.model_path(root)
@@ -58,7 +59,7 @@ def main() -> int:
         print("no dynamically quantized decoder convs found in", source, file=sys.stderr)
         return 1
     picks = sorted({round(i * (len(chains) - 1) / max(1, args.convs - 1)) for i in range(args.convs)})
-    float_model = floated(original, chains)
+    float_model = float_reference(original, chains)
 
     def render(model: onnx.ModelProto, label: str) -> list[np.ndarray]:
         path = scratch / f"{label}.onnx"
@@ -116,33 +117,6 @@ def perturbed(model, tensor: str, epsilon: float):
     node.output[list(node.output).index(tensor)] = raw
     graph.initializer.append(numpy_helper.from_array(np.array(1.0 + epsilon, dtype=np.float32), f"{tensor}/factor"))
     graph.node.insert(producer + 1, helper.make_node("Mul", [raw, f"{tensor}/factor"], [tensor]))
-    return result
-
-
-def floated(model, chains):
-    """A copy of ``model`` with each chain as a float ``Conv`` on its dequantized weights (the same
-    float output tensors, so a perturbation finds them by name in either model)."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    from kokoro_server.optimize.rewrite import remove_unused
-
-    result = onnx.ModelProto()
-    result.CopyFrom(model)
-    graph = result.graph
-    for chain in chains:
-        prefix = chain.conv.name
-        inputs = [chain.x, f"{prefix}/float_w"]
-        graph.initializer.append(numpy_helper.from_array(chain.weight, inputs[1]))
-        if chain.bias is not None:
-            inputs.append(f"{prefix}/float_b")
-            graph.initializer.append(numpy_helper.from_array(chain.bias.astype(np.float32), inputs[2]))
-        conv = helper.make_node("Conv", inputs, [chain.y], name=f"{prefix}/float")
-        conv.attribute.extend(a for a in chain.conv.attribute if a.name != "auto_pad" or a.s != b"NOTSET")
-        position = next(i for i, n in enumerate(graph.node) if chain.y in n.output)
-        del graph.node[position]
-        graph.node.insert(position, conv)
-    remove_unused(result)
     return result
 
 

@@ -29,6 +29,21 @@ from tests.support.derived import copy_store, derived, linked_model, wanted  # n
 from tests.support.engine import engine_inputs  # noqa: E402
 
 
+@pytest.fixture(scope="module", autouse=True)
+def lossless_alone():
+    """The lossless recipe on its own, as on a CPU without the native kernels (where they run, the
+    lossless graph is inside their file too: tests/test_quality_bar.py)."""
+    from kokoro_server.engine.derived.recipes import RECIPES
+
+    registered = dict(RECIPES)
+    del RECIPES["native-generator"]
+    try:
+        yield
+    finally:  # the registry as it was, in its order (the order recipes are applied in)
+        RECIPES.clear()
+        RECIPES.update(registered)
+
+
 @pytest.fixture(scope="module")
 def rewritten(model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     rewritten = rewrite(onnx.load(str(model_file)))
@@ -77,7 +92,8 @@ def model(tmp_path: Path, model_file: Path, assets: Path) -> Path:
 
 
 def models_command(model: Path, fast: bool) -> str:
-    env = {**os.environ, "KOKORO_DATA_DIR": str(model.parents[2]), "KOKORO_FAST_MODEL": str(fast).lower()}
+    env = {**os.environ, "KOKORO_DATA_DIR": str(model.parents[2]), "KOKORO_FAST_MODEL": str(fast).lower(),
+           "KOKORO_EXACT_MODEL": "true"}  # as lossless_alone: the exact recipes only
     return subprocess.run([sys.executable, "-m", "kokoro_server.cli", "models"], env=env, capture_output=True,
                           text=True, timeout=120, check=True).stdout
 

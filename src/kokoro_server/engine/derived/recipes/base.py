@@ -54,10 +54,17 @@ class Recipe:
     providers: frozenset[str] | None = None  # the providers it is for (None: all)
     quality_check: Callable[[Any, Any, RecipeContext], tuple[bool, dict[str, Any]]] | None = None
     # for a lossy recipe: (reference session, derived session, context) -> (passed, figures)
+    available: Callable[[], str | None] | None = None  # why it is not for this machine (None: it is);
+    # a recipe that is not is never wanted, so the file it would make is never asked for
+    runner: Callable[[Path | bytes, Callable[[bytes], Any], int], Any] | None = None
+    # how a file holding this recipe runs, when not by onnxruntime alone: (the file, a function that
+    # opens an ONNX graph's bytes as an onnxruntime session with the caller's options, threads) -> an object
+    # with a session's get_inputs(), get_outputs() and run(names, feeds); None: onnxruntime runs it
 
     @property
     def id(self) -> str:
         return f"{self.name}/{self.version}"
 
     def applies_to(self, provider: str) -> bool:
-        return self.providers is None or provider in self.providers
+        return (self.providers is None or provider in self.providers) and \
+            (self.available is None or self.available() is None)

@@ -139,9 +139,10 @@ def rewrite(model: onnx.ModelProto) -> Rewritten:
 
     result = onnx.ModelProto()
     result.CopyFrom(model)
+    moved = {conv.node.input[1] for conv in _convs(result)}  # the weights that move to new constants
     rewritten = Rewritten(result, _gemm_convs(result), _square_by_product(result))
     if rewritten.changed:
-        _drop_unused(result)
+        _drop_unused(result, moved)
     return rewritten
 
 
@@ -246,11 +247,12 @@ def _gemm_convs(result: onnx.ModelProto) -> int:
     return len(convs)
 
 
-def _drop_unused(model: onnx.ModelProto) -> None:
-    """Initializers no node reads any more (the convs' weights moved to new constants)."""
+def _drop_unused(model: onnx.ModelProto, names: set[str]) -> None:
+    """The initializers of ``names`` that no node reads any more (the convs' weights moved to new
+    constants); others are left as they are (another recipe's data, e.g. the native kernels')."""
     graph = model.graph
     used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
-    keep = [i for i in graph.initializer if i.name in used]
+    keep = [i for i in graph.initializer if i.name in used or i.name not in names]
     del graph.initializer[:]
     graph.initializer.extend(keep)
 
