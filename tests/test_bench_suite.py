@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+sys.path.append(str(Path(__file__).resolve().parents[1] / "bench"))  # after site-packages: never shadows a package
 
 import harness  # noqa: E402
 import peer_kokoro_fastapi as kfapi  # noqa: E402

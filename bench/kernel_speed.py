@@ -1,6 +1,6 @@
 """Native vocoder kernels against the onnxruntime nodes they replace, interleaved, one thread.
 
-    python bench/kernels.py [--seconds 2] [--repeats 7] [--json FILE]
+    python bench/kernel_speed.py [--seconds 2] [--repeats 7] [--json FILE]
 
 For a tensor of the generator's second stage (128 channels x 4,800 frames per audio second,
 default 2 s of audio) and of its first stage (256 channels x 800 per second):
