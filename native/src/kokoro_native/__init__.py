@@ -2,8 +2,8 @@
 
 ``pip install ./native`` (needs a C++17 compiler; scikit-build-core and nanobind come from PyPI).
 The kernels pick their code path at run time from the CPU's features: ``avx512vnni`` (int8 convs
-with vpdpbusd, AVX-512 elementwise), ``avx2`` (AVX2 + FMA elementwise; convs run the portable
-loop) or ``portable``. :func:`isa` says which one runs; :func:`set_isa` lowers it (tests compare
+with vpdpbusd, AVX-512 elementwise), ``avx2`` (AVX2 + FMA elementwise; int8 convs with vpmaddwd on int16
+pairs) or ``portable``. :func:`isa` says which one runs; :func:`set_isa` lowers it (tests compare
 the paths).
 
 Kernels (time-major tensors are ``[T, C]``, channels contiguous):

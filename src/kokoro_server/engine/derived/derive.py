@@ -5,7 +5,8 @@ run (onnxruntime's optimized graph saved for this CPU and reloaded with optimiza
 provider allows) and checked against the base on fixed check utterances: the audio must be
 bit-identical (every registered automatic recipe is exact) and the durations must add up to it.
 When a speed recipe is in, both are timed interleaved and the speed recipes are kept only if the
-file is faster here; a speed recipe that fails the check is dropped, and the rest derived again.
+file is faster here (a slower file first loses its lossy speed recipes and is timed again with the
+exact ones alone, then loses those too); a speed recipe that fails the check is dropped, and the rest derived again.
 The outcome (the file, what was dropped and why, the figures) goes into the store atomically.
 
 Callers: the server, in a separate low-priority process (``python -m
@@ -169,11 +170,15 @@ def _derive(store: DerivedStore, wanted: Wanted, ort: Any, provider: ExecutionPr
                 measured.update(reference_seconds=round(seconds[0], 3), derived_seconds=round(seconds[1], 3),
                                 ratio=round(ratio, 3))
                 if ratio >= max_ratio:
-                    for recipe in speed:
+                    # the lossy speed recipes go first (the exact ones are tried again without them), then the rest
+                    slower = [r for r in speed if not r.exact] if len(speed) > 1 else speed
+                    slower = slower or speed
+                    for recipe in slower:
                         dropped[recipe.id] = (f"{'within the quality bar' if lossy else 'bit-identical'} but not "
-                                              f"faster on this CPU (x{ratio:.2f} of the model's time); left out")
-                    recipes = [r for r in recipes if r not in speed]
-                    progress(f"{', '.join(r.id for r in speed)}: not faster here (x{ratio:.2f}); without")
+                                              f"faster on this CPU (x{ratio:.2f} of the model's time with "
+                                              f"{', '.join(r.id for r in speed)}); left out")
+                    recipes = [r for r in recipes if r not in slower]
+                    progress(f"{', '.join(r.id for r in slower)}: not faster here (x{ratio:.2f}); without")
                     continue
             measured["derive_seconds"] = round(time.perf_counter() - started, 2)
             parts = summaries + (["onnxruntime's optimized graph for this CPU"] if wanted.graph else [])

@@ -57,6 +57,11 @@ PASSED_FULL_BAR: dict[tuple[str, int], str] = {
     ("avx512vnni", 2): "AMD EPYC Zen 4, onnxruntime 1.32, 2026-12-05: `python bench/quality.py --variant native`: "
                        "durations identical, 1.349 / 1.511 dB (shipped 1.352 / 1.497), Whisper 1 word error "
                        "(shipped 2), DNSMOS OVRL 3.434 SIG 3.653 P.808 4.049 (shipped 3.428 / 3.648 / 4.037)",
+    ("avx2", 2): "the AVX2 path's arithmetic (kokoro_native.set_isa('avx2') on an AMD EPYC Zen 4), onnxruntime 1.32, "
+                 "2026-12-06: `python bench/quality.py --variant native` with the avx2 path: durations identical, "
+                 "1.349 / 1.498 dB (shipped 1.352 / 1.497), Whisper 2 word errors (shipped 2), DNSMOS OVRL 3.432 "
+                 "SIG 3.651 P.808 4.055 (shipped 3.428 / 3.648 / 4.037); whether it is faster than the lossless "
+                 "file on an AVX2-only CPU is measured by each derivation there (kept only if faster)",
 }
 """The kernels' (code path, ABI) that passed the FULL quality bar (16 utterances, Whisper and DNSMOS
 included; bench/README.md). Only these are selected by default; each derivation then checks the
