@@ -35,6 +35,7 @@ import threading
 import time
 from pathlib import Path
 
+import harness
 import workload
 
 REPO = Path(__file__).resolve().parent.parent
@@ -166,24 +167,16 @@ def free_port(preferred: int) -> int:
 def serve_and_measure(root: Path, derive: str, port: int, requests: int, text: str, after: int) -> dict:
     import httpx
 
-    env = {**os.environ, "KOKORO_DATA_DIR": str(root), "KOKORO_DERIVE": derive, "KOKORO_FAST_MODEL": "true",
+    env = {"KOKORO_DATA_DIR": str(root), "KOKORO_DERIVE": derive, "KOKORO_FAST_MODEL": "true",
            "KOKORO_PRELOAD": "v1_0", "KOKORO_PORT": str(port)}
-    server = subprocess.Popen([sys.executable, "-m", "kokoro_server.cli", "serve", "--log-level", "warning"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    server = harness.start_server(f"derive={derive}", [sys.executable, "-m", "kokoro_server.cli", "serve",
+                                                       "--log-level", "warning"],
+                                  url=url, ready_path="/ready", env=env, log=root / "serve.log")
     lags: list[tuple[float, bool]] = []
     deriving = threading.Event()
     stop = threading.Event()
     try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-
         def poll() -> None:
             with httpx.Client(base_url=url, timeout=30) as client:
                 while not stop.is_set():
@@ -219,8 +212,7 @@ def serve_and_measure(root: Path, derive: str, port: int, requests: int, text: s
         stop.set()
         poller.join()
     finally:
-        server.terminate()
-        server.wait(30)
+        server.stop()
     return {"latencies": latencies, "lags": lags}
 
 
